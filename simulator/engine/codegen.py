@@ -1,0 +1,244 @@
+"""Generate the numba kernel's source from a built model.
+
+The generated module holds two model-specific functions, ``initialise`` (the initial pass) and
+``rates`` (one evaluation of the right-hand side), followed by the model-independent integrator
+driver from ``templates/driver.py``. Variables with dims become loops over their elements, not
+unrolled lines, so numba's compile time stays small. Arrays the functions read:
+
+``p``  one run's parameters (declared parameters, then one multiplier per series element)
+``sg`` the series grid, values of every series at every half step (time ``t0 + h * dt/2``)
+``lk`` lookup tables, for each element its x values then its y values
+``s``  the state; ``v`` the scratch of auxiliaries and flows; ``ds`` the net rates.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import expressions as ex
+from .build import Model
+from .numba_config import JIT_FLAGS, PARALLEL_FLAGS, flags_text
+
+TIME_EPS = 1e-9  # years; step/pulse switch on at ``start`` despite rounding in t0 + h*dt/2
+TEMPLATE = Path(__file__).with_name("templates") / "driver.py"
+_MATH = {"exp": "math.exp", "log": "math.log", "sqrt": "math.sqrt", "abs": "abs"}
+
+
+class _Emitter:
+    def __init__(self, model: Model):
+        self.model = model
+        self.sums = 0
+
+    # -- expressions -------------------------------------------------------------------------
+    def index(self, name: str, env: dict, subs=()) -> str:
+        """Flat element index of a reference, as source text."""
+        model = self.model
+        var = model.variables[name]
+        dims = var.dims
+        if not dims:
+            return "0"
+        positions = []
+        for k, dim in enumerate(dims):
+            sub = subs[k] if subs else dim
+            if sub in env:
+                positions.append(env[sub])
+            else:  # an element name
+                positions.append(str(model.spec.elements(dim).index(sub)))
+        shape = model.spec.shape(dims)
+        strides = [int(np.prod(shape[k + 1:], dtype=int)) for k in range(len(dims))]
+        terms, const = [], 0
+        for pos, stride in zip(positions, strides):
+            if pos.isdigit():
+                const += int(pos) * stride
+            else:
+                terms.append(pos if stride == 1 else f"{pos} * {stride}")
+        if const or not terms:
+            terms.append(str(const))
+        return " + ".join(terms)
+
+    def slot(self, array: str, offset: int, index: str) -> str:
+        if index == "0":
+            return f"{array}[{offset}]"
+        return f"{array}[{offset} + {index}]" if offset else f"{array}[{index}]"
+
+    def ref(self, name: str, env: dict, subs=()) -> str:
+        model = self.model
+        kind = model.variables[name].kind
+        idx = self.index(name, env, subs)
+        if kind == "stock":
+            return self.slot("s", model.state_offset[name], idx)
+        if kind in ("aux", "flow"):
+            return self.slot("v", model.var_offset[name], idx)
+        if kind == "parameter":
+            return self.slot("p", model.param_offset[name], idx)
+        if kind == "series":
+            column = model.series_offset[name]
+            grid = f"sg[h, {column}]" if idx == "0" else f"sg[h, {column} + {idx}]"
+            return f"({grid} * {self.slot('p', model.multiplier_offset[name], idx)})"
+        raise TypeError(kind)
+
+    def expr(self, node, env: dict, prelude: list, indent: str) -> str:
+        if isinstance(node, ex.Num):
+            return repr(float(node.value))
+        if isinstance(node, ex.Time):
+            return "t"
+        if isinstance(node, ex.Ref):
+            return self.ref(node.name, env, node.subs)
+        if isinstance(node, ex.Neg):
+            return f"(-{self.expr(node.x, env, prelude, indent)})"
+        if isinstance(node, ex.Not):
+            return f"(not {self.expr(node.x, env, prelude, indent)})"
+        if isinstance(node, (ex.Bin, ex.Cmp)):
+            return f"({self.expr(node.a, env, prelude, indent)} {node.op} {self.expr(node.b, env, prelude, indent)})"
+        if isinstance(node, ex.Logic):
+            return "(" + f" {node.op} ".join(self.expr(a, env, prelude, indent) for a in node.args) + ")"
+        if isinstance(node, ex.Call):
+            return self.call(node, env, prelude, indent)
+        raise TypeError(node)
+
+    def call(self, node: ex.Call, env, prelude, indent) -> str:
+        model = self.model
+        if node.lookup:
+            var = model.variables[node.func]
+            n = model.lookup_points[node.func]
+            idx = self.index(node.func, env)
+            start = model.lookup_offset[node.func]
+            start_text = str(start) if idx == "0" else f"{start} + ({idx}) * {2 * n}"
+            return f"_lookup(lk, {start_text}, {n}, {self.expr(node.args[0], env, prelude, indent)})"
+        if node.func == "sum":
+            self.sums += 1
+            acc, loop = f"_sum{self.sums}", f"i_{node.dim}_{self.sums}"
+            inner_env = {**env, node.dim: loop}
+            inner_prelude: list = []
+            body = self.expr(node.args[0], inner_env, inner_prelude, indent + "    ")
+            prelude.append(f"{indent}{acc} = 0.0")
+            prelude.append(f"{indent}for {loop} in range({len(model.spec.elements(node.dim))}):")
+            prelude.extend(inner_prelude)
+            prelude.append(f"{indent}    {acc} += {body}")
+            return acc
+        args = [self.expr(a, env, prelude, indent) for a in node.args]
+        f = node.func
+        if f in ("min", "max"):
+            return f"{f}({', '.join(args)})"
+        if f == "clip":
+            return f"min(max({args[0]}, {args[1]}), {args[2]})"
+        if f == "if_then_else":
+            return f"({args[1]} if {args[0]} else {args[2]})"
+        if f in _MATH:
+            return f"{_MATH[f]}({args[0]})"
+        if f == "step":
+            return f"({args[0]} if t >= {args[1]} - TIME_EPS else 0.0)"
+        if f == "ramp":
+            return f"({args[0]} * (min(max(t, {args[1]}), {args[2]}) - {args[1]}))"
+        if f == "pulse":
+            return f"(1.0 if (t >= {args[0]} - TIME_EPS and t < {args[0]} + {args[1]} - TIME_EPS) else 0.0)"
+        raise TypeError(f)
+
+    # -- statements --------------------------------------------------------------------------
+    def loops(self, dims, indent):
+        """Loop headers over a variable's dims; returns (lines, env, inner indent)."""
+        lines, env = [], {}
+        for d in dims:
+            lines.append(f"{indent}for i_{d} in range({len(self.model.spec.elements(d))}):")
+            env[d] = f"i_{d}"
+            indent += "    "
+        return lines, env, indent
+
+    def assign(self, name: str, tree, target_array: str, offset: int, indent="    ") -> list[str]:
+        var = self.model.variables[name]
+        head = f"{indent}# {name} [{var.units}]" + (f": {var.doc}" if var.doc else "")
+        lines, env, inner = self.loops(var.dims, indent)
+        prelude: list = []
+        value = self.expr(tree, env, prelude, inner)
+        target = self.slot(target_array, offset, self.index(name, env))
+        return [head, *lines, *prelude, f"{inner}{target} = {value}"]
+
+    def limiter(self, stock: str, indent="    ") -> list[str]:
+        model = self.model
+        var = model.variables[stock]
+        outs = model.limited_outflows[stock]
+        lines = [f"{indent}# limit the outflows of {stock} so that it cannot fall below zero in one step"]
+        loop, env, inner = self.loops(var.dims, indent)
+        lines += loop
+        slots = [self.slot("v", model.var_offset[f], self.index(f, env)) for f in outs]
+        level = self.slot("s", model.state_offset[stock], self.index(stock, env))
+        lines += [f"{inner}_out = {' + '.join(slots)}",
+                  f"{inner}_room = max({level}, 0.0) / dt",
+                  f"{inner}if _out > _room:",
+                  f"{inner}    _scale = _room / _out"]
+        lines += [f"{inner}    {s} *= _scale" for s in slots]
+        return lines
+
+    def net_rate(self, stock: str, indent="    ") -> list[str]:
+        model = self.model
+        var = model.variables[stock]
+        if var.rate is not None:
+            return self.assign(stock, var.rate, "ds", model.state_offset[stock], indent)
+        loop, env, inner = self.loops(var.dims, indent)
+        ins = [self.slot("v", model.var_offset[f], self.index(f, env)) for f in var.inflows]
+        outs = [self.slot("v", model.var_offset[f], self.index(f, env)) for f in var.outflows]
+        if ins and outs:
+            value = f"({' + '.join(ins)}) - ({' + '.join(outs)})"
+        else:
+            value = " + ".join(ins) if ins else f"-({' + '.join(outs)})"
+        target = self.slot("ds", model.state_offset[stock], self.index(stock, env))
+        return [f"{indent}# {stock}: inflows - outflows", *loop, f"{inner}{target} = {value}"]
+
+
+def generate(model: Model) -> str:
+    """The kernel module's source text."""
+    em = _Emitter(model)
+    jit = flags_text(JIT_FLAGS)
+    out = [
+        '"""Generated by simulator.engine.codegen from the model declarations. Do not edit."""',
+        "import math",
+        "",
+        "import numpy as np",
+        "from numba import njit, prange",
+        "",
+        f"N_STATE = {model.n_state}",
+        f"N_VAR = {model.n_var}",
+        f"TIME_EPS = {TIME_EPS!r}",
+        f"JIT = dict({jit})",
+        f"PARALLEL = dict({flags_text(PARALLEL_FLAGS)})",
+        "",
+        "",
+        f"@njit({jit})",
+        "def _lookup(lk, start, n, x):",
+        "    # linear interpolation in a table, held flat beyond its ends",
+        "    if x <= lk[start]:",
+        "        return lk[start + n]",
+        "    if x >= lk[start + n - 1]:",
+        "        return lk[start + 2 * n - 1]",
+        "    k = 1",
+        "    while lk[start + k] < x:",
+        "        k += 1",
+        "    x0 = lk[start + k - 1]",
+        "    y0 = lk[start + n + k - 1]",
+        "    return y0 + (lk[start + n + k] - y0) * (x - x0) / (lk[start + k] - x0)",
+        "",
+        "",
+        f"@njit({jit})",
+        "def initialise(t, p, sg, lk, v, s):",
+        '    """Initial pass: stocks\' initial values and all auxiliaries, in dependency order."""',
+        "    h = 0",
+    ]
+    for name in model.init_order:
+        var = model.variables[name]
+        if var.kind == "stock":
+            out += em.assign(name, var.initial, "s", model.state_offset[name])
+        else:
+            out += em.assign(name, var.equation, "v", model.var_offset[name])
+    out += ["    return", "", "", f"@njit({jit})", "def rates(t, h, p, sg, lk, v, s, ds, dt):",
+            '    """Rate pass: dynamic auxiliaries and flows, outflow limits, then net rates into ds."""']
+    for what, name in model.rate_order:
+        if what == "var":
+            out += em.assign(name, model.variables[name].equation, "v", model.var_offset[name])
+        else:
+            out += em.limiter(name)
+    for name in model.stocks:
+        out += em.net_rate(name)
+    out += ["    return", "", ""]
+    return "\n".join(out) + TEMPLATE.read_text(encoding="utf-8")

@@ -1,0 +1,366 @@
+"""Read model files: every variable declared once, with kind, dims, units, equation, doc, source.
+
+A model is one YAML file or a folder of them (one per sector). A file may hold:
+
+``dimensions``  name -> list of elements, or ``{alias_of: city}`` for a second index over the
+                same elements (``other`` for city x city flows);
+``units``       extra unit definitions, e.g. ``kWh: kW*hour``;
+``variables``   name -> declaration (see ``KEYS`` for what each kind takes).
+
+This module only reads and shapes the declarations; ``build.py`` checks them against each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import yamlio
+from ..errors import ModelError, Problem
+from . import expressions as ex
+from .units import UnitError, parse_unit
+
+KINDS = ("stock", "flow", "aux", "parameter", "series", "lookup")
+INPUT_KINDS = ("parameter", "series", "lookup")
+STATUSES = ("sourced", "derived", "assumed")
+
+COMMON = {"kind", "dims", "units", "doc", "source"}
+KEYS = {
+    "stock": COMMON | {"initial", "inflows", "outflows", "rate", "nonnegative"},
+    "flow": COMMON | {"equation"},
+    "aux": COMMON | {"equation"},
+    "parameter": COMMON | {"value", "bounds", "status", "range"},
+    "series": COMMON | {"points", "bounds", "status", "range"},
+    "lookup": COMMON | {"points", "x_units"},
+}
+REQUIRED = {
+    "stock": {"units", "doc", "initial"},
+    "flow": {"units", "doc", "equation"},
+    "aux": {"units", "doc", "equation"},
+    "parameter": {"units", "doc", "value", "source"},
+    "series": {"units", "doc", "points", "source"},
+    "lookup": {"units", "doc", "points", "x_units", "source"},
+}
+
+
+@dataclass
+class Variable:
+    """One declared (or hidden, compiler-made) variable. Fields not used by a kind stay empty."""
+
+    name: str
+    kind: str
+    dims: tuple[str, ...]
+    units: str
+    doc: str
+    source: str = ""
+    file: str = ""
+    line: int | None = None
+    sector: str = ""
+    equation: object = None  # aux, flow: node tree
+    initial: object = None  # stock: node tree
+    rate: object = None  # stock with a net-rate expression instead of in/outflows
+    inflows: tuple[str, ...] = ()
+    outflows: tuple[str, ...] = ()
+    nonnegative: bool = True
+    value: np.ndarray | None = None  # parameter default, shape of dims
+    points: list | None = None  # series: per element (years, values); lookup: per element (x, y)
+    x_units: str = ""
+    bounds: tuple[float, float] | None = None  # valid values (a scenario outside them is an error)
+    status: str = ""  # sourced / derived / assumed
+    range: tuple[float, float] | None = None  # plausible range of an assumed value (a Monte Carlo input)
+    hidden: bool = False  # made by the compiler (smooth/delay stocks, initial values)
+
+    def where(self) -> tuple[str, int | None]:
+        return self.file, self.line
+
+    @property
+    def is_input(self) -> bool:
+        return self.kind in INPUT_KINDS
+
+
+@dataclass
+class ModelSpec:
+    """Declarations as read, before the cross-checks of build.py."""
+
+    dims: dict[str, tuple[str, ...]] = field(default_factory=dict)  # base dims -> elements
+    aliases: dict[str, str] = field(default_factory=dict)  # alias -> base dim
+    unit_definitions: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, Variable] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    sector_docs: dict[str, str] = field(default_factory=dict)
+
+    def base(self, dim: str) -> str:
+        return self.aliases.get(dim, dim)
+
+    def elements(self, dim: str) -> tuple[str, ...]:
+        return self.dims[self.base(dim)]
+
+    def shape(self, dims) -> tuple[int, ...]:
+        return tuple(len(self.elements(d)) for d in dims)
+
+
+def model_files(path: str | Path) -> list[Path]:
+    """The YAML files of a model: the file itself, or a folder's *.yaml sorted (dimensions first)."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*.yaml"))
+        return sorted(files, key=lambda f: (f.stem != "dimensions", f.name))
+    return [path]
+
+
+def read_model(paths) -> ModelSpec:
+    """Read declarations from files; raise ModelError listing every problem found."""
+    if isinstance(paths, (str, Path)):
+        paths = model_files(paths)
+    spec = ModelSpec()
+    problems: list[Problem] = []
+    docs = []
+    for path in paths:
+        doc, found = yamlio.load(path)
+        problems += found
+        if doc is None:
+            continue
+        if not isinstance(doc.data, dict):
+            problems.append(doc.problem((), "a model file is a mapping with 'dimensions', 'units' and 'variables'"))
+            continue
+        spec.files.append(str(path))
+        docs.append(doc)
+        for key in doc.data:
+            if key not in ("sector", "doc", "dimensions", "units", "variables"):
+                problems.append(doc.problem((key,), f"unknown section {key!r} "
+                                                    "(expected sector, doc, dimensions, units, variables)"))
+        _read_dimensions(doc, spec, problems)
+        for name, text in (doc.data.get("units") or {}).items():
+            spec.unit_definitions[str(name)] = str(text)
+        sector = str(doc.data.get("sector") or Path(path).stem)
+        if doc.data.get("doc"):
+            spec.sector_docs[sector] = str(doc.data["doc"]).strip()
+    for alias, base in list(spec.aliases.items()):
+        if base not in spec.dims:
+            problems.append(Problem(spec.files[0] if spec.files else "", None, f"dimensions.{alias}",
+                                    f"alias_of {base!r}: no such dimension"))
+            del spec.aliases[alias]
+    for doc in docs:
+        sector = str(doc.data.get("sector") or Path(doc.file).stem)
+        variables = doc.data.get("variables") or {}
+        if not isinstance(variables, dict):
+            problems.append(doc.problem(("variables",), "must be a mapping of name -> declaration"))
+            continue
+        for name, decl in variables.items():
+            var = _read_variable(str(name), decl, doc, sector, spec, problems)
+            if var is None:
+                continue
+            if var.name in spec.variables:
+                first = spec.variables[var.name]
+                problems.append(doc.problem(("variables", name), f"declared twice (first in {first.file}:{first.line})"))
+                continue
+            spec.variables[var.name] = var
+    if problems:
+        raise ModelError(problems)
+    return spec
+
+
+def _read_dimensions(doc, spec, problems):
+    dims = doc.data.get("dimensions") or {}
+    if not isinstance(dims, dict):
+        problems.append(doc.problem(("dimensions",), "must map a dimension name to its elements"))
+        return
+    for name, elements in dims.items():
+        path = ("dimensions", name)
+        if isinstance(elements, dict) and set(elements) == {"alias_of"}:
+            spec.aliases[str(name)] = str(elements["alias_of"])
+        elif isinstance(elements, list) and elements and all(isinstance(e, str) for e in elements):
+            if len(set(elements)) != len(elements):
+                problems.append(doc.problem(path, "elements must be unique"))
+            spec.dims[str(name)] = tuple(elements)
+        else:
+            problems.append(doc.problem(path, "give a list of element names, or {alias_of: DIM}"))
+    seen = {}
+    for dim, elements in spec.dims.items():
+        for e in elements:
+            if e in seen and seen[e] != dim:
+                problems.append(doc.problem(("dimensions", dim), f"element {e!r} is also in {seen[e]!r}"))
+            seen[e] = dim
+
+
+def _read_variable(name, decl, doc, sector, spec, problems) -> Variable | None:
+    path = ("variables", name)
+    start = len(problems)
+
+    def problem(key, message):
+        problems.append(doc.problem(path + ((key,) if key else ()), message))
+
+    if not name.isidentifier() or not name.isascii() or name == ex.TIME or name in ex.FUNCTIONS:
+        problem(None, "names are ASCII snake_case and not a built-in (time, min, sum, ...)")
+        return None
+    if not isinstance(decl, dict):
+        problem(None, "a declaration is a mapping with kind, units, doc, ...")
+        return None
+    kind = decl.get("kind")
+    if kind not in KINDS:
+        problem("kind", f"kind must be one of {', '.join(KINDS)} (got {kind!r})")
+        return None
+    for key in decl:
+        if key not in KEYS[kind]:
+            problem(key, f"unknown key for a {kind} (allowed: {', '.join(sorted(KEYS[kind]))})")
+    for key in sorted(REQUIRED[kind] - set(decl)):
+        problem(None, f"a {kind} needs '{key}'")
+    if len(problems) > start:
+        return None
+
+    dims = decl.get("dims") or []
+    if isinstance(dims, str):
+        dims = [dims]
+    if not isinstance(dims, list) or not all(isinstance(d, str) for d in dims):
+        problem("dims", "dims is a list of dimension names, e.g. [city]")
+        return None
+    for d in dims:
+        if d not in spec.dims and d not in spec.aliases:
+            problem("dims", f"unknown dimension {d!r} (known: {', '.join(list(spec.dims) + list(spec.aliases))})")
+            return None
+    if len(set(dims)) != len(dims):
+        problem("dims", "a dimension appears twice; use an alias such as 'other'")
+        return None
+
+    units = decl["units"]
+    try:
+        parse_unit(str(units), spec.unit_definitions)
+    except UnitError as exc:
+        problem("units", str(exc))
+    var = Variable(name=name, kind=kind, dims=tuple(dims), units=str(units), doc=str(decl["doc"]).strip(),
+                   source=str(decl.get("source") or "").strip(), file=doc.file, line=doc.line(path), sector=sector)
+
+    def parse_expr(key):
+        try:
+            return ex.parse(decl[key])
+        except ex.ExpressionError as exc:
+            problem(key, str(exc))
+            return None
+
+    if kind in ("aux", "flow"):
+        var.equation = parse_expr("equation")
+    elif kind == "stock":
+        var.initial = parse_expr("initial")
+        var.nonnegative = decl.get("nonnegative", True)
+        if not isinstance(var.nonnegative, bool):
+            problem("nonnegative", "true or false")
+        if "rate" in decl and ("inflows" in decl or "outflows" in decl):
+            problem("rate", "give either 'rate' (a net-rate expression) or 'inflows'/'outflows', not both")
+        elif "rate" in decl:
+            var.rate = parse_expr("rate")
+        else:
+            for key in ("inflows", "outflows"):
+                flows = decl.get(key) or []
+                if isinstance(flows, str):
+                    flows = [flows]
+                if not isinstance(flows, list) or not all(isinstance(f, str) for f in flows):
+                    problem(key, "a list of flow names")
+                    flows = []
+                setattr(var, key, tuple(flows))
+            if not var.inflows and not var.outflows:
+                problem(None, "a stock needs 'inflows'/'outflows' or a 'rate'")
+    elif kind == "parameter":
+        value = _fill(decl["value"], var.dims, spec, _number, problem, "value")
+        var.value = None if value is None else value.astype(float)
+    elif kind in ("series", "lookup"):
+        var.points = _fill_points(decl["points"], var.dims, spec, problem, kind)
+        if kind == "lookup":
+            var.x_units = str(decl["x_units"])
+            try:
+                parse_unit(var.x_units, spec.unit_definitions)
+            except UnitError as exc:
+                problem("x_units", str(exc))
+    if kind in ("parameter", "series"):
+        var.status = decl.get("status", "sourced")
+        if var.status not in STATUSES:
+            problem("status", f"one of {', '.join(STATUSES)}")
+        for key in ("bounds", "range"):
+            if key in decl:
+                pair = decl[key]
+                if (not isinstance(pair, list) or len(pair) != 2 or _number(pair[0]) is None
+                        or _number(pair[1]) is None or pair[0] > pair[1]):
+                    problem(key, "give [low, high] with low <= high")
+                else:
+                    setattr(var, key, (float(pair[0]), float(pair[1])))
+        if var.status == "assumed" and var.range is None:
+            problem("range", "an assumed value needs a plausible range [low, high] (it becomes a Monte Carlo input)")
+        if var.kind == "parameter" and var.value is not None:
+            for key, pair in (("bounds", var.bounds), ("range", var.range)):
+                if pair and not np.all((var.value >= pair[0]) & (var.value <= pair[1])):
+                    problem("value", f"the value lies outside its {key} {list(pair)}")
+    return var if len(problems) == start else None
+
+
+def _number(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _fill(value, dims, spec, leaf, problem, key):
+    """A nested mapping (element -> ... -> leaf) or one leaf for all elements -> object ndarray.
+
+    ``leaf`` turns a leaf into its value or None if invalid. Returns None after reporting problems.
+    """
+    out = np.empty(spec.shape(dims), dtype=object)
+    ok = True
+
+    def fill(val, depth, index):
+        nonlocal ok
+        if depth == len(dims) or not isinstance(val, dict) or _is_leaf_mapping(val):
+            got = leaf(val)
+            if got is None:
+                where = ".".join(index)
+                problem(key, f"{where + ': ' if where else ''}not a valid value: {val!r}")
+                ok = False
+                return
+            region = tuple(spec.elements(d).index(e) for d, e in zip(dims, index))
+            for pos in np.ndindex(spec.shape(dims[depth:])):
+                out[region + pos] = got
+            return
+        elements = spec.elements(dims[depth])
+        unknown = [k for k in val if k not in elements]
+        missing = [e for e in elements if e not in val]
+        if unknown or missing:
+            where = ".".join(index)
+            problem(key, f"{where + ': ' if where else ''}give one value for all, or one per element of "
+                         f"{dims[depth]!r} ({', '.join(elements)})"
+                         + (f"; unknown: {', '.join(map(str, unknown))}" if unknown else "")
+                         + (f"; missing: {', '.join(missing)}" if missing else ""))
+            ok = False
+            return
+        for element in elements:
+            fill(val[element], depth + 1, index + (element,))
+
+    fill(value, 0, ())
+    return out if ok else None
+
+
+def _is_leaf_mapping(val):
+    """A {year: value} mapping (series points) rather than an element mapping."""
+    return bool(val) and all(isinstance(k, (int, float)) and not isinstance(k, bool) for k in val)
+
+
+def _fill_points(value, dims, spec, problem, kind):
+    def leaf(val):
+        if kind == "series" and isinstance(val, dict) and _is_leaf_mapping(val):
+            pairs = sorted((float(k), v) for k, v in val.items())
+        elif kind == "series" and _number(val) is not None:
+            pairs = [(0.0, val)]
+        elif kind == "lookup" and isinstance(val, list) and len(val) >= 2 and all(
+                isinstance(p, list) and len(p) == 2 for p in val):
+            pairs = [(p[0], p[1]) for p in val]
+        else:
+            return None
+        if any(_number(x) is None or _number(y) is None for x, y in pairs):
+            return None
+        xs = np.array([float(x) for x, _ in pairs])
+        if np.any(np.diff(xs) <= 0):
+            return None
+        return (xs, np.array([float(y) for _, y in pairs]))
+
+    what = "{year: value, ...}" if kind == "series" else "[[x, y], ...] with increasing x"
+    filled = _fill(value, dims, spec, leaf, lambda k, m: problem(k, f"{m} (points are {what})"), "points")
+    return None if filled is None else [filled[idx] for idx in np.ndindex(filled.shape)]

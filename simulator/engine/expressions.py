@@ -1,0 +1,237 @@
+"""The equation language: a small, safe subset of Python expressions, parsed with ``ast``.
+
+Allowed: numbers, names, ``time``; ``+ - * / **``, unary minus; comparisons; ``and``, ``or``,
+``not``; subscripts ``x[other]``, ``x[ordos]``, ``x[city, other]``; and the functions in
+``FUNCTIONS``. Lookup tables are called like functions: ``demand_curve(price)``.
+Nothing is ever evaluated: the text becomes a tree of the node classes below, and the compiler,
+the reference evaluator, the unit and dims checks and the Vensim export each walk that tree.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+# name -> (min args, max args, description)
+FUNCTIONS = {
+    "min": (2, 8, "smallest of the arguments"),
+    "max": (2, 8, "largest of the arguments"),
+    "exp": (1, 1, "e to the power x (x dimensionless)"),
+    "log": (1, 1, "natural logarithm (x dimensionless)"),
+    "sqrt": (1, 1, "square root"),
+    "abs": (1, 1, "absolute value"),
+    "clip": (3, 3, "clip(x, low, high): x limited to [low, high]"),
+    "if_then_else": (3, 3, "if_then_else(condition, a, b)"),
+    "step": (2, 2, "step(height, start): 0 before the start year, height from it on"),
+    "ramp": (3, 3, "ramp(slope, start, end): slope*(time-start) between start and end, flat outside"),
+    "pulse": (2, 2, "pulse(start, width): 1 for start <= time < start+width, else 0"),
+    "sum": (2, 2, "sum(x, dim): sum of x over a dimension"),
+    "smooth": (2, 2, "smooth(x, tau): first-order exponential smooth (a hidden stock)"),
+    "delay1": (2, 2, "delay1(x, tau): first-order material delay (a hidden stock)"),
+    "delay3": (2, 2, "delay3(x, tau): third-order material delay (three hidden stocks)"),
+    "initial": (1, 1, "initial(x): the value of x at the start time, held constant"),
+}
+STATEFUL = {"smooth", "delay1", "delay3", "initial"}
+TIME = "time"
+
+
+class ExpressionError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Num:
+    value: float
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference to a variable. ``subs`` is empty (implicit: indexed by its own dims) or one
+    entry per dim of the referenced variable: a dim name (an index in scope) or an element name."""
+
+    name: str
+    subs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Time:
+    pass
+
+
+@dataclass(frozen=True)
+class Neg:
+    x: object
+
+
+@dataclass(frozen=True)
+class Bin:
+    op: str  # + - * / **
+    a: object
+    b: object
+
+
+@dataclass(frozen=True)
+class Cmp:
+    op: str  # < <= > >= == !=
+    a: object
+    b: object
+
+
+@dataclass(frozen=True)
+class Logic:
+    op: str  # and, or
+    args: tuple
+
+
+@dataclass(frozen=True)
+class Not:
+    x: object
+
+
+@dataclass(frozen=True)
+class Call:
+    """A built-in function (FUNCTIONS) or a lookup table (``func`` is then the table's name and
+    ``lookup`` is True). For ``sum`` the second argument is the dim name, kept in ``dim``."""
+
+    func: str
+    args: tuple
+    lookup: bool = False
+    dim: str | None = None
+
+
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+_CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+
+
+def parse(text) -> object:
+    """Parse an equation into a node tree. Raises ExpressionError saying what is not allowed."""
+    if isinstance(text, bool):
+        raise ExpressionError("an equation cannot be true/false")
+    if isinstance(text, (int, float)):
+        return Num(float(text))
+    if not isinstance(text, str) or not text.strip():
+        raise ExpressionError("the equation is empty")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError(f"cannot parse {text.strip()!r}: {exc.msg}") from None
+    return _convert(tree.body, text.strip())
+
+
+def _convert(node, text):
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+            raise ExpressionError(f"only numbers are allowed as constants, not {node.value!r}")
+        return Num(float(node.value))
+    if isinstance(node, ast.Name):
+        return Time() if node.id == TIME else Ref(node.id)
+    if isinstance(node, ast.Subscript):
+        if not isinstance(node.value, ast.Name):
+            raise ExpressionError("only a variable name can be subscripted, as in population[other]")
+        index = node.slice
+        items = index.elts if isinstance(index, ast.Tuple) else [index]
+        subs = []
+        for item in items:
+            if not isinstance(item, ast.Name):
+                raise ExpressionError(f"subscripts are dimension or element names, as in x[other] or x[ordos]: "
+                                      f"{ast.unparse(node)}")
+            subs.append(item.id)
+        return Ref(node.value.id, tuple(subs))
+    if isinstance(node, ast.UnaryOp):
+        if isinstance(node.op, ast.USub):
+            operand = _convert(node.operand, text)
+            return Num(-operand.value) if isinstance(operand, Num) else Neg(operand)
+        if isinstance(node.op, ast.UAdd):
+            return _convert(node.operand, text)
+        if isinstance(node.op, ast.Not):
+            return Not(_convert(node.operand, text))
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        return Bin(_BINOPS[type(node.op)], _convert(node.left, text), _convert(node.right, text))
+    if isinstance(node, ast.Compare):
+        if len(node.ops) != 1:
+            raise ExpressionError("chained comparisons (a < b < c) are not allowed; use 'and'")
+        if type(node.ops[0]) not in _CMPOPS:
+            raise ExpressionError(f"comparison {ast.unparse(node)!r} is not allowed")
+        return Cmp(_CMPOPS[type(node.ops[0])], _convert(node.left, text), _convert(node.comparators[0], text))
+    if isinstance(node, ast.BoolOp):
+        op = "and" if isinstance(node.op, ast.And) else "or"
+        return Logic(op, tuple(_convert(v, text) for v in node.values))
+    if isinstance(node, ast.IfExp):
+        raise ExpressionError("write conditionals as if_then_else(condition, a, b)")
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name) or node.keywords:
+            raise ExpressionError(f"only plain calls such as min(a, b) are allowed: {ast.unparse(node)}")
+        name = node.func.id
+        if name == "sum":
+            if len(node.args) != 2 or not isinstance(node.args[1], ast.Name):
+                raise ExpressionError("write sums as sum(expression, dim), e.g. sum(flow[other, city], other)")
+            return Call("sum", (_convert(node.args[0], text),), dim=node.args[1].id)
+        args = tuple(_convert(a, text) for a in node.args)
+        if name in FUNCTIONS:
+            low, high, doc = FUNCTIONS[name]
+            if not low <= len(args) <= high:
+                raise ExpressionError(f"{name}() takes {low if low == high else f'{low} to {high}'} "
+                                      f"arguments ({doc}), got {len(args)}")
+            return Call(name, args)
+        if len(args) != 1:
+            raise ExpressionError(f"unknown function {name}(); a lookup table takes one argument")
+        return Call(name, args, lookup=True)
+    raise ExpressionError(f"{ast.unparse(node)!r} is not allowed in an equation")
+
+
+def children(node):
+    """The sub-expressions of a node."""
+    if isinstance(node, (Neg, Not)):
+        return (node.x,)
+    if isinstance(node, (Bin, Cmp)):
+        return (node.a, node.b)
+    if isinstance(node, Logic):
+        return node.args
+    if isinstance(node, Call):
+        return node.args
+    return ()
+
+
+def walk(node):
+    yield node
+    for child in children(node):
+        yield from walk(child)
+
+
+def references(node) -> set[str]:
+    """Names this expression reads (variables and lookup tables)."""
+    names = set()
+    for n in walk(node):
+        if isinstance(n, Ref):
+            names.add(n.name)
+        elif isinstance(n, Call) and n.lookup:
+            names.add(n.func)
+    return names
+
+
+def to_text(node) -> str:
+    """Readable text of a node tree (used in messages, the model reference and exports)."""
+    if isinstance(node, Num):
+        v = node.value
+        return repr(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+    if isinstance(node, Time):
+        return TIME
+    if isinstance(node, Ref):
+        return f"{node.name}[{', '.join(node.subs)}]" if node.subs else node.name
+    if isinstance(node, Neg):
+        return f"-{_wrap(node.x)}"
+    if isinstance(node, Not):
+        return f"not {_wrap(node.x)}"
+    if isinstance(node, (Bin, Cmp)):
+        return f"{_wrap(node.a)} {node.op} {_wrap(node.b)}"
+    if isinstance(node, Logic):
+        return f" {node.op} ".join(_wrap(a) for a in node.args)
+    if isinstance(node, Call):
+        args = [to_text(a) for a in node.args] + ([node.dim] if node.dim else [])
+        return f"{node.func}({', '.join(args)})"
+    raise TypeError(node)
+
+
+def _wrap(node):
+    text = to_text(node)
+    return f"({text})" if isinstance(node, (Bin, Cmp, Logic, Neg)) else text

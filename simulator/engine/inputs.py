@@ -1,0 +1,144 @@
+"""The arrays a run reads: parameters (runs x parameters), series and lookup points, the time grid."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .build import Model
+
+METHODS = {"euler": 0, "rk4": 1}
+
+
+@dataclass(frozen=True)
+class TimeGrid:
+    """Start and end year, integration step and saving interval, all in years."""
+
+    start: float
+    end: float
+    dt: float = 0.25
+    save: float = 1.0
+
+    def __post_init__(self):
+        problems = self.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def problems(self) -> list[str]:
+        out = []
+        if not all(math.isfinite(x) for x in (self.start, self.end, self.dt, self.save)):
+            return ["start, end, dt and save must be finite numbers"]
+        if self.end <= self.start:
+            out.append(f"end {self.end:g} must be after start {self.start:g}")
+        if self.dt <= 0:
+            out.append(f"dt must be positive (got {self.dt:g})")
+            return out
+        if not _whole(1.0 / self.dt) and not _whole(self.dt):
+            out.append(f"dt {self.dt:g} must divide a year (1, 0.5, 0.25, 1/12, ...)")
+        if self.save <= 0 or not _whole(self.save / self.dt):
+            out.append(f"save {self.save:g} must be a positive multiple of dt {self.dt:g}")
+        elif self.end > self.start and not _whole((self.end - self.start) / self.save):
+            out.append(f"the run {self.start:g}-{self.end:g} is not a whole number of save intervals ({self.save:g})")
+        return out
+
+    @property
+    def n_steps(self) -> int:
+        return round((self.end - self.start) / self.dt)
+
+    @property
+    def steps_per_save(self) -> int:
+        return round(self.save / self.dt)
+
+    @property
+    def n_saves(self) -> int:
+        return self.n_steps // self.steps_per_save
+
+    @property
+    def times(self) -> np.ndarray:
+        """Saved times: start, start + save, ..., end."""
+        return self.start + self.save * np.arange(self.n_saves + 1)
+
+    def half_step_times(self) -> np.ndarray:
+        """t0 + h*dt/2 for every half step h, computed as the kernel computes them."""
+        half = 0.5 * self.dt
+        return np.array([self.start + h * half for h in range(2 * self.n_steps + 1)])
+
+
+def _whole(x: float) -> bool:
+    return abs(x - round(x)) < 1e-9 and round(x) >= 1
+
+
+@dataclass
+class Inputs:
+    """One scenario's inputs for a batch of runs. Parameters may differ run by run; series and
+    lookup points are shared (a series can still vary by run through its multiplier parameter)."""
+
+    model: Model
+    params: np.ndarray  # (runs, n_param)
+    series: dict[str, list] = field(default_factory=dict)  # name -> per element (years, values)
+    lookups: dict[str, list] = field(default_factory=dict)  # name -> per element (x, y)
+
+    @property
+    def runs(self) -> int:
+        return self.params.shape[0]
+
+    def parameter(self, name: str) -> np.ndarray:
+        """(runs, *dims) view of a parameter (or of a series' multiplier with name 'x.multiplier')."""
+        offset, size, shape = self._where(name)
+        return self.params[:, offset:offset + size].reshape((self.runs,) + shape)
+
+    def set_parameter(self, name: str, value, run=slice(None)):
+        """Set a parameter for all runs (or some): value broadcast to the parameter's dims."""
+        offset, size, shape = self._where(name)
+        block = self.params[run, offset:offset + size]
+        self.params[run, offset:offset + size] = np.broadcast_to(
+            np.asarray(value, dtype=float), block.shape[:-1] + shape).reshape(block.shape)
+
+    def _where(self, name):
+        model = self.model
+        if name.endswith(".multiplier"):
+            series = name[: -len(".multiplier")]
+            return model.multiplier_offset[series], model.size(series), model.shape(series)
+        return model.param_offset[name], model.size(name), model.shape(name)
+
+    def with_runs(self, runs: int) -> Inputs:
+        """The same inputs repeated for ``runs`` runs (parameters copied from the first run)."""
+        return Inputs(self.model, np.repeat(self.params[:1], runs, axis=0).copy(), dict(self.series),
+                      dict(self.lookups))
+
+    def series_grid(self, grid: TimeGrid) -> np.ndarray:
+        """Every series element at every half step: (2 * n_steps + 1, n_series)."""
+        times = grid.half_step_times()
+        out = np.zeros((len(times), max(self.model.n_series, 1)))
+        for name in self.model.series:
+            column = self.model.series_offset[name]
+            for k, (xs, ys) in enumerate(self.series[name]):
+                out[:, column + k] = np.interp(times, xs, ys)
+        return out
+
+    def lookup_table(self) -> np.ndarray:
+        """All lookup tables flattened: per table, per element, x values then y values."""
+        out = np.zeros(max(self.model.n_lookup, 1))
+        for name in self.model.lookups:
+            n = self.model.lookup_points[name]
+            start = self.model.lookup_offset[name]
+            for k, (xs, ys) in enumerate(self.lookups[name]):
+                out[start + 2 * n * k: start + 2 * n * k + n] = xs
+                out[start + 2 * n * k + n: start + 2 * n * (k + 1)] = ys
+        return out
+
+
+def default_inputs(model: Model, runs: int = 1) -> Inputs:
+    """Inputs with every parameter at its declared value and every multiplier at 1."""
+    params = np.zeros((runs, max(model.n_param, 1)))
+    for name in model.parameters:
+        offset = model.param_offset[name]
+        params[:, offset:offset + model.size(name)] = model.variables[name].value.ravel()
+    for name in model.series:
+        offset = model.multiplier_offset[name]
+        params[:, offset:offset + model.size(name)] = 1.0
+    series = {n: [(xs.copy(), ys.copy()) for xs, ys in model.variables[n].points] for n in model.series}
+    lookups = {n: [(xs.copy(), ys.copy()) for xs, ys in model.variables[n].points] for n in model.lookups}
+    return Inputs(model, params, series, lookups)

@@ -1,0 +1,324 @@
+"""A slow, plainly correct evaluator of the same declarations: numpy arrays, no numba, no codegen.
+
+The tests hold the compiled kernel to it (STUMPY's naive-reference habit). It walks the
+expression trees with arrays labelled by their dims, so it shares nothing with the code generator
+but the built model (its order, layout and integrator conventions, which are the model's meaning).
+It is also used to find which variable first went non-finite when a run fails.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import expressions as ex
+from .build import Model
+from .codegen import TIME_EPS
+from .inputs import METHODS, Inputs, TimeGrid
+
+
+class _Context:
+    def __init__(self, model: Model, inputs: Inputs, run: int):
+        self.model = model
+        self.values: dict[str, np.ndarray] = {}
+        self.params = {n: inputs.parameter(n)[run] for n in model.parameters}
+        self.multipliers = {n: inputs.parameter(n + ".multiplier")[run] for n in model.series}
+        self.series = inputs.series
+        self.lookups = inputs.lookups
+        self.t = 0.0
+
+    # -- values ------------------------------------------------------------------------------
+    def value_of(self, name: str) -> np.ndarray:
+        var = self.model.variables[name]
+        if var.kind == "parameter":
+            return self.params[name]
+        if var.kind == "series":
+            points = self.series[name]
+            flat = np.array([np.interp(self.t, xs, ys) for xs, ys in points])
+            return flat.reshape(self.model.shape(name)) * self.multipliers[name]
+        return self.values[name]
+
+    def evaluate(self, tree, dims) -> np.ndarray:
+        """Evaluate an expression for a variable with ``dims``: an array of that shape."""
+        arr, got = self.node(tree)
+        return _align(arr, got, tuple(dims), self.model.spec.shape(dims))
+
+    def node(self, node):
+        spec = self.model.spec
+        if isinstance(node, ex.Num):
+            return np.float64(node.value), ()
+        if isinstance(node, ex.Time):
+            return np.float64(self.t), ()
+        if isinstance(node, ex.Ref):
+            var = self.model.variables[node.name]
+            arr = self.value_of(node.name)
+            if not node.subs:
+                return arr, tuple(var.dims)
+            index, dims = [], []
+            for sub, dim in zip(node.subs, var.dims):
+                if sub in spec.dims or sub in spec.aliases:
+                    index.append(slice(None))
+                    dims.append(sub)
+                else:
+                    index.append(spec.elements(dim).index(sub))
+            return arr[tuple(index)], tuple(dims)
+        if isinstance(node, ex.Neg):
+            a, d = self.node(node.x)
+            return -a, d
+        if isinstance(node, ex.Not):
+            a, d = self.node(node.x)
+            return np.logical_not(a), d
+        if isinstance(node, (ex.Bin, ex.Cmp)):
+            (a, b), dims = _common(self.node(node.a), self.node(node.b))
+            return _OPS[node.op](a, b), dims
+        if isinstance(node, ex.Logic):
+            args, dims = _common(*(self.node(a) for a in node.args))
+            combine = np.logical_and if node.op == "and" else np.logical_or
+            out = args[0]
+            for b in args[1:]:
+                out = combine(out, b)
+            return out, dims
+        if isinstance(node, ex.Call):
+            return self.call(node)
+        raise TypeError(node)
+
+    def call(self, node: ex.Call):
+        spec = self.model.spec
+        if node.lookup:
+            x, dx = self.node(node.args[0])
+            table_dims = tuple(self.model.variables[node.func].dims)
+            dims = tuple(dx) + tuple(d for d in table_dims if d not in dx)
+            shape = spec.shape(dims)
+            x = _align(x, dx, dims, shape)
+            tables = self.lookups[node.func]
+            out = np.empty(shape)
+            for pos in np.ndindex(shape):
+                element = (np.ravel_multi_index(tuple(pos[dims.index(d)] for d in table_dims),
+                                                spec.shape(table_dims)) if table_dims else 0)
+                out[pos] = _interpolate(*tables[element], float(x[pos]))
+            return out, dims
+        if node.func == "sum":
+            arr, dims = self.node(node.args[0])
+            axis = dims.index(node.dim)
+            total = np.zeros(np.delete(np.shape(arr), axis))
+            for k in range(np.shape(arr)[axis]):  # summed in order, as the kernel sums
+                total = total + np.take(arr, k, axis=axis)
+            return total, tuple(d for d in dims if d != node.dim)
+        f = node.func
+        args, dims = _common(*(self.node(a) for a in node.args))
+        t = self.t
+        if f in ("min", "max"):
+            out = args[0]
+            for b in args[1:]:
+                out = _pairwise(f, out, b)
+            return out, dims
+        if f == "clip":
+            x, low, high = args
+            return _pairwise("min", _pairwise("max", x, low), high), dims
+        if f == "if_then_else":
+            return np.where(*args), dims
+        if f in ("exp", "log", "sqrt", "abs"):
+            return {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "abs": np.abs}[f](args[0]), dims
+        if f == "step":
+            height, start = args
+            return np.where(t >= start - TIME_EPS, height, 0.0), dims
+        if f == "ramp":
+            slope, start, end = args
+            return slope * (_pairwise("min", _pairwise("max", t, start), end) - start), dims
+        if f == "pulse":
+            start, width = args
+            return np.where((t >= start - TIME_EPS) & (t < start + width - TIME_EPS), 1.0, 0.0), dims
+        raise TypeError(f)
+
+
+_OPS = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power, "<": np.less,
+        "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal, "==": np.equal, "!=": np.not_equal}
+
+
+def _pairwise(f, a, b):
+    # Python's min/max semantics, as numba compiles them: min(a, b) is b if b < a else a
+    return np.where(b < a, b, a) if f == "min" else np.where(b > a, b, a)
+
+
+def _align(arr, dims, target, shape):
+    """Transpose and broadcast an array labelled by ``dims`` to the labelled ``target`` dims."""
+    arr = _lift(np.asarray(arr, dtype=float), tuple(dims), tuple(target))
+    return np.broadcast_to(arr, shape).copy()
+
+
+def _lift(x, dims, target):
+    """Reorder the axes of x (labelled dims) to follow target, with size-1 axes for missing dims."""
+    x = np.asarray(x)
+    if not dims:
+        return x
+    present = [d for d in target if d in dims]
+    x = np.transpose(x, [dims.index(d) for d in present])
+    return x.reshape(tuple(x.shape[present.index(d)] if d in dims else 1 for d in target))
+
+
+def _common(*labelled):
+    """Put labelled arrays on one set of dims (in order of first appearance) for broadcasting."""
+    dims = []
+    for _, d in labelled:
+        dims += [k for k in d if k not in dims]
+    dims = tuple(dims)
+    return [_lift(a, tuple(d), dims) for a, d in labelled], dims
+
+
+def _interpolate(xs, ys, x):
+    """The kernel's _lookup, written again."""
+    n = len(xs)
+    if x <= xs[0]:
+        return ys[0]
+    if x >= xs[n - 1]:
+        return ys[n - 1]
+    k = 1
+    while xs[k] < x:
+        k += 1
+    return ys[k - 1] + (ys[k] - ys[k - 1]) * (x - xs[k - 1]) / (xs[k] - xs[k - 1])
+
+
+def _initialise(ctx: _Context, t: float, check=None) -> dict[str, np.ndarray]:
+    model = ctx.model
+    ctx.t = t
+    state = {}
+    for name in model.init_order:
+        var = model.variables[name]
+        tree = var.initial if var.kind == "stock" else var.equation
+        value = ctx.evaluate(tree, var.dims)
+        if var.kind == "stock":
+            state[name] = value
+        ctx.values[name] = value
+        if check is not None:
+            check(name, value, t)
+    return state
+
+
+def _rates(ctx: _Context, t: float, state: dict, dt: float, check=None) -> dict[str, np.ndarray]:
+    model = ctx.model
+    ctx.t = t
+    ctx.values.update(state)
+    for what, name in model.rate_order:
+        if what == "var":
+            ctx.values[name] = ctx.evaluate(model.variables[name].equation, model.variables[name].dims)
+            if check is not None:
+                check(name, ctx.values[name], t)
+        else:
+            outs = model.limited_outflows[name]
+            total = ctx.values[outs[0]].copy()
+            for f in outs[1:]:
+                total = total + ctx.values[f]
+            room = np.maximum(state[name], 0.0) / dt
+            over = total > room
+            scale = np.where(over, room / np.where(over, total, 1.0), 1.0)
+            for f in outs:
+                ctx.values[f] = np.where(over, ctx.values[f] * scale, ctx.values[f])
+    out = {}
+    for name in model.stocks:
+        var = model.variables[name]
+        if var.rate is not None:
+            out[name] = ctx.evaluate(var.rate, var.dims)
+            continue
+        shape = model.shape(name)
+
+        def total(flows):
+            acc = None
+            for f in flows:
+                x = _align(ctx.values[f], tuple(model.variables[f].dims), tuple(var.dims), shape)
+                acc = x if acc is None else acc + x
+            return np.zeros(shape) if acc is None else acc
+
+        out[name] = total(var.inflows) - total(var.outflows)
+        if check is not None:
+            check(name, out[name], t)
+    return out
+
+
+def columns(model: Model, record: list[str]) -> tuple[np.ndarray, np.ndarray, list[tuple[str, int]]]:
+    """State indices and scratch slots to record, and the (name, element) of each output column."""
+    stocks = [n for n in record if model.variables[n].kind == "stock"]
+    others = [n for n in record if model.variables[n].kind != "stock"]
+    rec_s = [model.state_offset[n] + k for n in stocks for k in range(model.size(n))]
+    rec_v = [model.var_offset[n] + k for n in others for k in range(model.size(n))]
+    labels = [(n, k) for n in stocks + others for k in range(model.size(n))]
+    return np.array(rec_s, dtype=np.int64), np.array(rec_v, dtype=np.int64), labels
+
+
+def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", record=None,
+             run: int = 0, check=None) -> np.ndarray:
+    """One run, integrated the way the kernel integrates it. Returns (n_saves + 1, columns)."""
+    record = record or [n for n in model.variables if model.variables[n].kind in ("stock", "aux", "flow")]
+    _, _, labels = columns(model, record)
+    stocks = [n for n in record if model.variables[n].kind == "stock"]
+    others = [n for n in record if model.variables[n].kind != "stock"]
+    ctx = _Context(model, inputs, run)
+    dt, half = grid.dt, 0.5 * grid.dt
+    out = np.zeros((grid.n_saves + 1, len(labels)))
+    acc = {n: np.zeros(model.shape(n)) for n in others}
+    method_code = METHODS[method]
+    with np.errstate(all="ignore"):
+        state = _initialise(ctx, grid.start, check)
+
+        def accumulate(weight):
+            for n in others:
+                acc[n] = acc[n] + weight * ctx.values[n]
+
+        def record_row(row, scale):
+            values = [state[n].ravel() for n in stocks] + [(acc[n] * scale).ravel() for n in others]
+            out[row] = np.concatenate(values) if values else []
+            for n in others:
+                acc[n] = np.zeros(model.shape(n))
+
+        save = 0
+        for step in range(grid.n_steps):
+            h = 2 * step
+            t = grid.start + h * half
+            k1 = _rates(ctx, t, state, dt, check)
+            if step == 0:
+                accumulate(1.0)
+                record_row(0, 1.0)
+            if method_code == 0:
+                accumulate(dt)
+                state = {n: state[n] + dt * k1[n] for n in model.stocks}
+            else:
+                accumulate(dt / 6.0)
+                k2 = _rates(ctx, grid.start + (h + 1) * half, {n: state[n] + half * k1[n] for n in model.stocks},
+                            dt, check)
+                accumulate(dt / 3.0)
+                k3 = _rates(ctx, grid.start + (h + 1) * half, {n: state[n] + half * k2[n] for n in model.stocks},
+                            dt, check)
+                accumulate(dt / 3.0)
+                k4 = _rates(ctx, grid.start + (h + 2) * half, {n: state[n] + dt * k3[n] for n in model.stocks},
+                            dt, check)
+                accumulate(dt / 6.0)
+                state = {n: state[n] + dt / 6.0 * (k1[n] + 2.0 * k2[n] + 2.0 * k3[n] + k4[n])
+                         for n in model.stocks}
+            state = {n: (np.maximum(state[n], 0.0) if model.variables[n].nonnegative else state[n])
+                     for n in model.stocks}
+            if check is not None:
+                for n in model.stocks:
+                    check(n, state[n], grid.start + (h + 2) * half)
+            if (step + 1) % grid.steps_per_save == 0:
+                save += 1
+                record_row(save, 1.0 / (grid.steps_per_save * dt))
+    return out
+
+
+def first_nonfinite(model: Model, inputs: Inputs, grid: TimeGrid, method: str, run: int):
+    """Integrate one run with the reference and return (element label, time) of the first
+    non-finite value in evaluation order, or None."""
+    found = []
+
+    class _Stop(Exception):
+        pass
+
+    def check(name, value, t):
+        bad = ~np.isfinite(np.asarray(value, dtype=float))
+        if bad.any():
+            found.append((model.element_label(name, int(np.flatnonzero(bad.ravel())[0])), t))
+            raise _Stop
+
+    try:
+        simulate(model, inputs, grid, method, run=run, check=check)
+    except _Stop:
+        pass
+    return found[0] if found else None

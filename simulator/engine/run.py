@@ -1,0 +1,134 @@
+"""The batch driver: inputs -> compiled kernel -> arrays -> xarray Dataset with units."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import xarray as xr
+
+from ..errors import SimulationError
+from .build import Model
+from .inputs import METHODS, Inputs, TimeGrid
+from .kernel import load_kernel
+from .reference import columns, first_nonfinite
+
+TIME_CONVENTION = ("time is in years; stocks are the state at that time (year end); flows and "
+                   "auxiliaries are averages over the interval that ends at that time, and their "
+                   "value at the start time is the instantaneous value of the initial state")
+
+
+@dataclass
+class Result:
+    """Raw output of a batch: values[run, save, column] and what each column is."""
+
+    model: Model
+    grid: TimeGrid
+    method: str
+    record: list[str]
+    values: np.ndarray
+    labels: list[tuple[str, int]]
+
+
+def default_record(model: Model) -> list[str]:
+    """Every declared stock, flow and auxiliary."""
+    return [n for n, v in model.variables.items() if v.kind in ("stock", "flow", "aux") and not v.hidden]
+
+
+@contextmanager
+def threads(n: int | None):
+    """Run numba's parallel loops on n threads inside the block."""
+    if n is None:
+        yield
+        return
+    before = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", record=None,
+             n_threads: int | None = None, dtype=np.float64, out: np.ndarray | None = None) -> Result:
+    """Integrate every run of ``inputs`` with the compiled kernel.
+
+    Raises SimulationError naming the variable, element, time and run if a run goes non-finite.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
+    record = list(record or default_record(model))
+    rec_s, rec_v, labels = columns(model, record)
+    kernel = load_kernel(model)
+    runs = inputs.runs
+    if out is None:
+        out = np.empty((runs, grid.n_saves + 1, len(labels)), dtype=dtype)
+    status = np.zeros((runs, 3), dtype=np.int64)
+    nonneg = np.array([model.variables[n].nonnegative for n in model.stocks for _ in range(model.size(n))],
+                      dtype=np.bool_)
+    params = np.ascontiguousarray(inputs.params, dtype=np.float64)
+    with threads(n_threads):
+        kernel.run_batch(params, inputs.series_grid(grid), inputs.lookup_table(), float(grid.start),
+                         float(grid.dt), grid.n_steps, grid.steps_per_save, METHODS[method], rec_s, rec_v,
+                         nonneg if len(nonneg) else np.zeros(1, np.bool_), out, status)
+    failed = np.flatnonzero(status[:, 0])
+    if len(failed):
+        raise _nonfinite_error(model, inputs, grid, method, status, failed, labels)
+    return Result(model, grid, method, record, out, labels)
+
+
+def _nonfinite_error(model, inputs, grid, method, status, failed, labels) -> SimulationError:
+    run = int(failed[0])
+    step, column = int(status[run, 1]), int(status[run, 2])
+    if column < 0:
+        index = -1 - column
+        stock = next(n for n in model.stocks if model.state_offset[n] <= index < model.state_offset[n] + model.size(n))
+        what = model.element_label(stock, index - model.state_offset[stock])
+    else:
+        name, k = labels[column]
+        what = model.element_label(name, k)
+    when = grid.start + (step + 1) * grid.dt
+    origin = first_nonfinite(model, inputs, grid, method, run)
+    detail = f"; it first appears in {origin[0]} at time {origin[1]:g}" if origin else ""
+    var = model.variables[what.split("[")[0]]
+    more = f" ({len(failed) - 1} other run(s) failed too)" if len(failed) > 1 else ""
+    return SimulationError(f"run {run}: {what} is not finite by time {when:g}{detail} "
+                           f"(declared in {var.file}:{var.line}){more}")
+
+
+def to_dataset(result: Result, runs: bool | None = None) -> xr.Dataset:
+    """Wrap raw output as an xarray Dataset: dims (run,) time, then each variable's own dims."""
+    model, grid = result.model, result.grid
+    with_runs = result.values.shape[0] > 1 if runs is None else runs
+    data_vars = {}
+    column = 0
+    stocks = [n for n in result.record if model.variables[n].kind == "stock"]
+    others = [n for n in result.record if model.variables[n].kind != "stock"]
+    for name in stocks + others:
+        var = model.variables[name]
+        size = model.size(name)
+        block = result.values[:, :, column:column + size]
+        column += size
+        block = block.reshape(block.shape[:2] + model.shape(name))
+        dims = ("run", "time") + tuple(var.dims)
+        if not with_runs:
+            block, dims = block[0], dims[1:]
+        data_vars[name] = xr.Variable(dims, block, attrs=variable_attrs(model, name))
+    coords = {"time": ("time", grid.times, {"units": "year", "long_name": "time (year end)"})}
+    for name in result.record:
+        for d in model.variables[name].dims:
+            coords.setdefault(d, (d, list(model.spec.elements(d))))
+    if with_runs:
+        coords["run"] = ("run", np.arange(result.values.shape[0]))
+    return xr.Dataset(data_vars, coords=coords, attrs={
+        "integration_method": result.method, "dt_years": grid.dt, "start": grid.start, "end": grid.end,
+        "time_convention": TIME_CONVENTION})
+
+
+def variable_attrs(model: Model, name: str) -> dict:
+    var = model.variables[name]
+    return {"units": var.units, "long_name": name.replace("_", " "), "description": var.doc,
+            "kind": var.kind, "sector": var.sector, "source": var.source,
+            "cell_methods": "time: point" if var.kind == "stock" else "time: mean"}
