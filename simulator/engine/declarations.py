@@ -69,7 +69,8 @@ class Variable:
     x_units: str = ""
     bounds: tuple[float, float] | None = None  # valid values (a scenario outside them is an error)
     status: str = ""  # sourced / derived / assumed
-    range: tuple[float, float] | None = None  # plausible range of an assumed value (a Monte Carlo input)
+    range: np.ndarray | None = None  # plausible [low, high] per element, shape dims + (2,); for a series,
+    #                                  the range of its multiplier. An assumed value's range is a Monte Carlo input.
     hidden: bool = False  # made by the compiler (smooth/delay stocks, initial values)
 
     def where(self) -> tuple[str, int | None]:
@@ -276,21 +277,31 @@ def _read_variable(name, decl, doc, sector, spec, problems) -> Variable | None:
         var.status = decl.get("status", "sourced")
         if var.status not in STATUSES:
             problem("status", f"one of {', '.join(STATUSES)}")
-        for key in ("bounds", "range"):
-            if key in decl:
-                pair = decl[key]
-                if (not isinstance(pair, list) or len(pair) != 2 or _number(pair[0]) is None
-                        or _number(pair[1]) is None or pair[0] > pair[1]):
-                    problem(key, "give [low, high] with low <= high")
-                else:
-                    setattr(var, key, (float(pair[0]), float(pair[1])))
+        if "bounds" in decl:
+            pair = _pair(decl["bounds"])
+            if pair is None:
+                problem("bounds", "give [low, high] with low <= high")
+            var.bounds = pair
+        if "range" in decl:
+            ranges = _fill(decl["range"], var.dims, spec, _pair, problem, "range")
+            if ranges is not None:
+                var.range = np.array([list(r) for r in ranges.ravel()]).reshape(spec.shape(var.dims) + (2,))
         if var.status == "assumed" and var.range is None:
             problem("range", "an assumed value needs a plausible range [low, high] (it becomes a Monte Carlo input)")
         if var.kind == "parameter" and var.value is not None:
-            for key, pair in (("bounds", var.bounds), ("range", var.range)):
-                if pair and not np.all((var.value >= pair[0]) & (var.value <= pair[1])):
-                    problem("value", f"the value lies outside its {key} {list(pair)}")
+            if var.bounds and not np.all((var.value >= var.bounds[0]) & (var.value <= var.bounds[1])):
+                problem("value", f"the value lies outside its bounds {list(var.bounds)}")
+            if var.range is not None and not np.all((var.value >= var.range[..., 0]) & (var.value <= var.range[..., 1])):
+                problem("value", "the value lies outside its range")
     return var if len(problems) == start else None
+
+
+def _pair(value):
+    """[low, high] -> (low, high), or None if not a valid pair."""
+    if (isinstance(value, list) and len(value) == 2 and _number(value[0]) is not None
+            and _number(value[1]) is not None and value[0] <= value[1]):
+        return (float(value[0]), float(value[1]))
+    return None
 
 
 def _number(value):
