@@ -22,26 +22,9 @@ class TimeGrid:
     save: float = 1.0
 
     def __post_init__(self):
-        problems = self.problems()
+        problems = time_problems(self.start, self.end, self.dt, self.save)
         if problems:
             raise ValueError("; ".join(problems))
-
-    def problems(self) -> list[str]:
-        out = []
-        if not all(math.isfinite(x) for x in (self.start, self.end, self.dt, self.save)):
-            return ["start, end, dt and save must be finite numbers"]
-        if self.end <= self.start:
-            out.append(f"end {self.end:g} must be after start {self.start:g}")
-        if self.dt <= 0:
-            out.append(f"dt must be positive (got {self.dt:g})")
-            return out
-        if not _whole(1.0 / self.dt) and not _whole(self.dt):
-            out.append(f"dt {self.dt:g} must divide a year (1, 0.5, 0.25, 1/12, ...)")
-        if self.save <= 0 or not _whole(self.save / self.dt):
-            out.append(f"save {self.save:g} must be a positive multiple of dt {self.dt:g}")
-        elif self.end > self.start and not _whole((self.end - self.start) / self.save):
-            out.append(f"the run {self.start:g}-{self.end:g} is not a whole number of save intervals ({self.save:g})")
-        return out
 
     @property
     def n_steps(self) -> int:
@@ -64,6 +47,25 @@ class TimeGrid:
         """t0 + h*dt/2 for every half step h, computed as the kernel computes them."""
         half = 0.5 * self.dt
         return np.array([self.start + h * half for h in range(2 * self.n_steps + 1)])
+
+
+def time_problems(start: float, end: float, dt: float, save: float) -> list[str]:
+    """What is wrong with a time grid, in words (empty if nothing)."""
+    out = []
+    if not all(math.isfinite(x) for x in (start, end, dt, save)):
+        return ["start, end, dt and save must be finite numbers"]
+    if end <= start:
+        out.append(f"end {end:g} must be after start {start:g}")
+    if dt <= 0:
+        out.append(f"dt must be positive (got {dt:g})")
+        return out
+    if not _whole(1.0 / dt) and not _whole(dt):
+        out.append(f"dt {dt:g} must divide a year (1, 0.5, 0.25, 1/12, ...)")
+    if save <= 0 or not _whole(save / dt):
+        out.append(f"save {save:g} must be a positive multiple of dt {dt:g}")
+    elif end > start and not _whole((end - start) / save):
+        out.append(f"the run {start:g}-{end:g} is not a whole number of save intervals ({save:g})")
+    return out
 
 
 def _whole(x: float) -> bool:

@@ -234,13 +234,45 @@ def _rates(ctx: _Context, t: float, state: dict, dt: float, check=None) -> dict[
 
 
 def columns(model: Model, record: list[str]) -> tuple[np.ndarray, np.ndarray, list[tuple[str, int]]]:
-    """State indices and scratch slots to record, and the (name, element) of each output column."""
+    """State indices and scratch slots the kernel records, and the (name, element) of each column:
+    stocks first, then auxiliaries and flows (series are added afterwards, see series_outputs)."""
     stocks = [n for n in record if model.variables[n].kind == "stock"]
-    others = [n for n in record if model.variables[n].kind != "stock"]
+    others = [n for n in record if model.variables[n].kind in ("aux", "flow")]
     rec_s = [model.state_offset[n] + k for n in stocks for k in range(model.size(n))]
     rec_v = [model.var_offset[n] + k for n in others for k in range(model.size(n))]
     labels = [(n, k) for n in stocks + others for k in range(model.size(n))]
     return np.array(rec_s, dtype=np.int64), np.array(rec_v, dtype=np.int64), labels
+
+
+def save_weights(grid: TimeGrid, method: str) -> np.ndarray:
+    """(n_saves + 1, half steps) weights that turn values on the half-step grid into what the
+    driver records: the value at t0, then interval averages weighted as the integrator weights its stages."""
+    n_half = 2 * grid.n_steps + 1
+    weights = np.zeros((grid.n_saves + 1, n_half))
+    weights[0, 0] = 1.0
+    dt = grid.dt
+    for step in range(grid.n_steps):
+        row = 1 + step // grid.steps_per_save
+        h = 2 * step
+        if METHODS[method] == 0:
+            weights[row, h] += dt
+        else:
+            weights[row, h] += dt / 6.0
+            weights[row, h + 1] += dt / 3.0 + dt / 3.0
+            weights[row, h + 2] += dt / 6.0
+    weights[1:] /= grid.steps_per_save * dt
+    return weights
+
+
+def series_outputs(model: Model, inputs: Inputs, grid: TimeGrid, method: str, names: list[str]) -> np.ndarray:
+    """Recorded values of series (policy paths and data), per run: (runs, n_saves + 1, columns)."""
+    if not names:
+        return np.zeros((inputs.runs, grid.n_saves + 1, 0))
+    sg = inputs.series_grid(grid)
+    cols = [model.series_offset[n] + k for n in names for k in range(model.size(n))]
+    mult = [model.multiplier_offset[n] + k for n in names for k in range(model.size(n))]
+    paths = save_weights(grid, method) @ sg[:, cols]
+    return paths[None, :, :] * inputs.params[:, None, mult]
 
 
 def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", record=None,
@@ -249,7 +281,7 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
     record = record or [n for n in model.variables if model.variables[n].kind in ("stock", "aux", "flow")]
     _, _, labels = columns(model, record)
     stocks = [n for n in record if model.variables[n].kind == "stock"]
-    others = [n for n in record if model.variables[n].kind != "stock"]
+    others = [n for n in record if model.variables[n].kind in ("aux", "flow")]
     ctx = _Context(model, inputs, run)
     dt, half = grid.dt, 0.5 * grid.dt
     out = np.zeros((grid.n_saves + 1, len(labels)))

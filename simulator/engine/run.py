@@ -13,7 +13,7 @@ from ..errors import SimulationError
 from .build import Model
 from .inputs import METHODS, Inputs, TimeGrid
 from .kernel import load_kernel
-from .reference import columns, first_nonfinite
+from .reference import columns, first_nonfinite, series_outputs
 
 TIME_CONVENTION = ("time is in years; stocks are the state at that time (year end); flows and "
                    "auxiliaries are averages over the interval that ends at that time, and their "
@@ -33,8 +33,8 @@ class Result:
 
 
 def default_record(model: Model) -> list[str]:
-    """Every declared stock, flow and auxiliary."""
-    return [n for n, v in model.variables.items() if v.kind in ("stock", "flow", "aux") and not v.hidden]
+    """Every declared stock, flow, auxiliary and series (policy paths and data)."""
+    return [n for n, v in model.variables.items() if v.kind in ("stock", "flow", "aux", "series") and not v.hidden]
 
 
 @contextmanager
@@ -52,7 +52,7 @@ def threads(n: int | None):
 
 
 def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", record=None,
-             n_threads: int | None = None, dtype=np.float64, out: np.ndarray | None = None) -> Result:
+             n_threads: int | None = None, dtype=np.float64) -> Result:
     """Integrate every run of ``inputs`` with the compiled kernel.
 
     Raises SimulationError naming the variable, element, time and run if a run goes non-finite.
@@ -60,11 +60,13 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
     record = list(record or default_record(model))
+    series = [n for n in record if model.variables[n].kind == "series"]
     rec_s, rec_v, labels = columns(model, record)
     kernel = load_kernel(model)
     runs = inputs.runs
-    if out is None:
-        out = np.empty((runs, grid.n_saves + 1, len(labels)), dtype=dtype)
+    n_kernel = len(labels)
+    labels = labels + [(n, k) for n in series for k in range(model.size(n))]
+    out = np.empty((runs, grid.n_saves + 1, n_kernel), dtype=dtype)
     status = np.zeros((runs, 3), dtype=np.int64)
     nonneg = np.array([model.variables[n].nonnegative for n in model.stocks for _ in range(model.size(n))],
                       dtype=np.bool_)
@@ -73,6 +75,8 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
         kernel.run_batch(params, inputs.series_grid(grid), inputs.lookup_table(), float(grid.start),
                          float(grid.dt), grid.n_steps, grid.steps_per_save, METHODS[method], rec_s, rec_v,
                          nonneg if len(nonneg) else np.zeros(1, np.bool_), out, status)
+    if series:
+        out = np.concatenate([out, series_outputs(model, inputs, grid, method, series).astype(dtype)], axis=2)
     failed = np.flatnonzero(status[:, 0])
     if len(failed):
         raise _nonfinite_error(model, inputs, grid, method, status, failed, labels)
@@ -104,9 +108,11 @@ def to_dataset(result: Result, runs: bool | None = None) -> xr.Dataset:
     with_runs = result.values.shape[0] > 1 if runs is None else runs
     data_vars = {}
     column = 0
-    stocks = [n for n in result.record if model.variables[n].kind == "stock"]
-    others = [n for n in result.record if model.variables[n].kind != "stock"]
-    for name in stocks + others:
+    kinds = [model.variables[n].kind for n in result.record]
+    order = [n for n, k in zip(result.record, kinds) if k == "stock"] + \
+            [n for n, k in zip(result.record, kinds) if k in ("aux", "flow")] + \
+            [n for n, k in zip(result.record, kinds) if k == "series"]
+    for name in order:
         var = model.variables[name]
         size = model.size(name)
         block = result.values[:, :, column:column + size]

@@ -1,0 +1,62 @@
+"""The Python API: a scenario in, an xarray Dataset out."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import xarray as xr
+import yaml
+
+from . import goals as goals_module
+from .engine import TimeGrid, simulate, to_dataset
+from .model import load_model
+from .scenario import Scenario, load_scenario
+
+
+def as_scenario(scenario) -> Scenario:
+    return scenario if isinstance(scenario, Scenario) else load_scenario(scenario, load_model())
+
+
+def resolved_yaml(scenario: Scenario) -> str:
+    """The scenario as run: its merged keys (extends applied) as YAML text."""
+    def plain(x):
+        if isinstance(x, dict):
+            return {str(k): plain(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [plain(v) for v in x]
+        return x
+
+    data = plain({k: v for k, v in scenario.data.items() if k != "extends"})
+    data.setdefault("time", {})
+    data["time"] = {"start": scenario.time.start, "end": scenario.time.end, "dt": scenario.time.dt,
+                    "save": scenario.time.save, "method": scenario.method}
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def run(scenario, *, method: str | None = None, dt: float | None = None, variables=None,
+        n_threads: int | None = None) -> xr.Dataset:
+    """Run one scenario (a path or a Scenario) and return its trajectories.
+
+    The Dataset has dims ``time`` (years) and ``city`` (and ``sector``, ``other`` where a variable has
+    them); every variable carries ``units``, ``description`` and ``source`` attributes. ``method`` and
+    ``dt`` override the scenario's integration settings.
+    """
+    model = load_model()
+    scenario = as_scenario(scenario)
+    grid = scenario.time if dt is None else replace(scenario.time, dt=float(dt))
+    if dt is not None:
+        grid = TimeGrid(grid.start, grid.end, grid.dt, grid.save)
+    method = method or scenario.method
+    variables = variables or scenario.outputs.get("variables")
+    result = simulate(model, scenario.inputs(model), grid, method, record=variables, n_threads=n_threads)
+    ds = to_dataset(result)
+    ds.attrs.update({"scenario": scenario.name, "scenario_description": scenario.description,
+                     "scenario_resolved": resolved_yaml(scenario),
+                     "scenario_file": str(Path(scenario.path).name) if scenario.path else ""})
+    return ds
+
+
+def evaluate_goals(ds: xr.Dataset, scenario: Scenario | None = None) -> list[dict]:
+    """The plan's goals evaluated on a run (or an ensemble), as selected by the scenario."""
+    return goals_module.evaluate(ds, goals_module.load_goals(scenario.goals if scenario else None))

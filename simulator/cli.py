@@ -1,0 +1,397 @@
+"""`simulate`: run scenarios and write their outputs; compare, list, describe, export, calibrate.
+
+Exit status: 0 success, 2 bad input (a message naming file, line and key; nothing written),
+1 internal error (a short message; --verbose shows the traceback), 130/143 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+COMMANDS = ("run", "compare", "list", "describe", "export", "calibrate", "sensitivity")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="simulate",
+        description="Hu-Bao-E-Wu regional simulator. `simulate SCENARIO.yaml` runs a scenario and writes "
+                    "results.nc, CSV files, goals.json, report.md and plots to outputs/<scenario name>/.",
+        epilog="Commands: run (the default), compare, list, describe, export, calibrate, sensitivity. "
+               "`simulate COMMAND --help` for each.")
+    sub = parser.add_subparsers(dest="command")
+
+    run = sub.add_parser("run", help="run a scenario (the default command)",
+                         description="Run a scenario and write its outputs atomically.")
+    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("--out", help="output folder (default: outputs/<scenario name>)")
+    run.add_argument("--method", choices=("euler", "rk4"), help="integration method (overrides the scenario)")
+    run.add_argument("--dt", type=float, help="time step in years (overrides the scenario)")
+    run.add_argument("--runs", type=int, help="Monte Carlo: number of runs (overrides monte_carlo.runs)")
+    run.add_argument("--seed", type=int, help="Monte Carlo: random seed (overrides monte_carlo.seed)")
+    run.add_argument("--workers", type=int, help="Monte Carlo: threads (local) or Dask workers")
+    run.add_argument("--scheduler", help="Monte Carlo on Dask: 'local' (a LocalCluster) or a scheduler address")
+    _verbosity(run)
+
+    compare = sub.add_parser("compare", help="compare two scenarios", description="Run two scenarios and write "
+                             "difference tables and plots (B relative to A).")
+    compare.add_argument("a", help="scenario A (the reference)")
+    compare.add_argument("b", help="scenario B")
+    compare.add_argument("--out", help="output folder (default: outputs/compare_<A>_<B>)")
+    _verbosity(compare)
+
+    listing = sub.add_parser("list", help="list scenarios, parameters, policies and variables")
+    listing.add_argument("what", nargs="?", default="all",
+                         choices=("all", "scenarios", "parameters", "policies", "variables", "goals"))
+
+    describe = sub.add_parser("describe", help="show a variable's or parameter's equation, units and source")
+    describe.add_argument("name")
+
+    export = sub.add_parser("export", help="write the model with a scenario's inputs as a Vensim .mdl")
+    export.add_argument("scenario")
+    export.add_argument("--format", choices=("vensim",), default="vensim")
+    export.add_argument("--out", required=True, help="the .mdl file to write")
+    export.add_argument("--flat", action="store_true", help="one variable per city instead of subscripts")
+
+    calibrate = sub.add_parser("calibrate", help="fit parameters to the cities' statistics")
+    calibrate.add_argument("config", help="calibration configuration YAML (e.g. calibration/baseline.yaml)")
+    calibrate.add_argument("--out", help="output folder (default: outputs/calibration_<name>)")
+    _verbosity(calibrate)
+
+    sensitivity = sub.add_parser("sensitivity", help="Sobol indices of each goal indicator (SALib)")
+    sensitivity.add_argument("scenario")
+    sensitivity.add_argument("--runs", type=int, default=512, help="base sample size N (runs = N x (k + 2))")
+    sensitivity.add_argument("--seed", type=int, default=0)
+    sensitivity.add_argument("--out", help="output folder (default: outputs/<scenario name>_sensitivity)")
+    _verbosity(sensitivity)
+    return parser
+
+
+def _verbosity(p):
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    group.add_argument("--verbose", "-v", action="store_true", help="print more, and tracebacks of internal errors")
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
+        argv.insert(0, "run")
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 2
+    signal.signal(signal.SIGTERM, _terminate)
+    from .errors import InputError, SimulationError
+    from .outputs import OutputBusy
+
+    try:
+        return {"run": cmd_run, "compare": cmd_compare, "list": cmd_list, "describe": cmd_describe,
+                "export": cmd_export, "calibrate": cmd_calibrate, "sensitivity": cmd_sensitivity}[args.command](args)
+    except InputError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except OutputBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SimulationError as exc:
+        print(f"error: the simulation failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; no outputs were written", file=sys.stderr)
+        return 130
+    except SystemExit as exc:
+        if exc.code == 143:
+            print("terminated; no outputs were written", file=sys.stderr)
+        raise
+    except Exception as exc:  # an internal error: short message, traceback on request
+        if getattr(args, "verbose", False):
+            traceback.print_exc()
+        print(f"internal error: {type(exc).__name__}: {exc} (run with --verbose for the traceback)", file=sys.stderr)
+        return 1
+
+
+def _terminate(signum, frame):
+    raise SystemExit(143)
+
+
+def _say(args, *text):
+    if not getattr(args, "quiet", False):
+        print(*text, flush=True)
+
+
+def _out_folder(args, scenario, default: str) -> Path:
+    if getattr(args, "out", None):
+        return Path(args.out)
+    if scenario is not None and scenario.outputs.get("folder"):
+        return Path(scenario.outputs["folder"])
+    return Path("outputs") / default
+
+
+# ------------------------------------------------------------------------------------------------
+# run
+
+
+def cmd_run(args) -> int:
+    from .model import load_model
+    from .scenario import load_scenario
+
+    model = load_model()
+    scenario = load_scenario(args.scenario, model)
+    folder = _out_folder(args, scenario, scenario.name)
+    if args.runs is not None or args.scheduler or scenario.data.get("monte_carlo") or scenario.data.get("uncertain"):
+        from .ensemble import cmd_ensemble
+
+        return cmd_ensemble(args, model, scenario, folder)
+    from .outputs import staging
+
+    with staging(folder) as tmp:
+        started = time.perf_counter()
+        ds, goals = write_run(tmp, model, scenario, method=args.method, dt=args.dt, say=lambda *t: _say(args, *t))
+        elapsed = time.perf_counter() - started
+    _say(args, summary(ds, goals, scenario, folder, elapsed))
+    return 0
+
+
+def write_run(folder: Path, model, scenario, method=None, dt=None, say=print):
+    """Run one scenario and write all its outputs into ``folder``. Returns (dataset, goals)."""
+    from . import plots
+    from .api import resolved_yaml, run
+    from .goals import evaluate, load_goals
+    from .outputs import write_csv, write_json, write_netcdf
+    from .report import write_report
+    from .shadow import dynamic_shadow_prices
+
+    say(f"running {scenario.name} ({scenario.time.start:g}-{scenario.time.end:g}) ...")
+    ds = run(scenario, method=method, dt=dt)
+    goals = evaluate(ds, load_goals(scenario.goals))
+    formats = scenario.outputs.get("formats") or []
+    (folder / "scenario.resolved.yaml").write_text(resolved_yaml(scenario), encoding="utf-8")
+    write_json(goals, folder / "goals.json")
+    if "netcdf" in formats:
+        write_netcdf(ds, folder / "results.nc")
+    if "csv" in formats:
+        write_csv(ds, folder / "csv")
+    if "report" in formats:
+        prices = dynamic_shadow_prices(model, scenario, ds) if "gdp" in ds else None
+        if prices:
+            write_json(prices, folder / "shadow_prices.json")
+        write_report(folder / "report.md", ds, scenario, goals, prices)
+    if "plots" in formats:
+        plots.trajectories(ds, path=folder / "trajectories.png")
+        if "water_binding" in ds:
+            plots.binding_timeline(ds, path=folder / "binding.png")
+        plots.goal_dashboard(goals, path=folder / "goals.png", title=f"Plan goals: {scenario.name}")
+    return ds, goals
+
+
+def summary(ds, goals, scenario, folder, elapsed) -> str:
+    lines = [f"{scenario.name}: done in {elapsed:.1f} s; outputs in {folder}/"]
+    for g in goals:
+        if g.get("value") is None:
+            lines.append(f"  {g['id']:<30} not evaluated")
+            continue
+        scale = 100 if g.get("units") in ("1", "1/year") else 1
+        unit = " %" if scale == 100 else ""
+        lines.append(f"  {g['id']:<30} {g['value'] * scale:10.2f}{unit:<3} target {g['comparison']} "
+                     f"{g['target'] * scale:g}{unit}  {'met' if g['met'] else 'NOT met'}")
+    binding = []
+    for name, label in (("water_binding", "water"), ("coal_binding", "coal cap"), ("energy_binding", "energy")):
+        if name in ds:
+            for city in ds["city"].values:
+                years = ds["time"].values[ds[name].sel(city=city).values > 0.5]
+                years = years[years > ds["time"].values[0]]
+                if len(years):
+                    binding.append(f"{label} in {city} ({years[0]:g}-{years[-1]:g})")
+    lines.append("  binding limits: " + (", ".join(binding) if binding else "none"))
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------
+# compare
+
+
+def cmd_compare(args) -> int:
+    from . import plots
+    from .api import run
+    from .model import load_model
+    from .outputs import staging, write_json
+    from .goals import evaluate, load_goals
+    from .scenario import load_scenario
+    from .report import indicators_table
+
+    model = load_model()
+    a = load_scenario(args.a, model)
+    b = load_scenario(args.b, model)
+    folder = Path(args.out) if args.out else Path("outputs") / f"compare_{a.name}_{b.name}"
+    with staging(folder) as tmp:
+        _say(args, f"running {a.name} and {b.name} ...")
+        da, db = run(a), run(b)
+        ga, gb = evaluate(da, load_goals(a.goals)), evaluate(db, load_goals(b.goals))
+        rows = ["variable,units,city,year,A,B,difference,relative_difference"]
+        common = [v for v in ("population", "urban_population", "gdp", "energy_use", "co2", "coal_output",
+                              "water_demand", "water_use", "groundwater_storage") if v in da and v in db]
+        years = [t for t in da["time"].values if t in db["time"].values]
+        for name in common:
+            for city in da["city"].values:
+                for year in years:
+                    x, y = float(da[name].sel(city=city, time=year)), float(db[name].sel(city=city, time=year))
+                    rel = (y - x) / x if x else float("nan")
+                    rows.append(f"{name},{da[name].attrs['units']},{city},{year:g},{x:.6g},{y:.6g},{y - x:.6g},{rel:.6g}")
+        (tmp / "differences.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        write_json({"A": a.name, "B": b.name, "goals_A": ga, "goals_B": gb}, tmp / "goals.json")
+        lines = [f"# `{b.name}` compared with `{a.name}`", "", "## Goals", "",
+                 "| goal | A value | A met | B value | B met |", "|---|---|---|---|---|"]
+        for x, y in zip(ga, gb):
+            def show(g):
+                return ("–", "–") if g.get("value") is None else (f"{g['value']:.4g}", "yes" if g["met"] else "no")
+            lines.append(f"| {x['id']} | {' | '.join(show(x))} | {' | '.join(show(y))} |")
+        lines += ["", f"## Key indicators: {a.name}", "", *indicators_table(da), "",
+                  f"## Key indicators: {b.name}", "", *indicators_table(db), "",
+                  "Differences per variable, city and year: differences.csv.", ""]
+        (tmp / "report.md").write_text("\n".join(lines), encoding="utf-8")
+        plots.compare(da, db, path=tmp / "compare.png")
+    _say(args, f"comparison written to {folder}/")
+    for x, y in zip(ga, gb):
+        if x.get("value") is not None and y.get("value") is not None:
+            _say(args, f"  {x['id']:<30} A {x['value']:10.4g} ({'met' if x['met'] else 'not met'})   "
+                       f"B {y['value']:10.4g} ({'met' if y['met'] else 'not met'})")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
+# list and describe
+
+
+def cmd_list(args) -> int:
+    from .goals import load_goals
+    from .model import load_model
+
+    model = load_model()
+    what = args.what
+    out = []
+    if what in ("all", "scenarios"):
+        out.append("Scenarios (scenarios/):")
+        folder = Path("scenarios")
+        import yaml
+
+        for path in sorted(folder.glob("*.yaml")) if folder.exists() else []:
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                desc = " ".join(str(data.get("description", "")).split())
+            except yaml.YAMLError:
+                desc = "(not valid YAML)"
+            out.append(f"  {path}  {desc}")
+        out.append("")
+    if what in ("all", "parameters"):
+        out.append("Parameters (set under `parameters:`): name [units] default  status  source")
+        for name in model.parameters:
+            v = model.variables[name]
+            out.append(f"  {name} [{v.units}] {_compact(v.value)}  {v.status or 'sourced'}  {' '.join(v.source.split())[:90]}")
+        out.append("")
+    if what in ("all", "policies"):
+        out.append("Policies and time paths (set under `policies:`): name [units]  description")
+        for name in model.series:
+            v = model.variables[name]
+            out.append(f"  {name} [{v.units}]  {v.doc}")
+        out.append("")
+    if what in ("all", "variables"):
+        out.append("Variables (outputs): name [units] kind dims  description")
+        for v in model.declared():
+            if v.kind in ("stock", "flow", "aux"):
+                dims = f"({', '.join(v.dims)})" if v.dims else "()"
+                out.append(f"  {v.name} [{v.units}] {v.kind} {dims}  {v.doc}")
+        out.append("")
+    if what in ("all", "goals"):
+        out.append("Goals:")
+        for g in load_goals():
+            out.append(f"  {g['id']}: {g['description']} ({g['comparison']} {g['target']})")
+    print("\n".join(out))
+    return 0
+
+
+def _compact(value) -> str:
+    import numpy as np
+
+    flat = np.asarray(value).ravel()
+    if len(flat) and np.all(flat == flat[0]):
+        return f"{flat[0]:g}"
+    return "[" + ", ".join(f"{x:g}" for x in flat[:6]) + (", ..." if len(flat) > 6 else "") + "]"
+
+
+def cmd_describe(args) -> int:
+    from .engine import expressions as ex
+    from .engine.build import expressions_of
+    from .errors import InputError, Problem
+    from .model import load_model
+
+    model = load_model()
+    var = model.variables.get(args.name)
+    if var is None or var.hidden:
+        import difflib
+
+        close = difflib.get_close_matches(args.name, [v.name for v in model.declared()], n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise InputError(Problem("describe", None, args.name, f"no variable or parameter of that name{hint}"))
+    lines = [f"{var.name}  ({var.kind}, sector {var.sector}, declared in {var.file}:{var.line})",
+             f"  units:       {var.units}",
+             f"  dims:        {', '.join(var.dims) or '(scalar)'}",
+             f"  description: {var.doc}"]
+    if var.source:
+        lines.append(f"  source:      {' '.join(var.source.split())}")
+    if var.status:
+        lines.append(f"  status:      {var.status}")
+    for role, tree in expressions_of(var):
+        lines.append(f"  {role + ':':<12} {ex.to_text(tree)}")
+    if var.kind == "stock":
+        if var.inflows:
+            lines.append(f"  inflows:     {', '.join(var.inflows)}")
+        if var.outflows:
+            lines.append(f"  outflows:    {', '.join(var.outflows)}")
+        lines.append(f"  non-negative: {var.nonnegative}")
+    if var.kind == "parameter":
+        lines.append(f"  value:       {_compact(var.value)}")
+    if var.kind in ("series", "lookup"):
+        for k, (xs, ys) in enumerate(var.points):
+            label = model.element_label(var.name, k)
+            lines.append(f"  points {label}: " + ", ".join(f"{x:g}: {y:g}" for x, y in zip(xs, ys)))
+    if var.bounds:
+        lines.append(f"  bounds:      {list(var.bounds)}")
+    if var.range is not None:
+        lines.append(f"  range:       {_compact(var.range.reshape(-1, 2)[:, 0])} to {_compact(var.range.reshape(-1, 2)[:, 1])}")
+    users = sorted(n for n, v in model.variables.items() if not v.hidden and any(
+        var.name in ex.references(t) for _, t in expressions_of(v)) or var.name in v.inflows + v.outflows)
+    if users:
+        lines.append(f"  used by:     {', '.join(users)}")
+    print("\n".join(lines))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
+# commands implemented in their own modules
+
+
+def cmd_export(args) -> int:
+    from .export import cmd_export as run_export
+
+    return run_export(args)
+
+
+def cmd_calibrate(args) -> int:
+    from .calibrate import cmd_calibrate as run_calibrate
+
+    return run_calibrate(args)
+
+
+def cmd_sensitivity(args) -> int:
+    from .ensemble import cmd_sensitivity as run_sensitivity
+
+    return run_sensitivity(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

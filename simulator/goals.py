@@ -1,0 +1,120 @@
+"""The plan's goals (goals.yaml) -> indicators of a run -> met or not, or a probability for an ensemble."""
+
+from __future__ import annotations
+
+import copy
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+import yaml
+
+GOALS_FILE = Path(__file__).with_name("goals.yaml")
+
+
+@lru_cache(maxsize=1)
+def _goals() -> tuple:
+    return tuple(yaml.safe_load(GOALS_FILE.read_text(encoding="utf-8")))
+
+
+def load_goals(selection: dict | None = None) -> list[dict]:
+    """The plan's goals, optionally narrowed (select) and changed (override) by a scenario."""
+    goals = [copy.deepcopy(g) for g in _goals()]
+    if selection:
+        if selection.get("select"):
+            wanted = list(selection["select"])
+            goals = [g for g in goals if g["id"] in wanted]
+        for goal in goals:
+            goal.update(selection.get("override", {}).get(goal["id"], {}))
+    return goals
+
+
+def indicator(ds: xr.Dataset, spec: dict) -> tuple[xr.DataArray | None, str]:
+    """The indicator of one goal, per run if the Dataset has runs; (None, reason) if not computable."""
+    kind = spec["kind"]
+    times = ds["time"].values
+    last = float(times[-1])
+
+    def year(key):
+        value = spec.get(key)
+        return last if value == "end" else float(value)
+
+    needed = [year(k) for k in ("from", "to", "at") if k in spec]
+    missing = [y for y in needed if not np.any(np.isclose(times, y))]
+    if missing:
+        return None, f"the run does not cover {', '.join(f'{y:g}' for y in missing)}"
+    for key in ("variable", "numerator", "denominator"):
+        if key in spec and spec[key] not in ds:
+            return None, f"the output has no {spec[key]!r}"
+
+    def total(name, at):
+        data = ds[name].sel(time=at)
+        return data.sum("city") if "city" in data.dims else data
+
+    if kind in ("growth_rate", "change"):
+        ratio = total(spec["variable"], year("to")) / total(spec["variable"], year("from"))
+        if kind == "change":
+            return ratio - 1, ""
+        return ratio ** (1.0 / (year("to") - year("from"))) - 1, ""
+    if kind == "ratio_change":
+        def intensity(at):
+            return total(spec["numerator"], at) / total(spec["denominator"], at)
+        return intensity(year("to")) / intensity(year("from")) - 1, ""
+    if kind == "share":
+        return total(spec["numerator"], year("at")) / total(spec["denominator"], year("at")), ""
+    if kind == "max":
+        data = ds[spec["variable"]].sel(time=slice(year("from"), year("to")))
+        return data.max([d for d in data.dims if d != "run"]), ""
+    if kind == "peak_year":
+        data = ds[spec["variable"]]
+        series = data.sum("city") if "city" in data.dims else data
+        return series["time"][series.argmax("time")].drop_vars("time", errors="ignore"), ""
+    raise ValueError(f"unknown indicator kind {kind!r}")
+
+
+def is_met(goal: dict, value: xr.DataArray, ds: xr.Dataset) -> xr.DataArray:
+    if goal["comparison"] == ">=":
+        met = value >= goal["target"] - goal.get("tolerance", 0.0)
+    else:
+        met = value <= goal["target"] + goal.get("tolerance", 0.0)
+    if goal["indicator"]["kind"] == "peak_year":  # still rising at the end of the run is not a peak
+        met = met & (value < float(ds["time"].values[-1]))
+    return met
+
+
+def evaluate(ds: xr.Dataset, goals: list[dict]) -> list[dict]:
+    """One record per goal: id, description, target, comparison, units, source and
+    value/met for one run, or probability/stderr (and value percentiles) for an ensemble."""
+    out = []
+    ensemble = "run" in ds.dims
+    for goal in goals:
+        record = {k: goal[k] for k in ("id", "description", "comparison", "target", "tolerance", "units", "source")
+                  if k in goal}
+        record["source"] = " ".join(str(record.get("source", "")).split())
+        value, reason = indicator(ds, goal["indicator"])
+        if value is None:
+            record.update({"value": None, "met": None, "note": f"not evaluated: {reason}"})
+            if ensemble:
+                record.update({"probability": None, "stderr": None})
+            out.append(record)
+            continue
+        met = is_met(goal, value, ds)
+        if ensemble:
+            n = int(value.sizes["run"])
+            finite = np.isfinite(value.values)
+            p = float(met.values.mean())
+            record.update({
+                "probability": p,
+                "stderr": math.sqrt(p * (1 - p) / n) if n > 1 else None,
+                "runs": n,
+                "value_percentiles": {str(q): float(np.percentile(value.values[finite], q)) if finite.any() else None
+                                      for q in (5, 25, 50, 75, 95)},
+                "met": p >= 0.5,
+            })
+        else:
+            v = float(value.values)
+            record.update({"value": v if math.isfinite(v) else None, "met": bool(met.values)})
+        out.append(record)
+    return out

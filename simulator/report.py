@@ -1,0 +1,177 @@
+"""A readable report.md: goals, key indicators per city, binding limits and their prices, assumptions."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import numpy as np
+import xarray as xr
+
+from .engine.units import parse_unit
+
+# display units for the report: (base unit symbol, factor, label)
+# (10k = 万, 100m = 亿, as Chinese statistics count)
+DISPLAY = {
+    "person": (1e4, "10k persons"),
+    "yuan": (1e8, "100m yuan"),
+    "m3": (1e8, "100m m3"),
+    "t": (1e4, "10k t"),
+    "tce": (1e4, "10k tce"),
+    "tCO2": (1e6, "Mt CO2"),
+    "kW": (1e4, "10k kW"),
+    "kWh": (1e8, "100m kWh"),
+}
+KEY_INDICATORS = ("population", "urban_share", "gdp", "gdp_per_capita", "energy_use", "co2", "coal_output",
+                  "water_demand", "water_use", "water_supply_cap", "groundwater_storage", "renewable_capacity")
+LIMITS = (("water", "water_binding", "water_shortfall", "water_shadow_price", "gdp_lost_to_water"),
+          ("coal cap", "coal_binding", "coal_shortfall", "coal_shadow_price", "gdp_lost_to_coal_cap"),
+          ("energy dual control", "energy_binding", "energy_shortfall", "energy_shadow_price",
+           "gdp_lost_to_energy_limit"))
+
+
+def display(units: str) -> tuple[float, str]:
+    """Factor and label to show a quantity in the units readers of Chinese statistics expect."""
+    unit = parse_unit(units)
+    for symbol, (factor, label) in DISPLAY.items():
+        # a stock (X) or a flow (X/year) of one of the counted quantities; ratios keep their units
+        if unit.powers.get(symbol) == 1 and set(unit.powers) <= {symbol, "year"} and unit.powers.get("year", -1) == -1:
+            return factor, label + (" per year" if "year" in unit.powers else "")
+    if units == "1":
+        return 0.01, "%"
+    return 1.0, units
+
+
+def fmt(x: float) -> str:
+    if x is None or not math.isfinite(x):
+        return "–"
+    if x == 0:
+        return "0"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.3g}" if abs(x) < 10 else f"{x:.1f}"
+
+
+def goals_table(goals: list[dict]) -> list[str]:
+    ensemble = any("probability" in g for g in goals)
+    if ensemble:
+        lines = ["| goal | target | probability met (± s.e.) | median value | description |", "|---|---|---|---|---|"]
+    else:
+        lines = ["| goal | target | value | met | description |", "|---|---|---|---|---|"]
+    for g in goals:
+        scale, unit = (100.0, " %") if g.get("units") in ("1", "1/year") and g["id"] != "co2_peak" else (1.0, "")
+        target = f"{g['comparison']} {fmt(g['target'] * scale)}{unit}"
+        if ensemble:
+            p = g.get("probability")
+            median = (g.get("value_percentiles") or {}).get("50")
+            prob = "not evaluated" if p is None else f"{p:.1%} ± {g['stderr'] or 0:.1%}"
+            value = "–" if median is None else f"{fmt(median * scale)}{unit}"
+            lines.append(f"| {g['id']} | {target} | {prob} | {value} | {g['description']} |")
+        else:
+            value = "–" if g.get("value") is None else f"{fmt(g['value'] * scale)}{unit}"
+            met = {True: "yes", False: "**no**", None: g.get("note", "–")}[g.get("met")]
+            lines.append(f"| {g['id']} | {target} | {value} | {met} | {g['description']} |")
+    return lines
+
+
+def indicators_table(ds: xr.Dataset, years=(2020, 2025, 2030, 2035)) -> list[str]:
+    years = [y for y in years if np.any(np.isclose(ds["time"].values, y))]
+    cities = [str(c) for c in ds["city"].values]
+    lines = [f"| indicator | units | city | {' | '.join(str(y) for y in years)} |",
+             "|---|---|---|" + "---|" * len(years)]
+    for name in KEY_INDICATORS:
+        if name not in ds:
+            continue
+        factor, label = display(ds[name].attrs.get("units", ""))
+        for city in cities + ["four cities"]:
+            if city == "four cities":
+                if name in ("urban_share", "gdp_per_capita"):
+                    continue
+                values = [float(ds[name].sel(time=y).sum("city")) for y in years]
+            else:
+                values = [float(ds[name].sel(time=y, city=city)) for y in years]
+            cells = " | ".join(fmt(v / factor) for v in values)
+            lines.append(f"| {name} | {label} | {city} | {cells} |")
+    return lines
+
+
+def binding_table(ds: xr.Dataset) -> list[str]:
+    lines = ["| limit | city | binds in | years binding | shortfall, total | mean shadow price when binding | "
+             "GDP lost, total |", "|---|---|---|---|---|---|---|"]
+    any_binding = False
+    projection = ds["time"] > ds["time"][0]
+    for label, binding, shortfall, price, lost in LIMITS:
+        if binding not in ds:
+            continue
+        for city in ds["city"].values:
+            b = ds[binding].sel(city=city).where(projection, 0)
+            years = ds["time"].values[b.values > 0.5]
+            if not len(years):
+                continue
+            any_binding = True
+            f_s, u_s = display(ds[shortfall].attrs["units"])
+            f_l, u_l = display(ds[lost].attrs["units"])
+            total_short = float(ds[shortfall].sel(city=city).where(projection).sum())
+            mean_price = float(ds[price].sel(city=city).where(b > 0.5).mean())
+            total_lost = float(ds[lost].sel(city=city).where(projection).sum())
+            span = f"{years[0]:g}–{years[-1]:g}" if len(years) > 1 else f"{years[0]:g}"
+            lines.append(f"| {label} | {city} | {span} | {len(years)} | {fmt(total_short / f_s)} {u_s.split(' per')[0]} | "
+                         f"{fmt(mean_price)} {ds[price].attrs['units']} | {fmt(total_lost / f_l)} {u_l.split(' per')[0]} |")
+    if not any_binding:
+        lines.append("| – | – | no limit binds in this run | | | | |")
+    return lines
+
+
+def shadow_table(prices: list[dict]) -> list[str]:
+    if not prices:
+        return ["No limit binds, so no dynamic shadow price was computed."]
+    lines = ["| limit raised by 1 % | city | extra allowance over the run | four-city GDP gained | shadow price |",
+             "|---|---|---|---|---|"]
+    for p in prices:
+        factor, label = DISPLAY.get(p["allowance_units"], (1.0, p["allowance_units"]))
+        lines.append(f"| {p['limit']} | {p['city']} | {fmt(p['extra_allowance'] / factor)} {label} | "
+                     f"{fmt(p['gdp_gained_yuan'] / 1e8)} 100m yuan | {fmt(p['shadow_price'])} {p['units']} |")
+    return lines
+
+
+def assumptions(scenario) -> list[str]:
+    """What the scenario sets differently from the model's defaults (the baseline)."""
+    lines = []
+    data = scenario.data
+    for section in ("parameters", "policies"):
+        for name, value in (data.get(section) or {}).items():
+            lines.append(f"- {section}.{name}: `{_inline(value)}`")
+    if data.get("parameters_from"):
+        lines.append(f"- parameters from the fitted file `{data['parameters_from']}`")
+    if data.get("uncertain"):
+        lines.append(f"- {len(scenario.uncertain)} uncertain inputs (Monte Carlo)")
+    return lines or ["- none: the model's defaults (current trends)"]
+
+
+def _inline(value) -> str:
+    text = str(value)
+    return text if len(text) < 160 else text[:157] + "..."
+
+
+def write_report(path, ds: xr.Dataset, scenario, goals: list[dict], prices: list[dict] | None = None,
+                 extra: list[str] | None = None):
+    """report.md for one run (or an ensemble's median run with the probability table)."""
+    g = scenario.time
+    lines = [f"# Scenario `{scenario.name}`", "", scenario.description or "", "",
+             f"Run {date.today().isoformat()}: {g.start:g}–{g.end:g}, {scenario.method.upper()}, dt = {g.dt:g} year, "
+             "money in yuan at constant 2020 prices. Stocks are year-end values; flows are averages over "
+             "the year that ends at the date shown. Units as Chinese statistics count them: 10k = 万, 100m = 亿.", "",
+             "## Plan goals", "", *goals_table(goals), "",
+             "## Key indicators", "", *indicators_table(ds), "",
+             "## Binding limits", "",
+             "Where each hard limit binds (demand above the limit; use is held to it), the demand it turns away, "
+             "the instantaneous shadow price (GDP one more unit would add that year) and the GDP lost.", "",
+             *binding_table(ds), ""]
+    if prices is not None:
+        lines += ["### Dynamic shadow prices", "",
+                  "Each binding limit raised by 1 % in one city for the whole run: four-city GDP gained over the "
+                  "projection years per unit of extra allowance.", "", *shadow_table(prices), ""]
+    lines += ["## Assumptions that differ from the baseline", "", *assumptions(scenario), ""]
+    if extra:
+        lines += extra
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,0 +1,691 @@
+"""Scenario files: YAML -> a validated Scenario, every name checked against the model.
+
+A scenario says what differs from the model's defaults. Top-level keys (README, "Scenario files"):
+
+name, description   what it is
+extends             a file (or list of files) it starts from; its own entries replace theirs by name
+parameters_from     a fitted-parameter file (from ``simulate calibrate``), applied before ``parameters``
+time                start, end, dt, method (euler | rk4), save (output interval, years)
+parameters          NAME: value | {element: value, ...} | {value: v, units: u}
+policies            NAME (a time path of the model): {year: value, ...} | {element: {year: value}} |
+                    {start: year, value: v} (a switch) | {multiply: factor or {year: factor}}
+uncertain           NAME or policies.NAME: a distribution (used by Monte Carlo); assumed_parameters: uniform
+monte_carlo         runs, seed, sampling (random | lhs | sobol), chunk
+goals               select: [ids]; override: {id: {target: ..., tolerance: ...}}
+outputs             variables: [...]; formats: [netcdf, csv, report, plots]; folder: path
+
+Every problem is collected and reported as ``FILE:LINE: key.path: message``; nothing is evaluated.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import yamlio
+from .engine import Inputs, Model, TimeGrid, default_inputs
+from .engine.inputs import METHODS, time_problems
+from .engine.units import UnitError, parse_unit
+from .errors import Problem, ScenarioError
+
+TOP_KEYS = ("name", "description", "extends", "parameters_from", "time", "parameters", "policies", "uncertain",
+            "monte_carlo", "goals", "outputs")
+TIME_KEYS = {"start": 2020, "end": 2035, "dt": 0.25, "method": "rk4", "save": 1}
+MC_KEYS = ("runs", "seed", "sampling", "chunk")
+SAMPLINGS = ("random", "lhs", "sobol")
+FORMATS = ("netcdf", "csv", "report", "plots")
+DISTRIBUTIONS = {
+    "uniform": ("low", "high"),
+    "normal": ("mean", "sd"),
+    "truncnormal": ("mean", "sd", "low", "high"),
+    "lognormal": ("median", "sigma"),
+    "triangular": ("low", "mode", "high"),
+    "choice": ("values",),
+}
+SWITCH_EPS = 1e-6  # years: a switch is a step between start - eps and start
+
+
+@dataclass
+class Distribution:
+    """One uncertain input: a parameter (all elements or one) or a policy multiplier."""
+
+    target: str  # parameter name, or "NAME.multiplier" for a policy path
+    dist: str
+    args: dict
+    element: int | None = None  # flat element index, or None for one draw shared by all elements
+    label: str = ""
+
+
+@dataclass
+class Scenario:
+    name: str
+    description: str
+    path: Path | None
+    data: dict  # the merged scenario as plain data (written out as scenario.resolved.yaml)
+    time: TimeGrid
+    method: str
+    parameters: dict[str, np.ndarray] = field(default_factory=dict)  # full arrays, dims of the parameter
+    policies: dict[str, list] = field(default_factory=dict)  # name -> per element (years, values)
+    uncertain: list[Distribution] = field(default_factory=list)
+    monte_carlo: dict = field(default_factory=dict)
+    goals: dict = field(default_factory=dict)
+    outputs: dict = field(default_factory=dict)
+
+    def inputs(self, model: Model, runs: int = 1) -> Inputs:
+        """Kernel inputs: the model's defaults with this scenario's parameters and policies."""
+        inputs = default_inputs(model, runs)
+        for name, value in self.parameters.items():
+            inputs.set_parameter(name, value)
+        for name, points in self.policies.items():
+            inputs.series[name] = [(np.asarray(x, float), np.asarray(y, float)) for x, y in points]
+        return inputs
+
+
+# ------------------------------------------------------------------------------------------------
+# loading and merging
+
+
+class _Sources:
+    """Which document each (section, name) entry of the merged scenario came from."""
+
+    def __init__(self):
+        self.origin: dict[tuple, yamlio.Document] = {}
+
+    def problem(self, path: tuple, message: str, default: yamlio.Document) -> Problem:
+        for k in range(len(path), 0, -1):
+            doc = self.origin.get(tuple(path[:k]))
+            if doc is not None:
+                return doc.problem(path, message)
+        return default.problem(path, message)
+
+
+def _read(path: Path, stack: tuple, problems: list, sources: _Sources) -> dict | None:
+    """Read a scenario file and the files it extends, merged; None if it cannot be read."""
+    doc, found = yamlio.load(display_path(path))
+    problems.extend(found)
+    if doc is None:
+        return None
+    if not isinstance(doc.data, dict):
+        problems.append(doc.problem((), "a scenario is a mapping of keys such as name, time, parameters"))
+        return None
+    data = doc.data
+    merged: dict = {}
+    extends = data.get("extends")
+    if extends is not None:
+        bases = extends if isinstance(extends, list) else [extends]
+        for i, base in enumerate(bases):
+            key = ("extends",) if not isinstance(extends, list) else ("extends", i)
+            if not isinstance(base, str):
+                problems.append(doc.problem(key, "give the path of a scenario file (relative to this one)"))
+                continue
+            base_path = (path.parent / base).resolve()
+            if base_path in stack:
+                chain = " -> ".join(p.name for p in stack + (base_path,))
+                problems.append(doc.problem(key, f"extends cycle: {chain}"))
+                continue
+            if not base_path.exists():
+                problems.append(doc.problem(key, f"file not found: {base} (looked in {path.parent})"))
+                continue
+            base_data = _read(base_path, stack + (base_path,), problems, sources)
+            if base_data is not None:
+                _merge(merged, base_data)
+    for key, value in data.items():
+        if key == "extends":
+            continue
+        if key in ("parameters_from",) and isinstance(value, str):
+            value = str((path.parent / value).resolve())
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key not in ("name",):
+            merged[key] = {**merged[key], **value}
+            for sub in value:
+                sources.origin[(key, sub)] = doc
+        else:
+            merged[key] = value
+        sources.origin[(key,)] = doc
+        if isinstance(value, dict):
+            for sub in value:
+                sources.origin[(key, sub)] = doc
+    return merged
+
+
+def display_path(path: Path) -> str:
+    """A path as messages show it: relative to the working folder when that is shorter."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return rel if len(rel) < len(str(path)) else str(path)
+
+
+def _merge(into: dict, data: dict):
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            into[key] = {**into[key], **value}
+        else:
+            into[key] = value
+
+
+def load_scenario(path, model: Model | None = None) -> Scenario:
+    """Read and validate a scenario file against the model (the regional model by default).
+
+    Raises ScenarioError listing every problem found.
+    """
+    from .model import load_model
+
+    model = model or load_model()
+    path = Path(path)
+    problems: list[Problem] = []
+    sources = _Sources()
+    top = yamlio.Document(None, str(path))
+    data = _read(path.resolve(), (path.resolve(),), problems, sources) if path.exists() else None
+    if not path.exists():
+        problems.append(Problem(str(path), None, "", "scenario file not found"))
+    if data is None:
+        raise ScenarioError(problems)
+    top = next((d for d in sources.origin.values() if Path(d.file).resolve() == path.resolve()), top)
+    check = _Checker(model, sources, top, problems)
+    scenario = check.scenario(data, path)
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
+
+
+# ------------------------------------------------------------------------------------------------
+# validation
+
+
+def _suggest(name, candidates) -> str:
+    close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _number(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+class _Checker:
+    def __init__(self, model: Model, sources: _Sources, top: yamlio.Document, problems: list):
+        self.model = model
+        self.sources = sources
+        self.top = top
+        self.problems = problems
+
+    def bad(self, path, message):
+        self.problems.append(self.sources.problem(tuple(path), message, self.top))
+
+    # -- top level ---------------------------------------------------------------------------
+    def scenario(self, data: dict, path: Path) -> Scenario:
+        for key in data:
+            if key not in TOP_KEYS:
+                self.bad((key,), f"unknown key{_suggest(key, TOP_KEYS)}; allowed: {', '.join(TOP_KEYS)}")
+        name = data.get("name")
+        if not isinstance(name, str) or not name.strip():
+            self.bad(("name",), "give the scenario a name (a non-empty string)")
+            name = path.stem
+        elif not all(c.isalnum() or c in "-_." for c in name):
+            self.bad(("name",), "use letters, digits, '-', '_' or '.' (it names the output folder)")
+        description = data.get("description", "")
+        if not isinstance(description, str):
+            self.bad(("description",), "a text")
+            description = ""
+        grid, method = self.time(data.get("time", {}))
+        scenario = Scenario(name=str(name), description=description.strip(), path=path, data=data,
+                            time=grid, method=method)
+        fitted = self.parameters_from(data.get("parameters_from"))
+        scenario.parameters = self.parameters({**fitted, **(data.get("parameters") or {})},
+                                              set(data.get("parameters") or {}))
+        scenario.policies = self.policies(data.get("policies") or {}, grid)
+        scenario.uncertain = self.uncertain(data.get("uncertain") or {})
+        scenario.monte_carlo = self.monte_carlo(data.get("monte_carlo") or {})
+        scenario.goals = self.goals(data.get("goals") or {})
+        scenario.outputs = self.outputs(data.get("outputs") or {})
+        return scenario
+
+    def mapping(self, value, path) -> dict:
+        if not isinstance(value, dict):
+            self.bad(path, f"must be a mapping (key: value), not {type(value).__name__}")
+            return {}
+        return value
+
+    # -- time --------------------------------------------------------------------------------
+    def time(self, section):
+        section = self.mapping(section, ("time",))
+        for key in section:
+            if key not in TIME_KEYS:
+                self.bad(("time", key), f"unknown key{_suggest(key, TIME_KEYS)}; allowed: {', '.join(TIME_KEYS)}")
+        values = {}
+        for key in ("start", "end", "dt", "save"):
+            raw = section.get(key, TIME_KEYS[key])
+            number = _number(raw)
+            if number is None and isinstance(raw, str) and "/" in raw:  # dt: 1/12
+                parts = raw.split("/")
+                if len(parts) == 2 and all(p.strip().isdigit() for p in parts) and int(parts[1]):
+                    number = int(parts[0]) / int(parts[1])
+            if number is None:
+                self.bad(("time", key), f"must be a number (got {raw!r})")
+                number = TIME_KEYS[key]
+            values[key] = number
+        method = section.get("method", TIME_KEYS["method"])
+        if method not in METHODS:
+            self.bad(("time", "method"), f"must be one of {', '.join(METHODS)} (got {method!r})")
+            method = "rk4"
+        if not 1900 <= values["start"] <= 2200:
+            self.bad(("time", "start"), f"start year {values['start']:g} is not a plausible year")
+        messages = time_problems(values["start"], values["end"], values["dt"], values["save"])
+        for message in messages:
+            key = message.split()[0] if message.split()[0] in ("end", "dt", "save") else "save"
+            self.bad(("time", key), message)
+        if messages:
+            return TimeGrid(2020, 2035, 0.25), method
+        return TimeGrid(start=values["start"], end=values["end"], dt=values["dt"], save=values["save"]), method
+
+    # -- parameters --------------------------------------------------------------------------
+    def parameters_from(self, value) -> dict:
+        if value is None:
+            return {}
+        if not isinstance(value, str):
+            self.bad(("parameters_from",), "give the path of a fitted-parameter file")
+            return {}
+        doc, found = yamlio.load(value)
+        if doc is None:
+            self.bad(("parameters_from",), f"cannot read {value}: {found[0].message if found else ''}")
+            return {}
+        self.problems.extend(found)
+        params = doc.data.get("parameters") if isinstance(doc.data, dict) else None
+        if not isinstance(params, dict):
+            self.bad(("parameters_from",), f"{value} has no 'parameters' mapping (is it a fitted-parameter file?)")
+            return {}
+        for name in params:
+            self.sources.origin[("parameters", name)] = doc
+        return params
+
+    def parameters(self, section: dict, own: set) -> dict:
+        model = self.model
+        out = {}
+        for name, spec in section.items():
+            path = ("parameters", name)
+            var = model.variables.get(name) if isinstance(name, str) else None
+            if var is None or var.hidden:
+                self.bad(path, f"unknown parameter{_suggest(name, model.parameters)}")
+                continue
+            if var.kind == "series":
+                self.bad(path, f"{name} is a time path; set it under policies")
+                continue
+            if var.kind != "parameter":
+                self.bad(path, f"{name} is a {var.kind} computed by the model, not a parameter")
+                continue
+            if isinstance(spec, dict) and "value" in spec:
+                units = spec.get("units")
+                extra = set(spec) - {"value", "units"}
+                if extra:
+                    self.bad(path + (sorted(extra)[0],), "a parameter entry takes only 'value' and 'units'")
+                if units is not None:
+                    self.check_units(path + ("units",), units, var.units)
+                spec = spec["value"]
+            value = var.value.copy()
+            if self.fill(value, spec, var, path):
+                out[name] = value
+        return out
+
+    def check_units(self, path, given, declared):
+        try:
+            same = parse_unit(str(given), self.model.spec.unit_definitions) == parse_unit(
+                declared, self.model.spec.unit_definitions)
+        except UnitError as exc:
+            self.bad(path, str(exc))
+            return
+        if not same:
+            self.bad(path, f"units {given!r} do not match the parameter's units {declared!r} "
+                           "(the model stores base units: persons, yuan, m3, t)")
+
+    def fill(self, value: np.ndarray, spec, var, path, depth=0, index=()) -> bool:
+        """Write a number, or a mapping of elements to numbers, into value (the parameter's array)."""
+        spec_elements = self.model.spec
+        if depth == len(var.dims) or not isinstance(spec, dict):
+            number = _number(spec)
+            if number is None:
+                self.bad(path, f"must be a number{' or a mapping of elements' if depth < len(var.dims) else ''} "
+                               f"(got {spec!r})")
+                return False
+            if var.bounds and not var.bounds[0] <= number <= var.bounds[1]:
+                self.bad(path, f"{number:g} is outside {var.name}'s valid range {list(var.bounds)} ({var.units})")
+                return False
+            value[index] = number
+            return True
+        dim = var.dims[depth]
+        elements = spec_elements.elements(dim)
+        ok = True
+        for element, sub in spec.items():
+            if element not in elements:
+                self.bad(path + (element,), f"unknown element of {dim!r}{_suggest(element, elements)}; "
+                                            f"elements: {', '.join(elements)}")
+                ok = False
+                continue
+            ok &= self.fill(value, sub, var, path + (element,), depth + 1, index + (elements.index(element),))
+        return ok
+
+    # -- policies ----------------------------------------------------------------------------
+    def policies(self, section: dict, grid: TimeGrid) -> dict:
+        model = self.model
+        section = self.mapping(section, ("policies",))
+        out = {}
+        for name, spec in section.items():
+            path = ("policies", name)
+            var = model.variables.get(name) if isinstance(name, str) else None
+            if var is None or var.kind != "series":
+                hint = " (it is a parameter: set it under parameters)" if var is not None and var.kind == "parameter" \
+                    else _suggest(name, model.series)
+                self.bad(path, f"unknown policy or time path{hint}; time paths: see `simulate list`")
+                continue
+            points = [(xs.copy(), ys.copy()) for xs, ys in var.points]
+            if self.path_spec(points, spec, var, path, grid, ()):
+                out[name] = points
+        return out
+
+    def path_spec(self, points, spec, var, path, grid, index) -> bool:
+        """Apply one policy entry to the elements selected by ``index`` (a prefix of the dims)."""
+        spec_dims = var.dims[len(index):]
+        shape = self.model.spec.shape(var.dims)
+        if isinstance(spec, dict) and spec and all(isinstance(k, str) for k in spec) and spec_dims \
+                and not set(spec) & {"start", "value", "multiply"}:
+            dim = spec_dims[0]
+            elements = self.model.spec.elements(dim)
+            ok = True
+            for element, sub in spec.items():
+                if element not in elements:
+                    self.bad(path + (element,), f"unknown element of {dim!r}{_suggest(element, elements)}; "
+                                                f"elements: {', '.join(elements)}")
+                    ok = False
+                    continue
+                ok &= self.path_spec(points, sub, var, path + (element,), grid, index + (elements.index(element),))
+            return ok
+        targets = [int(np.ravel_multi_index(index + rest, shape)) if shape else 0
+                   for rest in np.ndindex(self.model.spec.shape(spec_dims))]
+        for k in targets:
+            new = self.one_path(points[k], spec, var, path, grid)
+            if new is None:
+                return False
+            points[k] = new
+        return True
+
+    def one_path(self, old, spec, var, path, grid):
+        """A new (years, values) for one element, or None after reporting problems."""
+        xs, ys = old
+        if _number(spec) is not None:
+            return self.checked(np.array([grid.start]), np.array([float(spec)]), var, path)
+        if not isinstance(spec, dict) or not spec:
+            self.bad(path, "give {year: value, ...}, {start: year, value: v}, {multiply: ...} or one number")
+            return None
+        keys = set(spec)
+        if keys <= {"start", "value"} and "start" in keys:
+            start = self.year(spec["start"], path + ("start",), grid)
+            value = _number(spec.get("value", 1))
+            if value is None:
+                self.bad(path + ("value",), f"must be a number (got {spec.get('value')!r})")
+            if start is None or value is None:
+                return None
+            before = float(np.interp(start, xs, ys))
+            keep = xs < start - SWITCH_EPS
+            new_x = np.concatenate([xs[keep], [start - SWITCH_EPS, start]])
+            new_y = np.concatenate([ys[keep], [before, value]])
+            return self.checked(new_x, new_y, var, path)
+        if keys == {"multiply"}:
+            factor = spec["multiply"]
+            if _number(factor) is not None:
+                return self.checked(xs, ys * float(factor), var, path)
+            years = self.years(factor, path + ("multiply",), grid)
+            if years is None:
+                return None
+            fx, fy = years
+            grid_x = np.union1d(xs, fx)
+            return self.checked(grid_x, np.interp(grid_x, xs, ys) * np.interp(grid_x, fx, fy), var, path)
+        if keys & {"start", "value", "multiply"}:
+            self.bad(path, "a switch is {start: year, value: v}; a multiplier is {multiply: factor or {year: factor}}")
+            return None
+        years = self.years(spec, path, grid)
+        if years is None:
+            return None
+        return self.checked(*years, var, path)
+
+    def year(self, raw, path, grid):
+        year = _number(raw)
+        if year is None:
+            self.bad(path, f"a year must be a number (got {raw!r})")
+            return None
+        if year < grid.start:
+            self.bad(path, f"year {year:g} is before the start year {grid.start:g}")
+            return None
+        if year > grid.end:
+            self.bad(path, f"year {year:g} is after the end year {grid.end:g}")
+            return None
+        return year
+
+    def years(self, spec, path, grid):
+        if not isinstance(spec, dict) or not spec:
+            self.bad(path, "give a time path as {year: value, ...}")
+            return None
+        pairs = []
+        ok = True
+        for key, value in spec.items():
+            year = self.year(key, path + (key,), grid)
+            number = _number(value)
+            if number is None:
+                self.bad(path + (key,), f"must be a number (got {value!r})")
+            if year is None or number is None:
+                ok = False
+                continue
+            pairs.append((year, number))
+        if not ok:
+            return None
+        pairs.sort()
+        return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+
+    def checked(self, xs, ys, var, path):
+        if var.bounds and (np.any(ys < var.bounds[0]) or np.any(ys > var.bounds[1])):
+            self.bad(path, f"values outside {var.name}'s valid range {list(var.bounds)} ({var.units})")
+            return None
+        return (np.asarray(xs, float), np.asarray(ys, float))
+
+    # -- uncertainty, Monte Carlo, goals, outputs ---------------------------------------------
+    def uncertain(self, section) -> list[Distribution]:
+        model = self.model
+        section = self.mapping(section, ("uncertain",))
+        out = []
+        for name, spec in section.items():
+            path = ("uncertain", name)
+            if name == "assumed_parameters":
+                if spec != "uniform":
+                    self.bad(path, "the only choice is 'uniform' (each assumed value uniform over its range)")
+                    continue
+                out += assumed_distributions(model)
+                continue
+            target, var = self.uncertain_target(name, path)
+            if var is None:
+                continue
+            spec = self.mapping(spec, path)
+            if not spec:
+                continue
+            per_element = spec.get("per_element", False)
+            if not isinstance(per_element, bool):
+                self.bad(path + ("per_element",), "true or false")
+                per_element = False
+            dist = spec.get("dist")
+            if dist not in DISTRIBUTIONS:
+                self.bad(path + ("dist",), f"one of {', '.join(DISTRIBUTIONS)}{_suggest(dist, DISTRIBUTIONS)}")
+                continue
+            args = {k: v for k, v in spec.items() if k not in ("dist", "per_element")}
+            if not self.distribution(dist, args, path):
+                continue
+            size = model.size(var.name)
+            elements = range(size) if per_element else [None]
+            for k in elements:
+                label = name if k is None else model.element_label(var.name, k).replace(var.name, name, 1)
+                out.append(Distribution(target, dist, args, k, label))
+        return out
+
+    def uncertain_target(self, name, path):
+        model = self.model
+        if isinstance(name, str) and name.startswith("policies."):
+            series = name[len("policies."):]
+            var = model.variables.get(series)
+            if var is None or var.kind != "series":
+                self.bad(path, f"unknown policy{_suggest(series, model.series)}")
+                return None, None
+            return series + ".multiplier", var
+        var = model.variables.get(name) if isinstance(name, str) else None
+        if var is None or var.kind != "parameter":
+            hint = " (for a time path write policies.NAME: a multiplier)" if var is not None and var.kind == "series" \
+                else _suggest(name, model.parameters)
+            self.bad(path, f"unknown parameter{hint}")
+            return None, None
+        return name, var
+
+    def distribution(self, dist, args, path) -> bool:
+        needed = DISTRIBUTIONS[dist]
+        ok = True
+        for key in args:
+            if key not in needed and key != "weights":
+                self.bad(path + (key,), f"{dist} takes {', '.join(needed)}")
+                ok = False
+        for key in needed:
+            if key not in args:
+                self.bad(path, f"{dist} needs '{key}'")
+                ok = False
+        if not ok:
+            return False
+        if dist == "choice":
+            values = args["values"]
+            if not isinstance(values, list) or not values or any(_number(v) is None for v in values):
+                self.bad(path + ("values",), "a non-empty list of numbers")
+                return False
+            weights = args.get("weights")
+            if weights is not None and (not isinstance(weights, list) or len(weights) != len(values)
+                                        or any(_number(w) is None or w < 0 for w in weights) or sum(weights) <= 0):
+                self.bad(path + ("weights",), "non-negative numbers, one per value, not all zero")
+                return False
+            return True
+        for key in needed:
+            if _number(args[key]) is None:
+                self.bad(path + (key,), f"must be a number (got {args[key]!r})")
+                ok = False
+        if not ok:
+            return False
+        a = {k: float(args[k]) for k in needed}
+        if "sd" in a and a["sd"] <= 0 or "sigma" in a and a["sigma"] <= 0:
+            self.bad(path, "the spread (sd, sigma) must be positive")
+            return False
+        if "median" in a and a["median"] <= 0:
+            self.bad(path + ("median",), "a lognormal median must be positive")
+            return False
+        if "low" in a and "high" in a and not a["low"] < a["high"]:
+            self.bad(path, f"low {a['low']:g} must be below high {a['high']:g}")
+            return False
+        if dist == "triangular" and not a["low"] <= a["mode"] <= a["high"]:
+            self.bad(path + ("mode",), "the mode must lie between low and high")
+            return False
+        return True
+
+    def monte_carlo(self, section) -> dict:
+        section = self.mapping(section, ("monte_carlo",))
+        for key in section:
+            if key not in MC_KEYS:
+                self.bad(("monte_carlo", key), f"unknown key{_suggest(key, MC_KEYS)}; allowed: {', '.join(MC_KEYS)}")
+        out = {"runs": 1000, "seed": 0, "sampling": "lhs", "chunk": 10000}
+        for key in ("runs", "seed", "chunk"):
+            if key in section:
+                value = section[key]
+                if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "seed" else 1):
+                    self.bad(("monte_carlo", key), f"must be a whole number{' >= 1' if key != 'seed' else ' >= 0'}")
+                else:
+                    out[key] = value
+        if "sampling" in section:
+            if section["sampling"] not in SAMPLINGS:
+                self.bad(("monte_carlo", "sampling"), f"one of {', '.join(SAMPLINGS)}")
+            else:
+                out["sampling"] = section["sampling"]
+        return out
+
+    def goals(self, section) -> dict:
+        from .goals import load_goals
+
+        section = self.mapping(section, ("goals",))
+        known = {g["id"]: g for g in load_goals()}
+        for key in section:
+            if key not in ("select", "override"):
+                self.bad(("goals", key), "allowed: select, override")
+        select = section.get("select")
+        if select is not None:
+            if not isinstance(select, list):
+                self.bad(("goals", "select"), "a list of goal ids")
+                select = None
+            else:
+                for i, gid in enumerate(select):
+                    if gid not in known:
+                        self.bad(("goals", "select", i), f"unknown goal{_suggest(gid, known)}; goals: {', '.join(known)}")
+        override = self.mapping(section.get("override", {}), ("goals", "override"))
+        for gid, spec in override.items():
+            if gid not in known:
+                self.bad(("goals", "override", gid), f"unknown goal{_suggest(gid, known)}")
+                continue
+            spec = self.mapping(spec, ("goals", "override", gid))
+            for key, value in spec.items():
+                if key not in ("target", "tolerance", "description"):
+                    self.bad(("goals", "override", gid, key), "allowed: target, tolerance, description")
+                elif key != "description" and _number(value) is None:
+                    self.bad(("goals", "override", gid, key), "must be a number")
+        return {"select": select, "override": override}
+
+    def outputs(self, section) -> dict:
+        section = self.mapping(section, ("outputs",))
+        model = self.model
+        out = {"variables": None, "formats": list(FORMATS), "folder": None}
+        for key in section:
+            if key not in out:
+                self.bad(("outputs", key), f"unknown key{_suggest(key, out)}; allowed: variables, formats, folder")
+        variables = section.get("variables")
+        if variables is not None:
+            if not isinstance(variables, list):
+                self.bad(("outputs", "variables"), "a list of variable names")
+            else:
+                names = [n for n, v in model.variables.items() if not v.hidden and v.kind in ("stock", "flow", "aux", "series")]
+                for i, name in enumerate(variables):
+                    if name not in names:
+                        self.bad(("outputs", "variables", i), f"unknown variable{_suggest(name, names)}")
+                out["variables"] = variables
+        formats = section.get("formats")
+        if formats is not None:
+            if not isinstance(formats, list) or not formats:
+                self.bad(("outputs", "formats"), f"a list from {', '.join(FORMATS)}")
+            else:
+                for i, f in enumerate(formats):
+                    if f not in FORMATS:
+                        self.bad(("outputs", "formats", i), f"unknown format{_suggest(f, FORMATS)}; one of {', '.join(FORMATS)}")
+                out["formats"] = formats
+        folder = section.get("folder")
+        if folder is not None:
+            if not isinstance(folder, str) or not folder.strip():
+                self.bad(("outputs", "folder"), "a folder path")
+            else:
+                out["folder"] = folder
+        return out
+
+
+def assumed_distributions(model: Model) -> list[Distribution]:
+    """Every assumed parameter and assumed series multiplier, uniform over its range, element by element."""
+    out = []
+    for name, var in model.variables.items():
+        if var.status != "assumed" or var.range is None:
+            continue
+        target = name if var.kind == "parameter" else name + ".multiplier"
+        ranges = var.range.reshape(-1, 2)
+        for k, (low, high) in enumerate(ranges):
+            if high > low:
+                out.append(Distribution(target, "uniform", {"low": float(low), "high": float(high)},
+                                        k if var.dims else None, model.element_label(name, k)))
+    return out
