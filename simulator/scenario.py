@@ -439,10 +439,19 @@ class _Checker:
             factor = spec["multiply"]
             if _number(factor) is not None:
                 return self.checked(xs, ys * float(factor), var, path)
-            years = self.years(factor, path + ("multiply",), grid)
-            if years is None:
-                return None
-            fx, fy = years
+            if isinstance(factor, dict) and "start" in factor and set(factor) <= {"start", "value"}:
+                start = self.year(factor["start"], path + ("multiply", "start"), grid)
+                value = _number(factor.get("value", 1))
+                if value is None:
+                    self.bad(path + ("multiply", "value"), f"must be a number (got {factor.get('value')!r})")
+                if start is None or value is None:
+                    return None
+                fx, fy = np.array([start - SWITCH_EPS, start]), np.array([1.0, value])
+            else:
+                years = self.years(factor, path + ("multiply",), grid)
+                if years is None:
+                    return None
+                fx, fy = years
             grid_x = np.union1d(xs, fx)
             return self.checked(grid_x, np.interp(grid_x, xs, ys) * np.interp(grid_x, fx, fy), var, path)
         if keys & {"start", "value", "multiply"}:

@@ -19,6 +19,8 @@ import yaml
 from .errors import Problem
 
 MAX_NODES = 200_000  # after alias expansion; a real scenario has a few hundred
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp",
+                                                   "merge")}
 
 
 @dataclass
@@ -69,6 +71,9 @@ class _Converter:
         if self.count > MAX_NODES:
             raise _TooBig()
         self.doc.lines.setdefault(path, node.start_mark.line + 1)
+        if node.tag not in _PLAIN_TAGS:
+            raise yaml.constructor.ConstructorError(None, None, f"the tag {node.tag!r} is not allowed "
+                                                    "(no Python objects in scenario files)", node.start_mark)
         if isinstance(node, yaml.MappingNode):
             self.constructor.flatten_mapping(node)  # resolves "<<" merge keys
             result = {}

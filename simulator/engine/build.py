@@ -141,7 +141,8 @@ def _expand_stateful(variables, spec, problems):
             if node.func == "smooth":
                 name = hidden_name(owner.name, "smooth")
                 rate = ex.Bin("/", ex.Bin("-", x, ex.Ref(name)), tau)
-                variables[name] = Variable(name=name, kind="stock", rate=rate, initial=x,
+                variables[name] = Variable(name=name, kind="stock", rate=rate, initial=x, hidden_input=x,
+                                           hidden_time=tau, hidden_kind="smooth",
                                            **{**base, "doc": f"smooth({ex.to_text(x)}, {ex.to_text(tau)})"})
                 return ex.Ref(name)
             order = 1 if node.func == "delay1" else 3
@@ -153,10 +154,14 @@ def _expand_stateful(variables, spec, problems):
                 names.append(name)
                 rate = ex.Bin("-", inflow, ex.Bin("/", ex.Ref(name), stage_time))
                 variables[name] = Variable(name=name, kind="stock", rate=rate, initial=ex.Bin("*", x, stage_time),
+                                           hidden_input=x, hidden_time=tau, hidden_kind="delay",
                                            **{**base, "doc": f"stage {k + 1} of {node.func}({ex.to_text(x)}, "
                                                              f"{ex.to_text(tau)})"})
                 inflow = ex.Bin("/", ex.Ref(name), stage_time)
-            return inflow
+            out = hidden_name(owner.name, f"{node.func}_out")
+            variables[out] = Variable(name=out, kind="aux", equation=inflow, hidden_input=x, hidden_kind="delay_output",
+                                      **{**base, "doc": f"outflow of {node.func}({ex.to_text(x)}, {ex.to_text(tau)})"})
+            return ex.Ref(out)
         if isinstance(node, (ex.Num, ex.Ref, ex.Time)):
             return node
         if isinstance(node, ex.Neg):
@@ -340,12 +345,18 @@ def _check_units(variables, spec, problems) -> dict[str, Unit]:
             return ANY
         busy.add(name)
         try:
-            if var.kind == "aux":  # initial(x)
+            if var.kind == "aux" and var.hidden_kind == "delay_output":  # same units as the delayed input
+                unit = infer(var.hidden_input, var, "input")
+            elif var.kind == "aux":  # initial(x)
                 unit = infer(var.equation, var, "equation")
-            elif var.rate is not None and isinstance(var.rate, ex.Bin) and var.rate.op == "/":
-                unit = infer(var.initial, var, "initial")  # smooth: same units as its input
-            else:  # delay stage: initial is x * stage_time
-                unit = infer(var.initial, var, "initial")
+            else:  # a smooth has its input's units; a delay stage holds input x time
+                tau = infer(var.hidden_time, var, "time constant")
+                if tau not in (ANY, year):
+                    raise _UnitsMismatch(f"the time constant of {var.doc} must be in {year}, not {tau}")
+                unit = infer(var.hidden_input, var, "input")
+                unit = DIMENSIONLESS if unit is ANY else unit
+                if var.hidden_kind == "delay":
+                    unit = unit * year
         finally:
             busy.discard(name)
         unit = DIMENSIONLESS if unit is ANY else unit
@@ -439,7 +450,7 @@ def _check_units(variables, spec, problems) -> dict[str, Unit]:
                     raise _UnitsMismatch(f"initial: units do not balance: the initial value is in {got} "
                                          f"but {name} is in {mine}")
                 want = mine / year
-                if var.rate is not None:
+                if var.rate is not None and not var.hidden:  # hidden stocks are right by construction
                     got = infer(var.rate, var, "rate")
                     if got is not ANY and got != want:
                         raise _UnitsMismatch(f"rate: the net rate is in {got} but {name} needs {want}")
@@ -476,8 +487,9 @@ def _order(variables, spec, problems) -> Model | None:
                 out |= ex.references(tree)
         return out
 
-    def uses_time(name):
-        return any(isinstance(n, ex.Time) for _, tree in expressions_of(variables[name]) for n in ex.walk(tree))
+    def uses_time(name):  # time itself, or step/ramp/pulse, which read it
+        return any(isinstance(n, ex.Time) or (isinstance(n, ex.Call) and n.func in ex.TIME_FUNCTIONS and not n.lookup)
+                   for _, tree in expressions_of(variables[name]) for n in ex.walk(tree))
 
     # initial pass: a stock is its initial value; everything else its equation
     init_deps = {}
@@ -489,7 +501,8 @@ def _order(variables, spec, problems) -> Model | None:
         return None
 
     # static: depends on parameters, lookups, other statics and initial(...) values only
-    static, initial_only = [], {n for n, v in variables.items() if v.hidden and v.kind == "aux"}
+    static, initial_only = [], {n for n, v in variables.items()
+                                if v.hidden and v.kind == "aux" and v.hidden_kind != "delay_output"}
     for n in init_order:
         var = variables[n]
         if var.kind == "stock" or uses_time(n):

@@ -72,6 +72,9 @@ class Variable:
     range: np.ndarray | None = None  # plausible [low, high] per element, shape dims + (2,); for a series,
     #                                  the range of its multiplier. An assumed value's range is a Monte Carlo input.
     hidden: bool = False  # made by the compiler (smooth/delay stocks, initial values)
+    hidden_input: object = None  # smooth/delay stock: the smoothed or delayed expression
+    hidden_time: object = None  # smooth/delay stock: its time constant (years)
+    hidden_kind: str = ""  # "smooth" or "delay"
 
     def where(self) -> tuple[str, int | None]:
         return self.file, self.line

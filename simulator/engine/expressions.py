@@ -32,6 +32,7 @@ FUNCTIONS = {
     "initial": (1, 1, "initial(x): the value of x at the start time, held constant"),
 }
 STATEFUL = {"smooth", "delay1", "delay3", "initial"}
+TIME_FUNCTIONS = {"step", "ramp", "pulse"}  # they read the time
 TIME = "time"
 
 
@@ -209,8 +210,25 @@ def references(node) -> set[str]:
     return names
 
 
+_PRECEDENCE = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "neg": 7, "**": 8}
+
+
+def _precedence(node) -> int:
+    if isinstance(node, Logic):
+        return _PRECEDENCE[node.op]
+    if isinstance(node, Not):
+        return _PRECEDENCE["not"]
+    if isinstance(node, Cmp):
+        return _PRECEDENCE["cmp"]
+    if isinstance(node, Bin):
+        return _PRECEDENCE[node.op]
+    if isinstance(node, Neg) or (isinstance(node, Num) and node.value < 0):
+        return _PRECEDENCE["neg"]
+    return 10
+
+
 def to_text(node) -> str:
-    """Readable text of a node tree (used in messages, the model reference and exports)."""
+    """Readable text of a node tree, with only the parentheses the precedence needs."""
     if isinstance(node, Num):
         v = node.value
         return repr(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
@@ -218,20 +236,24 @@ def to_text(node) -> str:
         return TIME
     if isinstance(node, Ref):
         return f"{node.name}[{', '.join(node.subs)}]" if node.subs else node.name
-    if isinstance(node, Neg):
-        return f"-{_wrap(node.x)}"
-    if isinstance(node, Not):
-        return f"not {_wrap(node.x)}"
-    if isinstance(node, (Bin, Cmp)):
-        return f"{_wrap(node.a)} {node.op} {_wrap(node.b)}"
-    if isinstance(node, Logic):
-        return f" {node.op} ".join(_wrap(a) for a in node.args)
     if isinstance(node, Call):
         args = [to_text(a) for a in node.args] + ([node.dim] if node.dim else [])
         return f"{node.func}({', '.join(args)})"
+    mine = _precedence(node)
+
+    def wrap(child, right=False):
+        theirs = _precedence(child)
+        # a - (b - c), a / (b * c) and a ** (b ** c) keep their parentheses; so does (a ** b) ** c
+        if theirs < mine or (theirs == mine and (right != (mine == 8)) and mine in (5, 6, 8)):
+            return f"({to_text(child)})"
+        return to_text(child)
+
+    if isinstance(node, Neg):
+        return f"-{wrap(node.x)}"
+    if isinstance(node, Not):
+        return f"not {wrap(node.x)}"
+    if isinstance(node, (Bin, Cmp)):
+        return f"{wrap(node.a)} {node.op} {wrap(node.b, right=True)}"
+    if isinstance(node, Logic):
+        return f" {node.op} ".join(wrap(a) for a in node.args)
     raise TypeError(node)
-
-
-def _wrap(node):
-    text = to_text(node)
-    return f"({text})" if isinstance(node, (Bin, Cmp, Logic, Neg)) else text

@@ -1,0 +1,58 @@
+"""Batches: bitwise identical on 1 and 2 threads; NaN stops with the variable, element, time and run."""
+
+import numba
+import numpy as np
+import pytest
+
+from simulator.engine import TimeGrid, default_inputs, load, simulate
+from simulator.errors import SimulationError
+
+from .conftest import MODELS
+
+
+def test_threads_give_identical_bits(model):
+    inputs = default_inputs(model, runs=64)
+    rng = np.random.default_rng(1)
+    inputs.set_parameter("tfp_growth", rng.uniform(0, 0.03, size=(64, 4)))
+    inputs.set_parameter("saving_rate", rng.uniform(0.3, 0.5, size=(64, 4)))
+    grid = TimeGrid(2020, 2035, 0.25)
+    one = simulate(model, inputs, grid, "rk4", n_threads=1).values
+    many = simulate(model, inputs, grid, "rk4", n_threads=max(2, numba.config.NUMBA_NUM_THREADS)).values
+    assert one.tobytes() == many.tobytes()
+    assert len(np.unique(one[:, -1, 0])) > 1  # the runs really differ
+
+
+def test_nan_names_the_variable(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text((MODELS / "logistic.yaml").read_text().replace(
+        "equation: population / carrying_capacity", "equation: population / (carrying_capacity - 1000)"))
+    model = load(path)
+    with pytest.raises(SimulationError) as info:
+        simulate(model, default_inputs(model, runs=3), TimeGrid(0, 5, 0.25), "euler")
+    message = str(info.value)
+    assert message.startswith("run 0:")
+    assert "crowding" in message and "first appears in crowding at time 0" in message
+    assert "2 other run(s) failed too" in message
+
+
+def test_nan_in_one_run_of_many(model):
+    inputs = default_inputs(model, runs=4)
+    inputs.set_parameter("capital_output_ratio", 0.0, run=2)  # capital 0 -> 0/0 in the production function
+    with pytest.raises(SimulationError, match=r"^run 2: .*potential_non_coal_output\[hohhot\]"):
+        simulate(model, inputs, TimeGrid(2020, 2025, 0.25), "rk4")
+
+
+def test_nonnegative_stocks_stay_nonnegative(tmp_path):
+    path = tmp_path / "drain.yaml"
+    path.write_text("""
+variables:
+  tank: {kind: stock, units: m3, initial: 10, outflows: [drain], doc: a tank}
+  drain: {kind: flow, units: m3/year, equation: 100, doc: far more than the tank holds}
+""")
+    model = load(path)
+    for method in ("euler", "rk4"):
+        values = simulate(model, default_inputs(model), TimeGrid(0, 3, 0.25), method).values[0, :, 0]
+        assert np.all(values >= 0)
+        assert values[-1] < 1e-3 * values[0]
+        if method == "euler":  # the outflow is limited to what the tank holds: it empties in one step
+            assert values[1] == 0
