@@ -29,10 +29,10 @@ STATUSES = ("sourced", "derived", "assumed")
 COMMON = {"kind", "dims", "units", "doc", "source"}
 KEYS = {
     "stock": COMMON | {"initial", "inflows", "outflows", "rate", "nonnegative"},
-    "flow": COMMON | {"equation"},
-    "aux": COMMON | {"equation"},
+    "flow": COMMON | {"equation", "report"},
+    "aux": COMMON | {"equation", "report"},
     "parameter": COMMON | {"value", "bounds", "status", "range"},
-    "series": COMMON | {"points", "bounds", "status", "range"},
+    "series": COMMON | {"points", "bounds", "status", "range", "report"},
     "lookup": COMMON | {"points", "x_units"},
 }
 REQUIRED = {
@@ -71,6 +71,7 @@ class Variable:
     status: str = ""  # sourced / derived / assumed
     range: np.ndarray | None = None  # plausible [low, high] per element, shape dims + (2,); for a series,
     #                                  the range of its multiplier. An assumed value's range is a Monte Carlo input.
+    report: str = "point"  # outputs: "point" = the value at the save time; "mean" = average over the interval
     hidden: bool = False  # made by the compiler (smooth/delay stocks, initial values)
     hidden_input: object = None  # smooth/delay stock: the smoothed or delayed expression
     hidden_time: object = None  # smooth/delay stock: its time constant (years)
@@ -230,11 +231,15 @@ def _read_variable(name, decl, doc, sector, spec, problems) -> Variable | None:
 
     units = decl["units"]
     try:
-        parse_unit(str(units), spec.unit_definitions)
+        unit = parse_unit(str(units), spec.unit_definitions)
     except UnitError as exc:
         problem("units", str(exc))
+        unit = None
     var = Variable(name=name, kind=kind, dims=tuple(dims), units=str(units), doc=str(decl["doc"]).strip(),
                    source=str(decl.get("source") or "").strip(), file=doc.file, line=doc.line(path), sector=sector)
+    var.report = decl.get("report") or default_report(kind, unit)
+    if var.report not in ("mean", "point"):
+        problem("report", "mean (average over each output interval) or point (the value at the output time)")
 
     def parse_expr(key):
         try:
@@ -305,6 +310,16 @@ def _pair(value):
             and _number(value[1]) is not None and value[0] <= value[1]):
         return (float(value[0]), float(value[1]))
     return None
+
+
+def default_report(kind: str, unit) -> str:
+    """Stocks and levels are reported at the output time; flows and other rates (units per year) as
+    the average over the interval that ends there."""
+    if kind == "flow":
+        return "mean"
+    if kind in ("aux", "series") and unit is not None and unit.powers.get("year", 0) < 0:
+        return "mean"
+    return "point"
 
 
 def _number(value):

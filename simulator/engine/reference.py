@@ -233,23 +233,32 @@ def _rates(ctx: _Context, t: float, state: dict, dt: float, check=None) -> dict[
     return out
 
 
-def columns(model: Model, record: list[str]) -> tuple[np.ndarray, np.ndarray, list[tuple[str, int]]]:
-    """State indices and scratch slots the kernel records, and the (name, element) of each column:
-    stocks first, then auxiliaries and flows (series are added afterwards, see series_outputs)."""
+def columns(model: Model, record: list[str]):
+    """What the kernel records: state indices (stocks), scratch slots averaged over each interval
+    (report: mean) and scratch slots taken at the save time (report: point), and the (name, element)
+    of every column in that order. Series are added afterwards (series_outputs)."""
     stocks = [n for n in record if model.variables[n].kind == "stock"]
-    others = [n for n in record if model.variables[n].kind in ("aux", "flow")]
+    means = [n for n in record if model.variables[n].kind in ("aux", "flow") and model.variables[n].report == "mean"]
+    points = [n for n in record if model.variables[n].kind in ("aux", "flow") and model.variables[n].report == "point"]
     rec_s = [model.state_offset[n] + k for n in stocks for k in range(model.size(n))]
-    rec_v = [model.var_offset[n] + k for n in others for k in range(model.size(n))]
-    labels = [(n, k) for n in stocks + others for k in range(model.size(n))]
-    return np.array(rec_s, dtype=np.int64), np.array(rec_v, dtype=np.int64), labels
+    rec_mean = [model.var_offset[n] + k for n in means for k in range(model.size(n))]
+    rec_point = [model.var_offset[n] + k for n in points for k in range(model.size(n))]
+    labels = [(n, k) for n in stocks + means + points for k in range(model.size(n))]
+    as_index = lambda x: np.array(x, dtype=np.int64)  # noqa: E731
+    return as_index(rec_s), as_index(rec_mean), as_index(rec_point), labels
 
 
-def save_weights(grid: TimeGrid, method: str) -> np.ndarray:
+def save_weights(grid: TimeGrid, method: str, report: str = "mean") -> np.ndarray:
     """(n_saves + 1, half steps) weights that turn values on the half-step grid into what the
-    driver records: the value at t0, then interval averages weighted as the integrator weights its stages."""
+    driver records: the value at t0, then interval averages weighted as the integrator weights its
+    stages (report mean) or the value at each save time (report point)."""
     n_half = 2 * grid.n_steps + 1
     weights = np.zeros((grid.n_saves + 1, n_half))
     weights[0, 0] = 1.0
+    if report == "point":
+        for row in range(1, grid.n_saves + 1):
+            weights[row, 2 * row * grid.steps_per_save] = 1.0
+        return weights
     dt = grid.dt
     for step in range(grid.n_steps):
         row = 1 + step // grid.steps_per_save
@@ -269,37 +278,48 @@ def series_outputs(model: Model, inputs: Inputs, grid: TimeGrid, method: str, na
     if not names:
         return np.zeros((inputs.runs, grid.n_saves + 1, 0))
     sg = inputs.series_grid(grid)
-    cols = [model.series_offset[n] + k for n in names for k in range(model.size(n))]
-    mult = [model.multiplier_offset[n] + k for n in names for k in range(model.size(n))]
-    paths = save_weights(grid, method) @ sg[:, cols]
-    return paths[None, :, :] * inputs.params[:, None, mult]
+    blocks = []
+    for name in names:
+        cols = [model.series_offset[name] + k for k in range(model.size(name))]
+        mult = [model.multiplier_offset[name] + k for k in range(model.size(name))]
+        paths = save_weights(grid, method, model.variables[name].report) @ sg[:, cols]
+        blocks.append(paths[None, :, :] * inputs.params[:, None, mult])
+    return np.concatenate(blocks, axis=2)
 
 
 def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", record=None,
              run: int = 0, check=None) -> np.ndarray:
     """One run, integrated the way the kernel integrates it. Returns (n_saves + 1, columns)."""
     record = record or [n for n in model.variables if model.variables[n].kind in ("stock", "aux", "flow")]
-    _, _, labels = columns(model, record)
+    _, _, _, labels = columns(model, record)
     stocks = [n for n in record if model.variables[n].kind == "stock"]
     others = [n for n in record if model.variables[n].kind in ("aux", "flow")]
+    means = [n for n in others if model.variables[n].report == "mean"]
+    points = [n for n in others if model.variables[n].report == "point"]
     ctx = _Context(model, inputs, run)
     dt, half = grid.dt, 0.5 * grid.dt
     out = np.zeros((grid.n_saves + 1, len(labels)))
-    acc = {n: np.zeros(model.shape(n)) for n in others}
+    acc = {n: np.zeros(model.shape(n)) for n in means}
+    n_before_points = sum(model.size(n) for n in stocks + means)
     method_code = METHODS[method]
+
+    def accumulate(weight):
+        for n in means:
+            acc[n] = acc[n] + weight * ctx.values[n]
+
+    def record_row(row, scale):
+        values = [state[n].ravel() for n in stocks] + [(acc[n] * scale).ravel() for n in means]
+        if values:
+            out[row, :n_before_points] = np.concatenate(values)
+        for n in means:
+            acc[n] = np.zeros(model.shape(n))
+
+    def record_points(row):
+        if points:
+            out[row, n_before_points:] = np.concatenate([np.asarray(ctx.values[n], float).ravel() for n in points])
+
     with np.errstate(all="ignore"):
         state = _initialise(ctx, grid.start, check)
-
-        def accumulate(weight):
-            for n in others:
-                acc[n] = acc[n] + weight * ctx.values[n]
-
-        def record_row(row, scale):
-            values = [state[n].ravel() for n in stocks] + [(acc[n] * scale).ravel() for n in others]
-            out[row] = np.concatenate(values) if values else []
-            for n in others:
-                acc[n] = np.zeros(model.shape(n))
-
         save = 0
         for step in range(grid.n_steps):
             h = 2 * step
@@ -308,6 +328,9 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
             if step == 0:
                 accumulate(1.0)
                 record_row(0, 1.0)
+                record_points(0)
+            elif step % grid.steps_per_save == 0:
+                record_points(save)
             if method_code == 0:
                 accumulate(dt)
                 state = {n: state[n] + dt * k1[n] for n in model.stocks}
@@ -332,6 +355,8 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
             if (step + 1) % grid.steps_per_save == 0:
                 save += 1
                 record_row(save, 1.0 / (grid.steps_per_save * dt))
+        _rates(ctx, grid.start + 2 * grid.n_steps * half, state, dt, check)
+        record_points(save)
     return out
 
 

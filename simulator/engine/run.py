@@ -15,9 +15,9 @@ from .inputs import METHODS, Inputs, TimeGrid
 from .kernel import load_kernel
 from .reference import columns, first_nonfinite, series_outputs
 
-TIME_CONVENTION = ("time is in years; stocks are the state at that time (year end); flows and "
-                   "auxiliaries are averages over the interval that ends at that time, and their "
-                   "value at the start time is the instantaneous value of the initial state")
+TIME_CONVENTION = ("time is in years; stocks and other levels (cell_methods 'time: point') are the value "
+                   "at that time (year end); flows and rates ('time: mean') are averages over the "
+                   "interval that ends at that time, and at the start time their instantaneous value")
 
 
 @dataclass
@@ -61,7 +61,7 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
         raise ValueError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
     record = list(record or default_record(model))
     series = [n for n in record if model.variables[n].kind == "series"]
-    rec_s, rec_v, labels = columns(model, record)
+    rec_s, rec_mean, rec_point, labels = columns(model, record)
     kernel = load_kernel(model)
     runs = inputs.runs
     n_kernel = len(labels)
@@ -73,7 +73,7 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
     params = np.ascontiguousarray(inputs.params, dtype=np.float64)
     with threads(n_threads):
         kernel.run_batch(params, inputs.series_grid(grid), inputs.lookup_table(), float(grid.start),
-                         float(grid.dt), grid.n_steps, grid.steps_per_save, METHODS[method], rec_s, rec_v,
+                         float(grid.dt), grid.n_steps, grid.steps_per_save, METHODS[method], rec_s, rec_mean, rec_point,
                          nonneg if len(nonneg) else np.zeros(1, np.bool_), out, status)
     if series:
         out = np.concatenate([out, series_outputs(model, inputs, grid, method, series).astype(dtype)], axis=2)
@@ -108,11 +108,8 @@ def to_dataset(result: Result, runs: bool | None = None) -> xr.Dataset:
     with_runs = result.values.shape[0] > 1 if runs is None else runs
     data_vars = {}
     column = 0
-    kinds = [model.variables[n].kind for n in result.record]
-    order = [n for n, k in zip(result.record, kinds) if k == "stock"] + \
-            [n for n, k in zip(result.record, kinds) if k in ("aux", "flow")] + \
-            [n for n, k in zip(result.record, kinds) if k == "series"]
-    for name in order:
+    names = list(dict.fromkeys(name for name, _ in result.labels))  # column order, each name once
+    for name in names:
         var = model.variables[name]
         size = model.size(name)
         block = result.values[:, :, column:column + size]
@@ -137,4 +134,4 @@ def variable_attrs(model: Model, name: str) -> dict:
     var = model.variables[name]
     return {"units": var.units, "long_name": name.replace("_", " "), "description": var.doc,
             "kind": var.kind, "sector": var.sector, "source": var.source,
-            "cell_methods": "time: point" if var.kind == "stock" else "time: mean"}
+            "cell_methods": "time: point" if var.kind == "stock" or var.report == "point" else "time: mean"}

@@ -2,18 +2,49 @@
 
     demography.yaml  economy.yaml  energy.yaml  water.yaml  constraints.yaml  parameters.yaml
 
-``load_model()`` reads, checks and orders it once per process.
+``load_model()`` reads, checks and orders it once per process. ``sector_model()`` builds one sector
+alone, with what it reads from the other sectors given as exogenous time paths.
 """
 
 from functools import lru_cache
 from pathlib import Path
 
-from ..engine import Model, load
+import numpy as np
+
+from ..engine import Model, build, load
+from ..engine import expressions as ex
+from ..engine.build import expressions_of
+from ..engine.declarations import Variable, read_model
 
 MODEL_DIR = Path(__file__).parent
+SECTORS = ("demography", "economy", "energy", "water", "constraints")
 
 
 @lru_cache(maxsize=1)
 def load_model() -> Model:
     """The regional model, built from the declarations in simulator/model/."""
     return load(MODEL_DIR)
+
+
+def sector_model(sector: str, exogenous) -> Model:
+    """One sector alone: its own declarations and the parameters, with every variable it reads from
+    another sector replaced by a time path taken from ``exogenous`` (a Dataset of a full run).
+    Stocks are read at their time points; flows and auxiliaries, being interval averages, at mid-interval."""
+    full = load_model()
+    spec = read_model([MODEL_DIR / "dimensions.yaml", MODEL_DIR / f"{sector}.yaml", MODEL_DIR / "parameters.yaml"])
+    needed = set()
+    for var in spec.variables.values():
+        for _, tree in expressions_of(var):
+            needed |= ex.references(tree)
+    times = exogenous["time"].values
+    for name in sorted(needed - set(spec.variables)):
+        source = full.variables[name]
+        data = exogenous[name]
+        at = times.copy() if source.kind == "stock" else times - 0.5 * np.diff(times, prepend=times[0] - 1)
+        at[0] = times[0]  # the start value is the instantaneous one
+        flat = data.values.reshape(len(times), -1)
+        points = [(at.copy(), flat[:, k].copy()) for k in range(flat.shape[1])]
+        spec.variables[name] = Variable(name=name, kind="series", dims=source.dims, units=source.units,
+                                        doc=f"exogenous: {source.doc}", source="a full-model run", points=points,
+                                        sector="exogenous")
+    return build(spec)

@@ -3,29 +3,37 @@
 # ruff: noqa: F821
 #
 # Time grid: half steps h = 0, 1, 2, ... at t = t0 + h * dt / 2; Euler evaluates at even h,
-# RK4 at h, h+1 (twice) and h+2. Outputs: stocks at the end of every save interval (and at t0);
-# auxiliaries and flows as their average over the interval, weighted as the integrator weights
-# its stages, so that a stock's change over an interval equals the sum of its recorded flows
-# times the interval length (mass balance closes exactly). At t0 they hold their initial value.
+# RK4 at h, h+1 (twice) and h+2. An output row holds, for its save time: the stocks (rec_s); the
+# flows and rates as their average over the interval that ends there (rec_mean), weighted as the
+# integrator weights its stages, so a stock's change over an interval equals the sum of its recorded
+# flows times the interval length (mass balance closes exactly); and levels (rec_point) as their
+# value at the save time, taken from the first rate evaluation at that state. Row 0 holds the
+# initial values.
 #
 # status per run: [0] 0 ok, 1 non-finite number; [1] the step; [2] the output column or -1 - state
 # index that was not finite.
 
 
 @njit(**JIT)
-def _record(s, acc, rec_s, rec_v, scale, row):
+def _record(s, acc, rec_s, rec_mean, scale, row):
     n_s = rec_s.shape[0]
     for j in range(n_s):
         row[j] = s[rec_s[j]]
-    for j in range(rec_v.shape[0]):
+    for j in range(rec_mean.shape[0]):
         row[n_s + j] = acc[j] * scale
         acc[j] = 0.0
 
 
 @njit(**JIT)
-def _accumulate(v, rec_v, weight, acc):
-    for j in range(rec_v.shape[0]):
-        acc[j] += weight * v[rec_v[j]]
+def _record_points(v, rec_point, start, row):
+    for j in range(rec_point.shape[0]):
+        row[start + j] = v[rec_point[j]]
+
+
+@njit(**JIT)
+def _accumulate(v, rec_mean, weight, acc):
+    for j in range(rec_mean.shape[0]):
+        acc[j] += weight * v[rec_mean[j]]
 
 
 @njit(**JIT)
@@ -37,8 +45,8 @@ def _first_nonfinite(x):
 
 
 @njit(**JIT)
-def run_one(p, sg, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_v, nonneg, out, status):
-    """Integrate one run. out: (n_saves + 1, len(rec_s) + len(rec_v)); status: (3,) int64."""
+def run_one(p, sg, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, nonneg, out, status):
+    """Integrate one run. out: (n_saves + 1, columns); status: (3,) int64."""
     s = np.zeros(N_STATE)
     v = np.zeros(N_VAR)
     k1 = np.zeros(N_STATE)
@@ -46,9 +54,10 @@ def run_one(p, sg, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_v, no
     k3 = np.zeros(N_STATE)
     k4 = np.zeros(N_STATE)
     stage = np.zeros(N_STATE)
-    acc = np.zeros(rec_v.shape[0])
+    acc = np.zeros(rec_mean.shape[0])
     half = 0.5 * dt
     save_length = steps_per_save * dt
+    points_at = rec_s.shape[0] + rec_mean.shape[0]
     status[0] = 0
     initialise(t0, p, sg, lk, v, s)
     save = 0
@@ -57,26 +66,29 @@ def run_one(p, sg, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_v, no
         t = t0 + h * half
         rates(t, h, p, sg, lk, v, s, k1, dt)
         if step == 0:
-            _accumulate(v, rec_v, 1.0, acc)
-            _record(s, acc, rec_s, rec_v, 1.0, out[0])
+            _accumulate(v, rec_mean, 1.0, acc)
+            _record(s, acc, rec_s, rec_mean, 1.0, out[0])
+            _record_points(v, rec_point, points_at, out[0])
+        elif step % steps_per_save == 0:
+            _record_points(v, rec_point, points_at, out[save])
         if method == 0:
-            _accumulate(v, rec_v, dt, acc)
+            _accumulate(v, rec_mean, dt, acc)
             for i in range(N_STATE):
                 s[i] = s[i] + dt * k1[i]
         else:
-            _accumulate(v, rec_v, dt / 6.0, acc)
+            _accumulate(v, rec_mean, dt / 6.0, acc)
             for i in range(N_STATE):
                 stage[i] = s[i] + half * k1[i]
             rates(t0 + (h + 1) * half, h + 1, p, sg, lk, v, stage, k2, dt)
-            _accumulate(v, rec_v, dt / 3.0, acc)
+            _accumulate(v, rec_mean, dt / 3.0, acc)
             for i in range(N_STATE):
                 stage[i] = s[i] + half * k2[i]
             rates(t0 + (h + 1) * half, h + 1, p, sg, lk, v, stage, k3, dt)
-            _accumulate(v, rec_v, dt / 3.0, acc)
+            _accumulate(v, rec_mean, dt / 3.0, acc)
             for i in range(N_STATE):
                 stage[i] = s[i] + dt * k3[i]
             rates(t0 + (h + 2) * half, h + 2, p, sg, lk, v, stage, k4, dt)
-            _accumulate(v, rec_v, dt / 6.0, acc)
+            _accumulate(v, rec_mean, dt / 6.0, acc)
             for i in range(N_STATE):
                 s[i] = s[i] + dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])
         for i in range(N_STATE):
@@ -90,23 +102,23 @@ def run_one(p, sg, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_v, no
             return
         if (step + 1) % steps_per_save == 0:
             save += 1
-            _record(s, acc, rec_s, rec_v, 1.0 / save_length, out[save])
-            bad = _first_nonfinite(out[save])
-            if bad >= 0:
-                status[0] = 1
-                status[1] = step
-                status[2] = bad
-                return
-    bad = _first_nonfinite(out[0])
-    if bad >= 0:
-        status[0] = 1
-        status[1] = 0
-        status[2] = bad
+            _record(s, acc, rec_s, rec_mean, 1.0 / save_length, out[save])
+    # levels at the end time: one more evaluation at the final state
+    rates(t0 + 2 * n_steps * half, 2 * n_steps, p, sg, lk, v, s, k1, dt)
+    _record_points(v, rec_point, points_at, out[save])
+    for row in range(save + 1):
+        bad = _first_nonfinite(out[row])
+        if bad >= 0:
+            status[0] = 1
+            status[1] = max(0, row * steps_per_save - 1)
+            status[2] = bad
+            return
 
 
 @njit(**PARALLEL)
-def run_batch(params, sg, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_v, nonneg, out, status):
+def run_batch(params, sg, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, nonneg, out,
+              status):
     """Integrate every row of params; runs are independent, so any thread count gives the same bits."""
     for r in prange(params.shape[0]):
-        run_one(params[r], sg, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_v, nonneg,
+        run_one(params[r], sg, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, nonneg,
                 out[r], status[r])
