@@ -119,7 +119,7 @@ def _read(path: Path, stack: tuple, problems: list, sources: _Sources) -> dict |
     if extends is not None:
         bases = extends if isinstance(extends, list) else [extends]
         for i, base in enumerate(bases):
-            key = ("extends",) if not isinstance(extends, list) else ("extends", i)
+            key = ("extends",) if not isinstance(extends, list) else ("extends", yamlio.Index(i))
             if not isinstance(base, str):
                 problems.append(doc.problem(key, "give the path of a scenario file (relative to this one)"))
                 continue
@@ -238,8 +238,8 @@ class _Checker:
         scenario = Scenario(name=str(name), description=description.strip(), path=path, data=data,
                             time=grid, method=method)
         fitted = self.parameters_from(data.get("parameters_from"))
-        scenario.parameters = self.parameters({**fitted, **(data.get("parameters") or {})},
-                                              set(data.get("parameters") or {}))
+        own = self.mapping(data.get("parameters") or {}, ("parameters",))
+        scenario.parameters = self.parameters({**fitted, **own})
         scenario.policies = self.policies(data.get("policies") or {}, grid)
         scenario.uncertain = self.uncertain(data.get("uncertain") or {})
         scenario.monte_carlo = self.monte_carlo(data.get("monte_carlo") or {})
@@ -305,7 +305,7 @@ class _Checker:
             self.sources.origin[("parameters", name)] = doc
         return params
 
-    def parameters(self, section: dict, own: set) -> dict:
+    def parameters(self, section: dict) -> dict:
         model = self.model
         out = {}
         for name, spec in section.items():
@@ -636,7 +636,7 @@ class _Checker:
             else:
                 for i, gid in enumerate(select):
                     if gid not in known:
-                        self.bad(("goals", "select", i), f"unknown goal{_suggest(gid, known)}; goals: {', '.join(known)}")
+                        self.bad(("goals", "select", yamlio.Index(i)), f"unknown goal{_suggest(gid, known)}; goals: {', '.join(known)}")
         override = self.mapping(section.get("override", {}), ("goals", "override"))
         for gid, spec in override.items():
             if gid not in known:
@@ -665,7 +665,7 @@ class _Checker:
                 names = [n for n, v in model.variables.items() if not v.hidden and v.kind in ("stock", "flow", "aux", "series")]
                 for i, name in enumerate(variables):
                     if name not in names:
-                        self.bad(("outputs", "variables", i), f"unknown variable{_suggest(name, names)}")
+                        self.bad(("outputs", "variables", yamlio.Index(i)), f"unknown variable{_suggest(name, names)}")
                 out["variables"] = variables
         formats = section.get("formats")
         if formats is not None:
@@ -674,7 +674,7 @@ class _Checker:
             else:
                 for i, f in enumerate(formats):
                     if f not in FORMATS:
-                        self.bad(("outputs", "formats", i), f"unknown format{_suggest(f, FORMATS)}; one of {', '.join(FORMATS)}")
+                        self.bad(("outputs", "formats", yamlio.Index(i)), f"unknown format{_suggest(f, FORMATS)}; one of {', '.join(FORMATS)}")
                 out["formats"] = formats
         folder = section.get("folder")
         if folder is not None:

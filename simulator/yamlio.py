@@ -44,12 +44,16 @@ class Document:
         return Problem(self.file, self.line(path), key_path(path), message)
 
 
+class Index(int):
+    """A position in a YAML list (shown as [i]), as opposed to a number used as a mapping key (a year)."""
+
+
 def key_path(path: tuple) -> str:
-    """``('policies', 'coal_cap', 'ordos')`` -> ``policies.coal_cap.ordos``; list items as ``[i]``."""
+    """``('policies', 'coal_cap', 'ordos', 2025)`` -> ``policies.coal_cap.ordos.2025``; list items as ``[i]``."""
     text = ""
     for part in path:
-        if isinstance(part, int) and not isinstance(part, bool):
-            text += f"[{part}]"
+        if isinstance(part, Index):
+            text += f"[{int(part)}]"
         else:
             text += ("." if text else "") + str(part)
     return text
@@ -93,7 +97,7 @@ class _Converter:
                 result[key] = self.convert(value_node, path + (key,))
             return result
         if isinstance(node, yaml.SequenceNode):
-            return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
+            return [self.convert(item, path + (Index(i),)) for i, item in enumerate(node.value)]
         return self.constructor.construct_object(node)
 
     @staticmethod

@@ -1,0 +1,141 @@
+"""End to end: the real `simulate` command on every shipped scenario, compare, list, describe;
+the report's tables against results.nc; plots produced; an interrupted run leaves nothing behind."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import xarray as xr
+
+from .conftest import ROOT, SCENARIOS
+
+SHIPPED = sorted(p.stem for p in SCENARIOS.glob("*.yaml"))
+
+
+def simulate(*args, cwd=ROOT, check=True):
+    result = subprocess.run([sys.executable, "-m", "simulator.cli", *map(str, args)], capture_output=True,
+                            text=True, cwd=cwd)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("outputs")
+    for name in SHIPPED:
+        simulate(SCENARIOS / f"{name}.yaml", "--out", root / name, "--quiet")
+    return root
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_scenario_writes_its_outputs(outputs, name):
+    folder = outputs / name
+    names = {p.name for p in folder.iterdir()}
+    assert {"results.nc", "csv", "goals.json", "report.md", "scenario.resolved.yaml", "trajectories.png",
+            "binding.png", "goals.png"} <= names
+    for png in ("trajectories.png", "binding.png", "goals.png"):
+        assert (folder / png).stat().st_size > 10_000
+    ds = xr.open_dataset(folder / "results.nc")
+    for var in ("population", "urban_population", "gdp", "capital", "energy_use", "coal_output", "coal_cap", "co2",
+                "water_demand", "water_use", "water_supply_cap", "yellow_river_allocation"):
+        assert ds[var].dims == ("time", "city") and ds[var].attrs["units"], var
+        assert ds[var].attrs["long_name"] and ds[var].attrs["description"]
+    assert ds.attrs["scenario"] == name and "name:" in ds.attrs["scenario_resolved"]
+    goals = json.loads((folder / "goals.json").read_text())
+    assert {g["id"] for g in goals} >= {"gdp_growth_2021_2025", "urban_population_2025", "water_within_caps",
+                                        "coal_within_cap", "energy_intensity_2025"}
+    for g in goals:
+        assert {"id", "description", "target", "value", "met"} <= set(g)
+    csv = (folder / "csv" / "gdp.csv").read_text().splitlines()
+    assert csv[0] == "year,hohhot (yuan/year),baotou (yuan/year),ordos (yuan/year),ulanqab (yuan/year)"
+    assert len(csv) == 1 + ds.sizes["time"]
+
+
+def test_report_tables_agree_with_results(outputs):
+    folder = outputs / "baseline"
+    ds = xr.open_dataset(folder / "results.nc")
+    report = (folder / "report.md").read_text()
+    row = re.search(r"^\| population \| 10k persons \| hohhot \| ([\d,.]+) \| ([\d,.]+) \| ([\d,.]+) \| ([\d,.]+) \|$",
+                    report, re.M)
+    assert row, "population row for Hohhot missing"
+    for year, cell in zip((2020, 2025, 2030, 2035), row.groups()):
+        assert float(cell.replace(",", "")) == pytest.approx(float(ds["population"].sel(city="hohhot", time=year)) / 1e4,
+                                                             abs=0.5)
+    goals = json.loads((folder / "goals.json").read_text())
+    gdp = next(g for g in goals if g["id"] == "gdp_growth_2021_2025")
+    total = ds["gdp"].sum("city")
+    growth = float((total.sel(time=2025) / total.sel(time=2020)) ** (1 / 5) - 1)
+    assert gdp["value"] == pytest.approx(growth, rel=1e-12)
+    assert f"| gdp_growth_2021_2025 | >= 6 % | {growth * 100:.3g} % |" in report
+
+
+def test_drought_report_shows_the_binding_limit(outputs):
+    report = (outputs / "drought" / "report.md").read_text()
+    assert re.search(r"^\| water \| hohhot \| 20\d\d–2035 \|", report, re.M)
+    assert "Dynamic shadow prices" in report
+
+
+def test_compare(tmp_path):
+    result = simulate("compare", SCENARIOS / "baseline.yaml", SCENARIOS / "drought.yaml", "--out", tmp_path / "cmp")
+    assert "gdp_growth_2021_2025" in result.stdout
+    assert {"differences.csv", "report.md", "goals.json", "compare.png"} <= {p.name for p in (tmp_path / "cmp").iterdir()}
+    rows = (tmp_path / "cmp" / "differences.csv").read_text().splitlines()
+    assert rows[0] == "variable,units,city,year,A,B,difference,relative_difference"
+
+
+def test_list_and_describe():
+    listing = simulate("list").stdout
+    for text in ("Scenarios", "saving_rate [1]", "coal_cap [t/year]", "water_use [m3/year]", "gdp_growth_2021_2025"):
+        assert text in listing
+    described = simulate("describe", "industrial_water_demand").stdout
+    assert "industrial_water_intensity * potential_value_added[city, secondary]" in described
+    assert "units:       m3/year" in described and "water.yaml" in described
+    parameter = simulate("describe", "depreciation_rate").stdout
+    assert "0.096" in parameter and "Zhang" in parameter
+    missing = simulate("describe", "gdpp", check=False)
+    assert missing.returncode == 2 and "did you mean gdp" in missing.stderr
+
+
+def test_help_everywhere():
+    for command in ([], ["run"], ["compare"], ["list"], ["describe"], ["export"], ["calibrate"], ["sensitivity"]):
+        result = simulate(*command, "--help")
+        assert "usage: simulate" in result.stdout
+
+
+def test_missing_file_exits_2(tmp_path):
+    result = simulate(tmp_path / "nope.yaml", check=False)
+    assert result.returncode == 2 and "scenario file not found" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupted_run_leaves_no_partial_folder(tmp_path, sig, code):
+    out = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "simulator.cli", str(SCENARIOS / "plan.yaml"), "--out", str(out)],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(p.name.startswith(".run.tmp-") for p in tmp_path.iterdir()):
+        time.sleep(0.005)
+    assert any(p.name.startswith(".run.tmp-") for p in tmp_path.iterdir()), "the run never started writing"
+    os.kill(process.pid, sig)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == code, err
+    assert list(tmp_path.iterdir()) == [], list(tmp_path.iterdir())
+    assert "Traceback" not in err
+
+
+def test_second_writer_is_refused(tmp_path):
+    out = tmp_path / "run"
+    lock = tmp_path / ".run.lock"
+    lock.write_text(str(os.getppid()))  # a live process holds the folder
+    result = simulate(SCENARIOS / "baseline.yaml", "--out", out, check=False)
+    assert result.returncode == 2 and "being written by another simulate process" in result.stderr
+    assert not out.exists()
+    lock.write_text("999999999")  # a stale lock is taken over
+    simulate(SCENARIOS / "baseline.yaml", "--out", out, "--quiet")
+    assert (out / "results.nc").exists() and not lock.exists()

@@ -1,0 +1,185 @@
+"""Scenario files: every mistake in the corpus gets a message that says what to fix, exit status 2,
+no traceback and nothing written; random documents and mutations never cause an internal error."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import simulator
+from simulator.cli import main
+from simulator.errors import ScenarioError
+from simulator.scenario import display_path
+
+from .conftest import ROOT, SCENARIOS
+
+BAD = Path(__file__).resolve().parent / "bad_scenarios"
+CORPUS = sorted(BAD.glob("*.yaml"))
+EXPECT = re.compile(r"^# expect: (\S+): (\S*): (.*)$")
+IN_FILE = re.compile(r"^# in: (\S+)$")  # the problem is in another file (one this file extends)
+
+
+def _expected(path: Path) -> tuple[str, str]:
+    """(the start of the message line: FILE:LINE: key.path:, a fragment of its message)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    line, key, message = EXPECT.match(lines[0]).groups()
+    other = IN_FILE.match(lines[1])
+    where = display_path(path.parent / other.group(1) if other else path)
+    where = where if line == "-" else f"{where}:{line}"
+    return (f"{where}: {key}: " if key else f"{where}: "), message
+
+
+def _reported(path: Path, stderr: str) -> bool:
+    prefix, fragment = _expected(path)
+    return any(line.startswith(prefix) and fragment in line for line in stderr.splitlines())
+
+
+def test_the_corpus_is_large_enough():
+    assert len(CORPUS) >= 25
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
+def test_bad_scenario_is_refused_with_a_message(path, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main([str(path), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert _reported(path, captured.err), (_expected(path), captured.err)
+    assert "Traceback" not in captured.err + captured.out
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_existing_outputs_are_left_untouched(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.nc").write_text("previous results")
+    assert main([str(BAD / "end_before_start.yaml"), "--out", str(out)]) == 2
+    assert (out / "results.nc").read_text() == "previous results"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_all_problems_are_listed(tmp_path):
+    path = tmp_path / "many.yaml"
+    path.write_text("name: many\ntime: {dt: -1}\nparameters: {savings_rate: 1}\npolicies: {coal_capp: 1}\n")
+    with pytest.raises(ScenarioError) as info:
+        simulator.load_scenario(path)
+    keys = [p.key for p in info.value.problems]
+    assert keys == ["time.dt", "parameters.savings_rate", "policies.coal_capp"]
+
+
+def test_the_real_command_exits_2_without_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "simulator.cli", str(BAD / "unknown_parameter.yaml"),
+                             "--out", str(tmp_path / "o")], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "parameters.savings_rate: unknown parameter (did you mean 'saving_rate'?)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_errors_in_an_extended_file_name_that_file(tmp_path):
+    (tmp_path / "base.yaml").write_text("name: base\nparameters:\n  saving_rate: 7\n")
+    (tmp_path / "child.yaml").write_text("name: child\nextends: base.yaml\n")
+    with pytest.raises(ScenarioError) as info:
+        simulator.load_scenario(tmp_path / "child.yaml")
+    assert info.value.problems[0].file.endswith("base.yaml") and info.value.problems[0].line == 3
+
+
+# -- what valid scenarios mean -------------------------------------------------------------------
+
+def test_policy_forms(model, tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("""name: p
+policies:
+  hukou_reform: {start: 2022, value: 1}
+  coal_cap:
+    ordos: {2020: 7.5e+8, 2030: 5.0e+8}
+  yellow_river_allocation: {multiply: {start: 2026, value: 0.8}}
+  water_transfer:
+    hohhot: 1.0e+8
+parameters:
+  saving_rate: {ordos: 0.45}
+  depreciation_rate: {value: 0.1, units: 1/year}
+""")
+    scenario = simulator.load_scenario(path)
+    inputs = scenario.inputs(model)
+    xs, ys = inputs.series["hukou_reform"][0]
+    assert np.interp(2021.99, xs, ys) == 0 and np.interp(2022, xs, ys) == 1
+    xs, ys = inputs.series["coal_cap"][2]  # ordos
+    assert np.interp(2025, xs, ys) == pytest.approx(6.25e8)
+    assert inputs.series["coal_cap"][0][1][0] == model.variables["coal_cap"].points[0][1][0]  # hohhot unchanged
+    xs, ys = inputs.series["yellow_river_allocation"][1]  # baotou
+    assert np.interp(2025, xs, ys) == pytest.approx(5.5e8) and np.interp(2027, xs, ys) == pytest.approx(4.4e8)
+    assert list(inputs.parameter("saving_rate")[0]) == [0.4, 0.4, 0.45, 0.4]
+    assert inputs.parameter("depreciation_rate")[0] == 0.1
+
+
+def test_extends_list_and_override_order():
+    scenario = simulator.load_scenario(SCENARIOS / "plan_drought.yaml")
+    assert "hukou_reform" in scenario.policies and "yellow_river_allocation" in scenario.policies
+    assert scenario.name == "plan_drought"
+
+
+# -- fuzzing -------------------------------------------------------------------------------------
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
+                    st.text(max_size=12))
+documents = st.recursive(scalars, lambda sub: st.one_of(
+    st.lists(sub, max_size=4),
+    st.dictionaries(st.one_of(st.sampled_from(["name", "time", "start", "end", "dt", "parameters", "policies",
+                                               "saving_rate", "coal_cap", "ordos", "uncertain", "dist", "low",
+                                               "high", "monte_carlo", "runs", "goals", "select", "outputs",
+                                               "extends", "multiply", "value", "2025", "units"]),
+                              st.text(max_size=8), st.integers(1990, 2050)), sub, max_size=5)), max_leaves=25)
+
+
+def _loads_cleanly(path):
+    try:
+        simulator.load_scenario(path)
+    except ScenarioError as exc:
+        assert exc.problems and all(str(p) for p in exc.problems)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(documents)
+def test_random_documents_give_a_scenario_or_a_clean_error(tmp_path_factory, doc):
+    path = tmp_path_factory.mktemp("fuzz") / "s.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True))
+    _loads_cleanly(path)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(["plan", "drought", "coal_exit", "baseline"]), st.data())
+def test_mutated_shipped_scenarios_give_a_scenario_or_a_clean_error(tmp_path_factory, name, data):
+    doc = yaml.safe_load((SCENARIOS / f"{name}.yaml").read_text(encoding="utf-8"))
+    doc.pop("extends", None)
+    node = doc
+    for _ in range(data.draw(st.integers(1, 4))):  # walk down to a random entry and change it
+        if not isinstance(node, dict) or not node:
+            break
+        key = data.draw(st.sampled_from(sorted(node, key=str)))
+        action = data.draw(st.sampled_from(["delete", "replace", "rename", "descend"]))
+        if action == "delete":
+            del node[key]
+            break
+        if action == "replace":
+            node[key] = data.draw(scalars)
+            break
+        if action == "rename":
+            node[str(key) + data.draw(st.sampled_from(["x", "_", "s"]))] = node.pop(key)
+            break
+        node = node[key]
+    path = tmp_path_factory.mktemp("mutant") / "s.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True))
+    _loads_cleanly(path)
+
+
+def test_every_shipped_scenario_loads():
+    for path in sorted(SCENARIOS.glob("*.yaml")):
+        simulator.load_scenario(path)
+    assert ROOT.exists()
