@@ -173,3 +173,28 @@ def fan_chart(percentiles: xr.Dataset, variables=("population", "gdp", "co2", "w
     fig.suptitle(title or "Monte Carlo: median, 25-75 % and 5-95 % ranges", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     return _save(fig, path)
+
+
+def calibration_fit(config, result, path=None):
+    """Simulated (line, with the uncalibrated defaults dashed) against observed (dots), per series and city."""
+    tables, defaults = result["tables"], result["tables_default"]
+    cities = list(dict.fromkeys(c for t in tables for c in t.city))
+    fig, axes = plt.subplots(len(tables), len(cities), figsize=(3.3 * len(cities), 2.5 * len(tables)), squeeze=False)
+    for row, (target, table, default) in zip(axes, zip(config.targets, tables, defaults)):
+        for ax, city in zip(row, cities):
+            t, d = table[table.city == city], default[default.city == city]
+            scale = 1.0 if target.transform == "growth_rate" else float(np.abs(t.value).max() or 1)
+            colour = CITY_COLOURS.get(city)
+            ax.plot(t.year, t.value / scale, "o", color="black", ms=3.5, label="observed")
+            ax.plot(t.year, t.simulated / scale, "-", color=colour, lw=1.8, label="calibrated")
+            ax.plot(d.year, d.simulated / scale, "--", color=colour, lw=1.0, label="defaults")
+            ax.set_title(f"{target.series}: {city}", fontsize=9)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+        row[0].set_ylabel("growth rate" if target.transform == "growth_rate" else "relative to the largest value",
+                          fontsize=7)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=9, frameon=False)
+    fig.suptitle(f"Calibration {config.name}: simulated against observed", fontsize=11)
+    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
+    return _save(fig, path)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -514,9 +515,20 @@ class _Checker:
                     continue
                 out += assumed_distributions(model)
                 continue
-            target, var = self.uncertain_target(name, path)
-            if var is None:
-                continue
+            element = None
+            match = re.match(r"^(.+?)\[([^\]]+)\]$", str(name))
+            if match:  # one element: tfp_growth[ordos]
+                name_only, subs = match.group(1), [x.strip() for x in match.group(2).split(",")]
+                target, var = self.uncertain_target(name_only, path)
+                if var is None:
+                    continue
+                element = self.element_index(var, subs, path)
+                if element is None:
+                    continue
+            else:
+                target, var = self.uncertain_target(name, path)
+                if var is None:
+                    continue
             spec = self.mapping(spec, path)
             if not spec:
                 continue
@@ -532,11 +544,25 @@ class _Checker:
             if not self.distribution(dist, args, path):
                 continue
             size = model.size(var.name)
-            elements = range(size) if per_element else [None]
+            elements = [element] if element is not None else range(size) if per_element else [None]
             for k in elements:
-                label = name if k is None else model.element_label(var.name, k).replace(var.name, name, 1)
+                label = str(name) if k is None or element is not None else \
+                    model.element_label(var.name, k).replace(var.name, str(name), 1)
                 out.append(Distribution(target, dist, args, k, label))
         return out
+
+    def element_index(self, var, subs, path):
+        if len(subs) != len(var.dims):
+            self.bad(path, f"{var.name} has dims {list(var.dims)}: give one element for each")
+            return None
+        index = []
+        for sub, dim in zip(subs, var.dims):
+            elements = self.model.spec.elements(dim)
+            if sub not in elements:
+                self.bad(path, f"unknown element {sub!r} of {dim!r}{_suggest(sub, elements)}")
+                return None
+            index.append(elements.index(sub))
+        return int(np.ravel_multi_index(index, self.model.spec.shape(var.dims))) if index else None
 
     def uncertain_target(self, name, path):
         model = self.model

@@ -91,7 +91,7 @@ def test_compare(tmp_path):
 
 def test_list_and_describe():
     listing = simulate("list").stdout
-    for text in ("Scenarios", "saving_rate [1]", "coal_cap [t/year]", "water_use [m3/year]", "gdp_growth_2021_2025"):
+    for text in ("Scenarios", "investment_rate_scale [1]", "coal_cap [t/year]", "water_use [m3/year]", "gdp_growth_2021_2025"):
         assert text in listing
     described = simulate("describe", "industrial_water_demand").stdout
     assert "industrial_water_intensity * potential_value_added[city, secondary]" in described

@@ -104,7 +104,7 @@ def _run_with(model, scenario, settings):
 
 EXTREMES = {
     "no_yellow_river": {"yellow_river_allocation.multiplier": 0.0},
-    "no_investment": {"saving_rate": 0.0},
+    "no_investment": {"investment_rate_scale": 0.0},
     "no_births": {"birth_rate_relative": 0.0},
     "coal_cap_10x": {"coal_cap.multiplier": 10.0},
     "no_groundwater": {"natural_groundwater_recharge": 0.0, "groundwater_storage_years": 0.0},
@@ -195,8 +195,11 @@ def test_regional_kernel_matches_reference(model, method):
     record = [n for n, v in model.variables.items() if v.kind in ("stock", "aux", "flow")]
     kernel = simulate(model, inputs, grid, method, record=record).values[0]
     slow = reference.simulate(model, inputs, grid, method, record=record)
-    np.testing.assert_allclose(kernel, slow, rtol=1e-12, atol=1e-300)
     assert np.isfinite(kernel).all()
+    # relative to each variable's scale: a slack such as cap - use is ~1e-8 m3 of rounding on 1e9 m3
+    scale = np.abs(slow).max(axis=0)
+    assert np.all(np.abs(kernel - slow) <= 1e-12 * np.maximum(np.abs(slow), scale)), \
+        np.max(np.abs(kernel - slow) / np.maximum(np.abs(slow), scale))
 
 
 def test_outputs_carry_units_and_descriptions(baseline):

@@ -66,24 +66,24 @@ def test_existing_outputs_are_left_untouched(tmp_path, capsys):
 
 def test_all_problems_are_listed(tmp_path):
     path = tmp_path / "many.yaml"
-    path.write_text("name: many\ntime: {dt: -1}\nparameters: {savings_rate: 1}\npolicies: {coal_capp: 1}\n")
+    path.write_text("name: many\ntime: {dt: -1}\nparameters: {investment_rate_scal: 1}\npolicies: {coal_capp: 1}\n")
     with pytest.raises(ScenarioError) as info:
         simulator.load_scenario(path)
     keys = [p.key for p in info.value.problems]
-    assert keys == ["time.dt", "parameters.savings_rate", "policies.coal_capp"]
+    assert keys == ["time.dt", "parameters.investment_rate_scal", "policies.coal_capp"]
 
 
 def test_the_real_command_exits_2_without_traceback(tmp_path):
     result = subprocess.run([sys.executable, "-m", "simulator.cli", str(BAD / "unknown_parameter.yaml"),
                              "--out", str(tmp_path / "o")], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 2
-    assert "parameters.savings_rate: unknown parameter (did you mean 'saving_rate'?)" in result.stderr
+    assert "parameters.investment_rate_scal: unknown parameter (did you mean 'investment_rate_scale'?)" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "o").exists()
 
 
 def test_errors_in_an_extended_file_name_that_file(tmp_path):
-    (tmp_path / "base.yaml").write_text("name: base\nparameters:\n  saving_rate: 7\n")
+    (tmp_path / "base.yaml").write_text("name: base\nparameters:\n  investment_rate_scale: 7\n")
     (tmp_path / "child.yaml").write_text("name: child\nextends: base.yaml\n")
     with pytest.raises(ScenarioError) as info:
         simulator.load_scenario(tmp_path / "child.yaml")
@@ -103,7 +103,7 @@ policies:
   water_transfer:
     hohhot: 1.0e+8
 parameters:
-  saving_rate: {ordos: 0.45}
+  investment_rate_scale: {ordos: 1.2}
   depreciation_rate: {value: 0.1, units: 1/year}
 """)
     scenario = simulator.load_scenario(path)
@@ -115,7 +115,7 @@ parameters:
     assert inputs.series["coal_cap"][0][1][0] == model.variables["coal_cap"].points[0][1][0]  # hohhot unchanged
     xs, ys = inputs.series["yellow_river_allocation"][1]  # baotou
     assert np.interp(2025, xs, ys) == pytest.approx(5.5e8) and np.interp(2027, xs, ys) == pytest.approx(4.4e8)
-    assert list(inputs.parameter("saving_rate")[0]) == [0.4, 0.4, 0.45, 0.4]
+    assert list(inputs.parameter("investment_rate_scale")[0]) == [1.0, 1.0, 1.2, 1.0]
     assert inputs.parameter("depreciation_rate")[0] == 0.1
 
 
@@ -132,7 +132,7 @@ scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.f
 documents = st.recursive(scalars, lambda sub: st.one_of(
     st.lists(sub, max_size=4),
     st.dictionaries(st.one_of(st.sampled_from(["name", "time", "start", "end", "dt", "parameters", "policies",
-                                               "saving_rate", "coal_cap", "ordos", "uncertain", "dist", "low",
+                                               "investment_rate_scale", "coal_cap", "ordos", "uncertain", "dist", "low",
                                                "high", "monte_carlo", "runs", "goals", "select", "outputs",
                                                "extends", "multiply", "value", "2025", "units"]),
                               st.text(max_size=8), st.integers(1990, 2050)), sub, max_size=5)), max_leaves=25)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np
@@ -30,6 +30,11 @@ class Result:
     record: list[str]
     values: np.ndarray
     labels: list[tuple[str, int]]
+    failed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # runs that went non-finite
+
+    def column(self, name: str, element: int = 0) -> int:
+        """Index of a variable's element among the output columns."""
+        return self.labels.index((name, element))
 
 
 def default_record(model: Model) -> list[str]:
@@ -52,10 +57,12 @@ def threads(n: int | None):
 
 
 def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", record=None,
-             n_threads: int | None = None, dtype=np.float64) -> Result:
+             n_threads: int | None = None, dtype=np.float64, on_error: str = "raise") -> Result:
     """Integrate every run of ``inputs`` with the compiled kernel.
 
-    Raises SimulationError naming the variable, element, time and run if a run goes non-finite.
+    If a run goes non-finite: ``on_error="raise"`` raises SimulationError naming the variable, element,
+    time and run; ``"nan"`` fills that run's outputs with NaN and lists it in ``Result.failed``
+    (ensembles and calibration use this, and report the failures).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
@@ -78,9 +85,10 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
     if series:
         out = np.concatenate([out, series_outputs(model, inputs, grid, method, series).astype(dtype)], axis=2)
     failed = np.flatnonzero(status[:, 0])
-    if len(failed):
+    if len(failed) and on_error == "raise":
         raise _nonfinite_error(model, inputs, grid, method, status, failed, labels)
-    return Result(model, grid, method, record, out, labels)
+    out[failed] = np.nan
+    return Result(model, grid, method, record, out, labels, failed)
 
 
 def _nonfinite_error(model, inputs, grid, method, status, failed, labels) -> SimulationError:

@@ -1,0 +1,72 @@
+"""Assemble calibration/data/history.csv, the observed series the model is calibrated against.
+
+    python calibration/build_history.py
+
+Reads the copies of the shared statistics in calibration/data/ and writes one row per series, city and
+year with units, source id and confidence. Breaks in the official series are handled here, once:
+
+- Resident population: only the 2010 and 2020 censuses (X01, S04). The year-end series before 2020 are on
+  the old, pre-census basis (Baotou 2019: 289.7e4 in the bulletin, S43, against 270.94e4 at the census)
+  or of unstated vintage (X04), so they are not used.
+- GDP: levels before 2018 are on the pre-economic-census basis and not comparable with later levels. The
+  series used is real GDP at 2020 prices built from the 2020 level of the break-free revised series and the
+  real growth rates (X03), i.e. the observed real growth rates chained backwards; the growth rates are also
+  written as their own series.
+- CO2: the CEADs inventory (X05), 2010-2019, a modelled estimate (medium confidence).
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DATA = Path(__file__).resolve().parent / "data"
+CITIES = ["hohhot", "baotou", "ordos", "ulanqab"]
+
+
+def main():
+    panel = pd.read_csv(DATA / "history_panel_2010_2020.csv")
+    shared = pd.read_csv(DATA / "baseline_2020.csv")
+
+    def pivot(variable):
+        return panel[panel.variable == variable].pivot_table(index="year", columns="city", values="value")[CITIES]
+
+    rows = []
+
+    def add(series, city, year, value, units, source, confidence, note=""):
+        rows.append(dict(series=series, city=city, year=int(year), value=float(value), units=units, source=source,
+                         confidence=confidence, note=note))
+
+    census_2020 = {r.city: r.value for r in shared[shared.variable == "resident_population_census_2020-11-01"]
+                   .drop_duplicates("city").itertuples() if r.city in CITIES}
+    census_2010 = panel[panel.variable == "resident_population_census_2010-11-01"].set_index("city")["value"]
+    urban = pivot("urban_population_census")
+    for city in CITIES:
+        add("population_census", city, 2010, census_2010[city] * 1e4, "person", "X01", "medium", "census 1 Nov 2010")
+        add("population_census", city, 2020, census_2020[city] * 1e4, "person", "S04", "medium", "census 1 Nov 2020")
+        for year in (2010, 2020):
+            add("urban_population_census", city, year, urban.loc[year, city] * 1e4, "person", "X01", "medium",
+                f"census {year}")
+    growth = pivot("gdp_real_growth") / 100
+    level = pivot("gdp_nominal_revised_series")
+    for city in CITIES:
+        real = {2020: level.loc[2020, city] * 1e8}
+        for year in range(2020, 2010, -1):
+            real[year - 1] = real[year] / (1 + growth.loc[year, city])
+        for year in range(2010, 2021):
+            add("gdp_real", city, year, real[year], "yuan/year", "X03", "medium",
+                "2020 prices: 2020 revised level chained back with the real growth rates")
+        for year in range(2011, 2021):
+            add("gdp_real_growth", city, year, growth.loc[year, city], "1/year", "X03", "medium", "year on year")
+    co2 = pivot("co2_emissions_ceads")
+    for city in CITIES:
+        for year in range(2010, 2020):
+            add("co2_ceads", city, year, co2.loc[year, city] * 1e6, "tCO2/year", "X05", "medium", "CEADs inventory")
+    out = pd.DataFrame(rows)
+    out.to_csv(DATA / "history.csv", index=False, float_format="%.10g")
+    print(f"wrote {DATA / 'history.csv'} ({len(out)} rows)")
+    assert np.isfinite(out.value).all()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,482 @@
+"""Calibration: fit free parameters to the cities' statistics by weighted least squares.
+
+``simulate calibrate calibration/baseline.yaml`` runs the model over the window (2010-2020 by default, so
+projections from 2021 on stay out of sample), with scipy.optimize.least_squares from several starts (a
+Latin hypercube over the bounds plus the declared defaults) and Jacobians by finite differences computed
+as one batch of runs through the numba kernel. Residuals are scaled by each series' observation error, so
+the cost is half a chi-square. It then writes:
+
+- the fitted parameter file (YAML; data and configuration hashes and the date recorded) that scenarios read
+  with ``parameters_from:`` (scenarios/baseline.yaml does);
+- ``fit.json`` and a report: MAPE, RMSPE, R² and Theil's U_M, U_S, U_C per series and city;
+- fit plots, simulated against observed;
+- parameter uncertainty as an ``uncertain:`` block a Monte Carlo scenario can extend: a Gaussian from the
+  Jacobian, then filtered FaIR-style (runs drawn from it are kept when their chi-square is within the 95 %
+  bound of the best fit), and the accepted parameter sets as a CSV.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+from scipy.stats import qmc
+
+from . import yamlio
+from .engine import Inputs, Model, TimeGrid, simulate
+from .errors import InputError, Problem
+from .fit import fit_statistics
+from .model import load_model
+from .scenario import display_path, load_scenario
+
+CONFIG_KEYS = ("name", "description", "scenario", "window", "method", "dt", "data", "fitted_file", "free",
+               "targets", "carry_over", "starts", "seed", "ensemble")
+TRANSFORMS = ("level", "growth_rate")
+
+
+@dataclass
+class Free:
+    """One fitted number: a parameter, all its elements tied, or one element."""
+
+    name: str
+    elements: list[int]  # flat element indices set to this value
+    label: str
+    low: float
+    high: float
+    default: float
+    prior: tuple[float, float] | None = None  # (mean, sd)
+
+
+@dataclass
+class Target:
+    series: str
+    variable: str
+    transform: str
+    error: float
+    weight: float
+    rows: pd.DataFrame = field(default_factory=pd.DataFrame)  # city, year, value
+
+
+@dataclass
+class Config:
+    path: Path
+    name: str
+    description: str
+    grid: TimeGrid
+    method: str
+    data_path: Path
+    fitted_path: Path
+    free: list[Free]
+    targets: list[Target]
+    starts: int
+    seed: int
+    ensemble_samples: int
+    scenario_path: Path | None
+    text: str
+    carry_over: dict = field(default_factory=dict)  # parameter -> (numerator, denominator) at the window end
+
+
+# ------------------------------------------------------------------------------------------------
+# configuration
+
+
+def load_config(path, model: Model) -> Config:
+    path = Path(path)
+    doc, problems = yamlio.load(display_path(path))
+    if doc is None:
+        raise InputError(problems or [Problem(str(path), None, "", "cannot read the file")])
+    data = doc.data if isinstance(doc.data, dict) else {}
+    if not isinstance(doc.data, dict):
+        problems.append(doc.problem((), "a calibration configuration is a mapping"))
+
+    def bad(key, message):
+        problems.append(doc.problem(key if isinstance(key, tuple) else (key,), message))
+
+    for key in data:
+        if key not in CONFIG_KEYS:
+            bad(key, f"unknown key; allowed: {', '.join(CONFIG_KEYS)}")
+    window = data.get("window") or {}
+    start, end = window.get("start", 2010), window.get("end", 2020)
+    dt = data.get("dt", 0.25)
+    grid = None
+    try:
+        grid = TimeGrid(float(start), float(end), float(dt), 1.0)
+    except (TypeError, ValueError) as exc:
+        bad("window", str(exc))
+    method = data.get("method", "rk4")
+    if method not in ("euler", "rk4"):
+        bad("method", "euler or rk4")
+    data_path = path.parent / str(data.get("data", "data/history.csv"))
+    if not data_path.exists():
+        bad("data", f"file not found: {data_path}")
+    fitted_path = path.parent / str(data.get("fitted_file", f"fitted/{path.stem}.yaml"))
+    scenario_path = (path.parent / data["scenario"]) if data.get("scenario") else None
+    if scenario_path is not None and not scenario_path.exists():
+        bad("scenario", f"file not found: {data['scenario']}")
+
+    free = []
+    section = data.get("free") or {}
+    if not isinstance(section, dict) or not section:
+        bad("free", "name the parameters to fit, e.g. tfp_growth: {bounds: [0, 0.05]}")
+        section = {}
+    for name, spec in section.items():
+        key = ("free", name)
+        var = model.variables.get(name)
+        if var is None or var.kind != "parameter":
+            bad(key, f"unknown parameter {name!r}")
+            continue
+        spec = spec or {}
+        bounds = spec.get("bounds")
+        if not (isinstance(bounds, list) and len(bounds) == 2 and all(isinstance(b, (int, float)) for b in bounds)
+                and bounds[0] < bounds[1]):
+            bad(key + ("bounds",), "give [low, high] with low < high")
+            continue
+        prior = spec.get("prior")
+        if prior is not None and not (isinstance(prior, dict) and set(prior) == {"mean", "sd"} and prior["sd"] > 0):
+            bad(key + ("prior",), "give {mean: m, sd: s} with s > 0")
+            prior = None
+        size = model.size(name)
+        per_element = spec.get("per_element", True) and size > 1
+        groups = [[k] for k in range(size)] if per_element else [list(range(size))]
+        for group in groups:
+            default = float(np.ravel(var.value)[group[0]])
+            label = model.element_label(name, group[0]) if per_element else name
+            free.append(Free(name, group, label, float(bounds[0]), float(bounds[1]),
+                             float(np.clip(default, bounds[0], bounds[1])),
+                             (float(prior["mean"]), float(prior["sd"])) if prior else None))
+
+    observed = pd.read_csv(data_path) if data_path.exists() else pd.DataFrame()
+    targets = []
+    for i, spec in enumerate(data.get("targets") or []):
+        key = ("targets", yamlio.Index(i))
+        if not isinstance(spec, dict):
+            bad(key, "a target is {series, variable, error, transform, weight, years}")
+            continue
+        variable = spec.get("variable")
+        if variable not in model.variables:
+            bad(key + ("variable",), f"unknown model variable {variable!r}")
+            continue
+        transform = spec.get("transform", "level")
+        if transform not in TRANSFORMS:
+            bad(key + ("transform",), f"one of {', '.join(TRANSFORMS)}")
+            continue
+        error = spec.get("error")
+        if not isinstance(error, (int, float)) or error <= 0:
+            bad(key + ("error",), "the observation error (relative for levels, absolute for growth rates) > 0")
+            continue
+        rows = observed[observed.series == spec.get("series")] if len(observed) else observed
+        if not len(rows):
+            bad(key + ("series",), f"no rows of series {spec.get('series')!r} in {data_path.name}")
+            continue
+        if grid is not None:
+            low = grid.start + (1 if transform == "growth_rate" else 0)
+            rows = rows[(rows.year >= low) & (rows.year <= grid.end)]
+        if spec.get("years"):
+            rows = rows[rows.year.isin(spec["years"])]
+        if spec.get("skip_start", True) and grid is not None and transform == "level":
+            rows = rows[rows.year > grid.start]  # the start year is matched by construction
+        targets.append(Target(spec["series"], variable, transform, float(error), float(spec.get("weight", 1.0)),
+                              rows[["city", "year", "value"]].reset_index(drop=True)))
+    if not targets:
+        bad("targets", "give at least one target series")
+    carry_over = {}
+    for name, spec in (data.get("carry_over") or {}).items():
+        key = ("carry_over", name)
+        pair = spec.get("ratio") if isinstance(spec, dict) else None
+        if name not in model.parameters:
+            bad(key, f"unknown parameter {name!r}")
+        elif not (isinstance(pair, list) and len(pair) == 2 and all(v in model.variables for v in pair)):
+            bad(key, "give {ratio: [numerator variable, denominator variable]}")
+        else:
+            carry_over[name] = tuple(pair)
+    ensemble = data.get("ensemble") or {}
+    if problems:
+        raise InputError(problems)
+    return Config(path=path, name=str(data.get("name", path.stem)), description=str(data.get("description", "")),
+                  grid=grid, method=method, data_path=data_path, fitted_path=fitted_path, free=free, targets=targets,
+                  starts=int(data.get("starts", 4)), seed=int(data.get("seed", 0)),
+                  ensemble_samples=int(ensemble.get("samples", 2000)), scenario_path=scenario_path,
+                  text=path.read_text(encoding="utf-8"), carry_over=carry_over)
+
+
+# ------------------------------------------------------------------------------------------------
+# the problem
+
+
+class FitProblem:
+    """Residuals of a batch of parameter vectors, from one batch of kernel runs."""
+
+    def __init__(self, model: Model, config: Config, base: Inputs):
+        self.model, self.config, self.base = model, config, base
+        self.variables = sorted({t.variable for t in config.targets})
+        self.lows = np.array([f.low for f in config.free])
+        self.highs = np.array([f.high for f in config.free])
+        probe = simulate(model, base, config.grid, config.method, record=self.variables)
+        cities = list(model.spec.elements("city"))
+        times = list(config.grid.times)
+        self.index = []  # per target: (columns, saves, previous saves or None, observed)
+        for t in config.targets:
+            cols = np.array([probe.column(t.variable, cities.index(c)) for c in t.rows.city])
+            saves = np.array([times.index(float(y)) for y in t.rows.year])
+            previous = saves - 1 if t.transform == "growth_rate" else None
+            self.index.append((cols, saves, previous, t.rows.value.to_numpy(float)))
+        self.offsets = [[model.param_offset[f.name] + k for k in f.elements] for f in config.free]
+
+    def inputs(self, x: np.ndarray) -> Inputs:
+        x = np.atleast_2d(x)
+        inputs = self.base.with_runs(len(x))
+        for j, offsets in enumerate(self.offsets):
+            inputs.params[:, offsets] = x[:, j:j + 1]
+        return inputs
+
+    def simulated(self, x: np.ndarray) -> np.ndarray:
+        return simulate(self.model, self.inputs(x), self.config.grid, self.config.method, record=self.variables,
+                        on_error="nan").values
+
+    def residuals(self, x: np.ndarray) -> np.ndarray:
+        """(runs, residuals), scaled by the observation errors and weights; priors appended."""
+        values = self.simulated(x)
+        parts = []
+        for t, (cols, saves, previous, obs) in zip(self.config.targets, self.index):
+            sim = values[:, saves, cols]
+            if t.transform == "growth_rate":
+                sim = sim / values[:, previous, cols] - 1
+                parts.append(t.weight * (sim - obs) / t.error)
+            else:
+                parts.append(t.weight * (sim - obs) / (t.error * np.abs(obs)))
+        x = np.atleast_2d(x)
+        for j, f in enumerate(self.config.free):
+            if f.prior:
+                parts.append(((x[:, j] - f.prior[0]) / f.prior[1])[:, None])
+        out = np.concatenate(parts, axis=1)
+        return np.where(np.isfinite(out), out, 1e6)
+
+    def jacobian(self, x: np.ndarray) -> np.ndarray:
+        """Forward differences, all perturbed runs in one batch."""
+        steps = 1e-6 * (self.highs - self.lows)
+        steps = np.where(x + steps > self.highs, -steps, steps)
+        batch = np.vstack([x, x + np.diag(steps)])
+        r = self.residuals(batch)
+        return ((r[1:] - r[0]) / steps[:, None]).T
+
+    def simulated_table(self, x: np.ndarray) -> list[pd.DataFrame]:
+        values = self.simulated(x)[0]
+        out = []
+        for t, (cols, saves, previous, obs) in zip(self.config.targets, self.index):
+            sim = values[saves, cols]
+            if t.transform == "growth_rate":
+                sim = sim / values[previous, cols] - 1
+            out.append(t.rows.assign(simulated=sim))
+        return out
+
+
+def calibrate(config: Config, model: Model | None = None, say=print) -> dict:
+    """Fit, then estimate uncertainty. Returns everything the writers need."""
+    model = model or load_model()
+    base = (load_scenario(config.scenario_path, model).inputs(model) if config.scenario_path
+            else _defaults(model))
+    problem = FitProblem(model, config, base)
+    lows, highs = problem.lows, problem.highs
+    x_default = np.array([f.default for f in config.free])
+    starts = [x_default]
+    if config.starts > 1:
+        sampler = qmc.LatinHypercube(d=len(x_default), seed=config.seed)
+        starts += list(qmc.scale(sampler.random(config.starts - 1), lows, highs))
+    best = None
+    for k, x0 in enumerate(starts):
+        result = optimize.least_squares(lambda x: problem.residuals(x)[0], x0, jac=problem.jacobian,
+                                        bounds=(lows, highs), x_scale="jac", method="trf", max_nfev=200)
+        say(f"  start {k + 1}/{len(starts)}: cost {result.cost:.4g} after {result.nfev} evaluations")
+        if best is None or result.cost < best.cost:
+            best = result
+    x = best.x
+    m, n = len(best.fun), len(x)
+    jac = problem.jacobian(x)
+    scale = max(1.0, 2 * best.cost / max(m - n, 1))  # inflate when the fit is worse than the stated errors
+    try:
+        cov = np.linalg.pinv(jac.T @ jac) * scale
+    except np.linalg.LinAlgError:
+        cov = np.diag(((highs - lows) / 4) ** 2)
+    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+    ensemble = _filtered_ensemble(problem, x, cov, best.cost, config)
+    return {"x": x, "cost": float(best.cost), "m": m, "n": n, "sd_jacobian": sd, "cov": cov,
+            "ensemble": ensemble, "tables": problem.simulated_table(x), "problem": problem,
+            "x_default": x_default, "tables_default": problem.simulated_table(x_default),
+            "carried": _carry_over(model, problem, config, x)}
+
+
+def _carry_over(model: Model, problem: FitProblem, config: Config, x) -> dict:
+    """Start-year-state parameters at the end of the window of the calibrated run, per element."""
+    out = {}
+    for name, (numerator, denominator) in config.carry_over.items():
+        result = simulate(model, problem.inputs(x), config.grid, config.method, record=[numerator, denominator])
+        size = model.size(numerator)
+        ratio = [float(result.values[0, -1, result.column(numerator, k)] / result.values[0, -1, result.column(
+            denominator, k)]) for k in range(size)]
+        out[name] = ratio
+    return out
+
+
+def _defaults(model):
+    from .engine import default_inputs
+
+    return default_inputs(model)
+
+
+def _filtered_ensemble(problem: FitProblem, x, cov, cost, config: Config) -> dict:
+    """FaIR-style constraint: draw from the Jacobian Gaussian (inside the bounds), keep the runs whose
+    chi-square is within the 95 % bound of the best fit."""
+    rng = np.random.default_rng(config.seed)
+    draws = rng.multivariate_normal(x, cov, size=config.ensemble_samples, method="eigh", check_valid="ignore")
+    inside = np.all((draws >= problem.lows) & (draws <= problem.highs), axis=1)
+    draws = draws[inside]
+    if not len(draws):
+        return {"accepted": np.zeros((0, len(x))), "drawn": config.ensemble_samples, "threshold": None}
+    chi2 = np.sum(problem.residuals(draws) ** 2, axis=1)
+    threshold = 2 * cost + stats.chi2.ppf(0.95, len(x))
+    accepted = draws[chi2 <= threshold]
+    return {"accepted": accepted, "drawn": config.ensemble_samples, "inside_bounds": int(inside.sum()),
+            "threshold": float(threshold)}
+
+
+# ------------------------------------------------------------------------------------------------
+# outputs
+
+
+def fit_records(config: Config, tables: list[pd.DataFrame]) -> list[dict]:
+    out = []
+    for target, table in zip(config.targets, tables):
+        for city, rows in table.groupby("city", sort=False):
+            record = {"series": target.series, "variable": target.variable, "transform": target.transform,
+                      "city": city}
+            record.update(fit_statistics(rows.simulated.to_numpy(), rows.value.to_numpy()))
+            out.append(record)
+    return out
+
+
+def _hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def fitted_document(config: Config, model: Model, result: dict) -> dict:
+    values: dict[str, dict | float] = {}
+    for f, value in zip(config.free, result["x"]):
+        var = model.variables[f.name]
+        if len(f.elements) == model.size(f.name) and model.size(f.name) > 1 or not var.dims:
+            values[f.name] = float(value)
+        else:
+            element = model.spec.elements(var.dims[0])[f.elements[0]]
+            values.setdefault(f.name, {})[element] = float(value)
+    for name, carried in result["carried"].items():
+        var = model.variables[name]
+        values[name] = dict(zip(model.spec.elements(var.dims[0]), carried)) if var.dims else carried[0]
+    return {
+        "calibration": {"config": display_path(config.path), "config_sha256": hashlib.sha256(
+            config.text.encode()).hexdigest()[:16], "data": display_path(config.data_path),
+            "data_sha256": _hash(config.data_path), "date": date.today().isoformat(),
+            "window": [config.grid.start, config.grid.end], "cost": result["cost"],
+            "residuals": result["m"], "free": result["n"],
+            "carried_over": {name: f"the {config.grid.end:g} value of {a}/{b} in the calibrated run (fitted for "
+                                   f"{config.grid.start:g}: {_fitted_value(config, result, name)})"
+                             for name, (a, b) in config.carry_over.items()}},
+        "parameters": values,
+    }
+
+
+def _fitted_value(config: Config, result: dict, name: str) -> str:
+    return ", ".join(f"{v:.4g}" for f, v in zip(config.free, result["x"]) if f.name == name) or "not fitted"
+
+
+def uncertain_document(config: Config, model: Model, result: dict) -> dict:
+    accepted = result["ensemble"]["accepted"]
+    block = {}
+    for j, (f, value) in enumerate(zip(config.free, result["x"])):
+        sd = float(np.std(accepted[:, j])) if len(accepted) > 10 else float(result["sd_jacobian"][j])
+        mean = float(np.mean(accepted[:, j])) if len(accepted) > 10 else float(value)
+        key = f.label if len(f.elements) == 1 and model.variables[f.name].dims else f.name
+        if sd <= 0 or not math.isfinite(sd) or f.name in config.carry_over:
+            continue  # a carried-over state is not the fitted number: its uncertainty is not this one
+        block[key] = {"dist": "truncnormal", "mean": mean, "sd": sd, "low": f.low, "high": f.high}
+    return {"uncertain": block}
+
+
+def write_outputs(folder: Path, config: Config, model: Model, result: dict):
+    """fitted.yaml, uncertain.yaml, fit.json, posterior_samples.csv, fit.png and report.md."""
+    import yaml
+
+    from . import plots
+    from .outputs import write_json
+
+    fitted = fitted_document(config, model, result)
+    uncertain = uncertain_document(config, model, result)
+    header = (f"# Fitted by `simulate calibrate {display_path(config.path)}` on {fitted['calibration']['date']}.\n"
+              "# Scenarios read it with parameters_from:. Regenerate with the same command; do not edit by hand.\n")
+    (folder / "fitted.yaml").write_text(header + yaml.safe_dump(fitted, sort_keys=False), encoding="utf-8")
+    (folder / "uncertain.yaml").write_text(
+        "# Calibrated parameter uncertainty: extend it from a Monte Carlo scenario (extends: [..., this file]).\n"
+        + yaml.safe_dump(uncertain, sort_keys=False), encoding="utf-8")
+    records = fit_records(config, result["tables"])
+    write_json(records, folder / "fit.json")
+    accepted = result["ensemble"]["accepted"]
+    pd.DataFrame(accepted, columns=[f.label for f in config.free]).to_csv(folder / "posterior_samples.csv",
+                                                                          index=False)
+    plots.calibration_fit(config, result, path=folder / "fit.png")
+    (folder / "report.md").write_text(calibration_report(config, model, result, records), encoding="utf-8")
+
+
+def calibration_report(config: Config, model: Model, result: dict, records: list[dict]) -> str:
+    def f(x):
+        return "–" if x is None else f"{x:.3f}"
+
+    lines = [f"# Calibration `{config.name}`", "", config.description.strip(), "",
+             f"Window {config.grid.start:g}–{config.grid.end:g} ({config.method.upper()}, dt {config.grid.dt:g}); "
+             f"{result['m']} scaled residuals, {result['n']} free numbers; best cost (half chi-square) "
+             f"{result['cost']:.4g} from {config.starts} starts.", "",
+             "## Fit (fractions: a MAPE of 0.02 is 2 %)", "",
+             "| series | city | n | MAPE | RMSPE | R² | U_M | U_S | U_C |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        lines.append(f"| {r['series']} | {r['city']} | {r['n']} | {f(r['mape'])} | {f(r['rmspe'])} | {f(r['r2'])} | "
+                     f"{f(r['theil_um'])} | {f(r['theil_us'])} | {f(r['theil_uc'])} |")
+    ens = result["ensemble"]
+    lines += ["", "## Fitted values", "",
+              "| parameter | fitted | ± (filtered ensemble sd) | default | bounds | default's source |",
+              "|---|---|---|---|---|---|"]
+    accepted = ens["accepted"]
+    for j, (fr, value) in enumerate(zip(config.free, result["x"])):
+        sd = np.std(accepted[:, j]) if len(accepted) > 10 else result["sd_jacobian"][j]
+        source = " ".join(model.variables[fr.name].source.split())[:120]
+        lines.append(f"| {fr.label} | {value:.5g} | {sd:.2g} | {fr.default:.5g} | [{fr.low:g}, {fr.high:g}] | {source} |")
+    lines += ["", f"Uncertainty: {ens['drawn']} draws from the Jacobian Gaussian, {ens.get('inside_bounds', 0)} inside the "
+              f"bounds, {len(accepted)} accepted (chi-square within the 95 % bound of the best fit, "
+              f"threshold {ens['threshold'] if ens['threshold'] is None else round(ens['threshold'], 2)}).", ""]
+    return "\n".join(lines)
+
+
+def cmd_calibrate(args) -> int:
+    from .outputs import staging
+
+    model = load_model()
+    config = load_config(args.config, model)
+    folder = Path(args.out) if args.out else Path("outputs") / f"calibration_{config.name}"
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    say(f"calibrating {len(config.free)} numbers against {sum(len(t.rows) for t in config.targets)} observations "
+        f"({config.grid.start:g}-{config.grid.end:g}) ...")
+    result = calibrate(config, model, say)
+    with staging(folder) as tmp:
+        write_outputs(tmp, config, model, result)
+    # the fitted file scenarios read (and its uncertainty beside it), written atomically
+    for path, text in ((config.fitted_path, (folder / "fitted.yaml").read_text(encoding="utf-8")),
+                       (config.fitted_path.with_name(config.fitted_path.stem + "_uncertain.yaml"),
+                        (folder / "uncertain.yaml").read_text(encoding="utf-8"))):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp_path = path.with_suffix(".tmp")
+        tmp_path.write_text(text, encoding="utf-8")
+        tmp_path.replace(path)
+    say(f"cost {result['cost']:.4g}; fitted parameters in {display_path(config.fitted_path)}; report in {folder}/")
+    return 0
