@@ -76,9 +76,9 @@ def test_recovers_known_parameters_from_noisy_synthetic_data(model, tmp_path):
     for k, city in enumerate(model.spec.elements("city")):
         for year in range(2010, 2021):
             gdp = result.values[0, year - 2010, result.column("gdp", k)] * (1 + 0.005 * rng.standard_normal())
-            rows.append(f"gdp_real,{city},{year},{gdp!r},yuan/year,synthetic,,")
+            rows.append(f"gdp_real,{city},{year},{float(gdp)!r},yuan/year,synthetic,,")
         pop = result.values[0, -1, result.column("population", k)] * (1 + 0.002 * rng.standard_normal())
-        rows.append(f"population_census,{city},2020,{pop!r},person,synthetic,,")
+        rows.append(f"population_census,{city},2020,{float(pop)!r},person,synthetic,,")
     data_path.write_text("\n".join(rows) + "\n")
     config = load_config(config_path, model)
     fitted = calibrate(config, model, say=lambda *a: None)
