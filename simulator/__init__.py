@@ -11,8 +11,9 @@ Data flows one way: scenario YAML -> Scenario -> arrays -> numba kernel -> Datas
 """
 
 from .api import evaluate_goals, run
+from .ensemble import run_ensemble
 from .model import load_model
 from .scenario import Scenario, load_scenario
 
-__all__ = ["Scenario", "evaluate_goals", "load_model", "load_scenario", "run"]
+__all__ = ["Scenario", "evaluate_goals", "load_model", "load_scenario", "run", "run_ensemble"]
 __version__ = "0.1.0"

@@ -198,3 +198,28 @@ def calibration_fit(config, result, path=None):
     fig.suptitle(f"Calibration {config.name}: simulated against observed", fontsize=11)
     fig.tight_layout(rect=(0, 0.03, 1, 0.97))
     return _save(fig, path)
+
+
+def sobol_bars(table, path=None, title="Sobol indices", top=10):
+    """Per goal indicator: the inputs with the largest total-order index, S1 and ST with 95 % intervals."""
+    goals = list(dict.fromkeys(table.goal))
+    cols = 2
+    rows = int(np.ceil(len(goals) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(7.5 * cols, 0.32 * top * rows + 1.2 * rows), squeeze=False)
+    for ax, goal in zip(axes.flat, goals):
+        part = table[table.goal == goal].sort_values("ST", ascending=False).head(top)[::-1]
+        y = np.arange(len(part))
+        ax.barh(y + 0.2, part.ST, height=0.38, xerr=part.ST_conf, color="#4575b4", label="total order (ST)")
+        ax.barh(y - 0.2, part.S1, height=0.38, xerr=part.S1_conf, color="#fdae61", label="first order (S1)")
+        ax.set_yticks(y)
+        ax.set_yticklabels(part.input, fontsize=7)
+        ax.set_xlim(left=0)
+        ax.set_title(goal, fontsize=9)
+        ax.grid(alpha=0.3, axis="x")
+    for ax in list(axes.flat)[len(goals):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=9, frameon=False)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
+    return _save(fig, path)

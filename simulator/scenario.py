@@ -504,16 +504,20 @@ class _Checker:
 
     # -- uncertainty, Monte Carlo, goals, outputs ---------------------------------------------
     def uncertain(self, section) -> list[Distribution]:
+        """The uncertain inputs, one per (input, element): explicit entries replace the generic
+        ``assumed_parameters`` ones, and a later entry for the same element replaces an earlier one."""
         model = self.model
         section = self.mapping(section, ("uncertain",))
         out = []
+        if "assumed_parameters" in section:
+            if section["assumed_parameters"] != "uniform":
+                self.bad(("uncertain", "assumed_parameters"),
+                         "the only choice is 'uniform' (each assumed value uniform over its range)")
+            else:
+                out += assumed_distributions(model)
         for name, spec in section.items():
             path = ("uncertain", name)
             if name == "assumed_parameters":
-                if spec != "uniform":
-                    self.bad(path, "the only choice is 'uniform' (each assumed value uniform over its range)")
-                    continue
-                out += assumed_distributions(model)
                 continue
             element = None
             match = re.match(r"^(.+?)\[([^\]]+)\]$", str(name))
@@ -548,6 +552,8 @@ class _Checker:
             for k in elements:
                 label = str(name) if k is None or element is not None else \
                     model.element_label(var.name, k).replace(var.name, str(name), 1)
+                # replace what this entry covers: the same element, or every element of the input
+                out = [d for d in out if d.target != target or (k is not None and d.element not in (k, None))]
                 out.append(Distribution(target, dist, args, k, label))
         return out
 

@@ -1,0 +1,566 @@
+"""Monte Carlo ensembles: sampling, chunked runs (local threads or a Dask cluster), streaming to disk,
+resume, goal probabilities, percentiles, and Sobol sensitivity.
+
+Determinism: the whole sample is drawn once, up front, and written to disk; every run is computed
+independently from its row of the sample. The results are therefore bitwise identical whatever the
+number of threads or workers, locally or on Dask, and whether or not the run was interrupted.
+
+Layout of an ensemble's work folder (``.<name>.ensemble`` beside the output folder while it runs):
+
+    manifest.json     what is being run (a re-run with a different manifest starts afresh)
+    samples.npy       the sampled inputs, runs x inputs (float64)
+    runs.zarr         outputs per run: time x city per variable (float32), and goal indicators
+    done/chunk_NNNNN  written after a chunk is safely stored; a chunk without it is recomputed
+
+When every chunk is done, the summaries are written and the folder is moved to the output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+from scipy.stats import qmc
+
+from .engine import Inputs, Model, simulate, to_dataset
+from .errors import InputError, Problem
+from .scenario import Distribution, Scenario
+
+PERCENTILES = (5, 25, 50, 75, 95)
+# what an ensemble records by default: key trajectories and what the goals need
+ENSEMBLE_VARIABLES = ("population", "urban_population", "gdp", "capital", "energy_use", "co2", "coal_output",
+                      "water_demand", "water_use", "water_supply_cap", "groundwater_storage", "water_cap_pressure",
+                      "coal_cap_pressure", "non_fossil_energy", "renewable_capacity", "coal_power_capacity",
+                      "gdp_lost_to_water", "gdp_lost_to_energy_limit", "gdp_lost_to_coal_cap")
+
+
+# ------------------------------------------------------------------------------------------------
+# distributions and sampling
+
+
+def ppf(dist: Distribution, u: np.ndarray) -> np.ndarray:
+    """Inverse CDF: uniform numbers in (0, 1) -> values of the distribution."""
+    a = dist.args
+    if dist.dist == "uniform":
+        return a["low"] + (a["high"] - a["low"]) * u
+    if dist.dist == "normal":
+        return stats.norm.ppf(u, loc=a["mean"], scale=a["sd"])
+    if dist.dist == "truncnormal":
+        lo, hi = (a["low"] - a["mean"]) / a["sd"], (a["high"] - a["mean"]) / a["sd"]
+        return stats.truncnorm.ppf(u, lo, hi, loc=a["mean"], scale=a["sd"])
+    if dist.dist == "lognormal":
+        return a["median"] * np.exp(a["sigma"] * stats.norm.ppf(u))
+    if dist.dist == "triangular":
+        width = a["high"] - a["low"]
+        return stats.triang.ppf(u, (a["mode"] - a["low"]) / width, loc=a["low"], scale=width)
+    if dist.dist == "choice":
+        values = np.asarray(a["values"], dtype=float)
+        weights = np.asarray(a.get("weights") or np.ones(len(values)), dtype=float)
+        edges = np.cumsum(weights) / weights.sum()
+        return values[np.minimum(np.searchsorted(edges, u, side="right"), len(values) - 1)]
+    raise ValueError(dist.dist)
+
+
+def unit_sample(runs: int, dims: int, seed: int, sampling: str, chunk: int = 65536):
+    """Yield blocks of the (runs x dims) unit sample, in order. The blocks do not change the numbers."""
+    if dims == 0:
+        for start in range(0, runs, chunk):
+            yield np.zeros((min(chunk, runs - start), 0))
+        return
+    if sampling == "random":
+        rng = np.random.default_rng(seed)
+        for start in range(0, runs, chunk):
+            yield rng.random((min(chunk, runs - start), dims))
+    elif sampling == "sobol":
+        sampler = qmc.Sobol(d=dims, scramble=True, seed=seed)
+        for start in range(0, runs, chunk):
+            yield sampler.random(min(chunk, runs - start))
+    elif sampling == "lhs":
+        # Latin hypercube, one column at a time so memory stays at one column: each column is a random
+        # permutation of the strata with a uniform offset inside each stratum
+        rng = np.random.default_rng(seed)
+        columns = [(rng.permutation(runs) + rng.random(runs)) / runs for _ in range(dims)]
+        for start in range(0, runs, chunk):
+            stop = min(runs, start + chunk)
+            yield np.column_stack([c[start:stop] for c in columns])
+    else:
+        raise ValueError(sampling)
+
+
+def write_samples(path: Path, distributions: list[Distribution], runs: int, seed: int, sampling: str) -> np.ndarray:
+    """Draw the whole sample once and store it (values, runs x inputs) as a memory-mapped .npy file."""
+    out = np.lib.format.open_memmap(path.with_suffix(".tmp.npy"), mode="w+", dtype=np.float64,
+                                    shape=(runs, len(distributions)))
+    start = 0
+    for block in unit_sample(runs, len(distributions), seed, sampling):
+        stop = start + len(block)
+        for j, dist in enumerate(distributions):
+            out[start:stop, j] = ppf(dist, np.clip(block[:, j], 1e-12, 1 - 1e-12))
+        start = stop
+    out.flush()
+    del out
+    os.replace(path.with_suffix(".tmp.npy"), path)
+    return np.load(path, mmap_mode="r")
+
+
+def apply(inputs: Inputs, distributions: list[Distribution], values: np.ndarray):
+    """Set each run's sampled inputs (later entries override earlier ones on the same element)."""
+    model = inputs.model
+    for j, dist in enumerate(distributions):
+        if dist.target.endswith(".multiplier"):
+            base = model.multiplier_offset[dist.target[: -len(".multiplier")]]
+            size = model.size(dist.target[: -len(".multiplier")])
+        else:
+            base, size = model.param_offset[dist.target], model.size(dist.target)
+        offsets = [base + dist.element] if dist.element is not None else list(range(base, base + size))
+        inputs.params[:, offsets] = values[:, j:j + 1]
+
+
+# ------------------------------------------------------------------------------------------------
+# running
+
+
+@dataclass
+class Plan:
+    """What an ensemble runs; its manifest identifies the work folder's contents for resuming."""
+
+    scenario: Scenario
+    runs: int
+    seed: int
+    sampling: str
+    chunk: int
+    variables: list[str]
+
+    def manifest(self) -> dict:
+        return {"scenario": self.scenario.name, "scenario_resolved": _resolved(self.scenario), "runs": self.runs,
+                "seed": self.seed, "sampling": self.sampling, "chunk": self.chunk, "variables": self.variables,
+                "inputs": [(d.target, d.element, d.dist, d.args) for d in self.scenario.uncertain]}
+
+    @property
+    def n_chunks(self) -> int:
+        return math.ceil(self.runs / self.chunk)
+
+
+def _resolved(scenario):
+    from .api import resolved_yaml
+
+    return resolved_yaml(scenario)
+
+
+def make_plan(model: Model, scenario: Scenario, runs=None, seed=None, chunk=None, variables=None) -> Plan:
+    mc = scenario.monte_carlo or {}
+    runs = int(runs if runs is not None else mc.get("runs", 1000))
+    if runs < 1:
+        raise InputError(Problem(str(scenario.path), None, "monte_carlo.runs", "must be at least 1"))
+    variables = list(variables or scenario.outputs.get("variables") or
+                     [v for v in ENSEMBLE_VARIABLES if v in model.variables])
+    return Plan(scenario, runs, int(seed if seed is not None else mc.get("seed", 0)), mc.get("sampling", "lhs"),
+                int(chunk or mc.get("chunk", 10000)), variables)
+
+
+def run_chunk(model: Model, inputs: Inputs, grid, method, variables, n_threads=None):
+    """One chunk through the kernel: float32 outputs, failed runs as NaN."""
+    return simulate(model, inputs, grid, method, record=variables, n_threads=n_threads, dtype=np.float32,
+                    on_error="nan")
+
+
+def estimate_bytes(model: Model, plan: Plan) -> int:
+    columns = sum(model.size(v) for v in plan.variables)
+    return plan.runs * ((plan.scenario.time.n_saves + 1) * columns * 4 + 8 * (len(plan.scenario.uncertain) + 32))
+
+
+class Store:
+    """The zarr store of an ensemble's per-run outputs, laid out for xarray (dims run, time, city, ...)."""
+
+    def __init__(self, path: Path, model: Model, plan: Plan, labels=None, create=False):
+        import zarr
+
+        self.path, self.model, self.plan = path, model, plan
+        if create:
+            root = zarr.open_group(str(path), mode="w", zarr_format=2)
+            grid = plan.scenario.time
+            self._coord(root, "run", np.arange(plan.runs))
+            self._coord(root, "time", grid.times)
+            for dim in model.spec.dims:
+                self._coord(root, dim, np.array(model.spec.dims[dim], dtype="<U16"))
+            for alias, base in model.spec.aliases.items():
+                self._coord(root, alias, np.array(model.spec.dims[base], dtype="<U16"))
+            for name in plan.variables:
+                var = model.variables[name]
+                shape = (plan.runs, grid.n_saves + 1) + model.shape(name)
+                array = root.create_array(name, shape=shape, chunks=(plan.chunk,) + shape[1:], dtype="f4",
+                                          fill_value=np.nan)
+                from .engine.run import variable_attrs
+
+                array.attrs.update({"_ARRAY_DIMENSIONS": ["run", "time", *var.dims], **variable_attrs(model, name)})
+            array = root.create_array("failed", shape=(plan.runs,), chunks=(plan.chunk,), dtype="i1", fill_value=None)
+            array.attrs["_ARRAY_DIMENSIONS"] = ["run"]
+            array.attrs["description"] = "1 where the run went non-finite (its outputs are NaN)"
+        self.root = zarr.open_group(str(path), mode="r+", zarr_format=2)
+
+    @staticmethod
+    def _coord(root, name, values):
+        array = root.create_array(name, shape=values.shape, dtype=values.dtype, fill_value=None)
+        array[:] = values
+        array.attrs["_ARRAY_DIMENSIONS"] = [name]
+
+    def write(self, start: int, values: np.ndarray, labels, failed: np.ndarray):
+        column = 0
+        stop = start + values.shape[0]
+        for name in dict.fromkeys(n for n, _ in labels):
+            size = self.model.size(name)
+            block = values[:, :, column:column + size]
+            column += size
+            self.root[name][start:stop] = block.reshape(block.shape[:2] + self.model.shape(name))
+        flags = np.zeros(stop - start, dtype="i1")
+        flags[failed] = 1
+        self.root["failed"][start:stop] = flags
+
+
+def run_plan(model: Model, plan: Plan, work: Path, workers=None, scheduler=None, progress=True, say=print):
+    """Run (or resume) every chunk of a plan into ``work``. Returns the number of chunks computed now."""
+    manifest = plan.manifest()
+    manifest_path = work / "manifest.json"
+    if work.exists():
+        try:
+            same = json.loads(manifest_path.read_text()) == json.loads(json.dumps(manifest))
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            say(f"  {work} holds a different or unfinished ensemble setup; starting afresh")
+            shutil.rmtree(work)
+    fresh = not work.exists()
+    if fresh:
+        work.mkdir(parents=True)
+        (work / "done").mkdir()
+        write_samples(work / "samples.npy", plan.scenario.uncertain, plan.runs, plan.seed, plan.sampling)
+        Store(work / "runs.zarr", model, plan, create=True)
+        manifest_path.write_text(json.dumps(manifest))  # last: its presence means the setup is complete
+    samples = np.load(work / "samples.npy", mmap_mode="r")
+    store = Store(work / "runs.zarr", model, plan)
+    todo = [k for k in range(plan.n_chunks) if not (work / "done" / f"chunk_{k:05d}").exists()]
+    if not fresh and len(todo) < plan.n_chunks:
+        say(f"  resuming: {plan.n_chunks - len(todo)} of {plan.n_chunks} chunks already done")
+    base = plan.scenario.inputs(model)
+    grid, method = plan.scenario.time, plan.scenario.method
+
+    def chunk_inputs(k):
+        start, stop = k * plan.chunk, min(plan.runs, (k + 1) * plan.chunk)
+        inputs = base.with_runs(stop - start)
+        apply(inputs, plan.scenario.uncertain, np.asarray(samples[start:stop]))
+        return start, inputs
+
+    def store_chunk(k, start, values, labels, failed):
+        store.write(start, values, labels, failed)
+        (work / "done" / f"chunk_{k:05d}").write_text(str(len(values)))
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=plan.runs, initial=plan.runs - sum(min(plan.chunk, plan.runs - k * plan.chunk) for k in todo),
+               unit="run", unit_scale=True, disable=not progress, desc="runs", smoothing=0.1)
+    try:
+        if scheduler:
+            _run_dask(model, plan, todo, chunk_inputs, store_chunk, grid, method, workers, scheduler, bar)
+        else:
+            for k in todo:
+                start, inputs = chunk_inputs(k)
+                result = run_chunk(model, inputs, grid, method, plan.variables, n_threads=workers)
+                store_chunk(k, start, result.values, result.labels, result.failed)
+                bar.update(len(result.values))
+    finally:
+        bar.close()
+    return len(todo)
+
+
+def _run_dask(model, plan, todo, chunk_inputs, store_chunk, grid, method, workers, scheduler, bar):
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    else:
+        client = Client(scheduler)
+    try:
+        model_future = client.scatter(model, broadcast=True)
+        futures = {}
+        for k in todo:
+            start, inputs = chunk_inputs(k)
+            inputs.model = None  # sent once, as model_future
+            futures[client.submit(_dask_chunk, model_future, inputs, grid, method, plan.variables, pure=False)] = \
+                (k, start)
+        for future in as_completed(futures):
+            k, start = futures[future]
+            values, failed, labels = future.result()
+            store_chunk(k, start, values, labels, failed)
+            bar.update(len(values))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _dask_chunk(model, inputs, grid, method, variables):
+    """Runs on a Dask worker, one thread per task (the cluster supplies the parallelism)."""
+    inputs.model = model
+    result = run_chunk(model, inputs, grid, method, variables, n_threads=1)
+    return result.values, result.failed, result.labels
+
+
+# ------------------------------------------------------------------------------------------------
+# summaries
+
+
+def open_runs(folder: Path) -> xr.Dataset:
+    """The per-run outputs of a finished (or running) ensemble, lazily, as an xarray Dataset."""
+    return xr.open_zarr(folder / "runs.zarr", consolidated=False)
+
+
+def summarise(model: Model, plan: Plan, work: Path):
+    """Percentiles per variable, city and year; goal indicators per run; goal probabilities."""
+    from .goals import evaluate, indicator, is_met, load_goals
+
+    runs = open_runs(work)
+    failed = runs["failed"].values.astype(bool)
+    percentile_vars = {}
+    for name in plan.variables:
+        data = runs[name].values  # runs x time x dims, float32: one variable at a time keeps memory bounded
+        ok = data[~failed]
+        values = np.percentile(ok, PERCENTILES, axis=0) if len(ok) else np.full((len(PERCENTILES),) + data.shape[1:],
+                                                                                   np.nan)
+        dims = ("percentile",) + runs[name].dims[1:]
+        percentile_vars[name] = xr.Variable(dims, values.astype(np.float64), attrs=dict(runs[name].attrs))
+        del data, ok
+    coords = {"percentile": list(PERCENTILES), "time": runs["time"].values}
+    for dim in ("city", "sector", "other"):
+        if dim in runs.coords:
+            coords[dim] = runs[dim].values
+    summary = xr.Dataset(percentile_vars, coords=coords, attrs={
+        "scenario": plan.scenario.name, "runs": plan.runs, "failed_runs": int(failed.sum()), "seed": plan.seed,
+        "sampling": plan.scenario.monte_carlo.get("sampling", "lhs") if plan.scenario.monte_carlo else "lhs",
+        "description": "percentiles over the Monte Carlo runs (failed runs excluded)"})
+    goals = load_goals(plan.scenario.goals)
+    needed = {g["indicator"].get(k) for g in goals for k in ("variable", "numerator", "denominator")} - {None}
+    present = [n for n in needed if n in runs]
+    values = xr.Dataset({n: runs[n] for n in present}).isel(run=np.flatnonzero(~failed)).load()
+    records = evaluate(values, goals)
+    per_run = {}
+    for goal in goals:
+        value, _ = indicator(values, goal["indicator"])
+        if value is not None:
+            per_run[goal["id"]] = (value.values, is_met(goal, value, values).values)
+    for record in records:
+        record["failed_runs"] = int(failed.sum())
+    return summary, records, per_run
+
+
+# ------------------------------------------------------------------------------------------------
+# the command
+
+
+def free_bytes(folder: Path) -> int:
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
+
+
+def cmd_ensemble(args, model: Model, scenario: Scenario, folder: Path) -> int:
+    from . import plots
+    from .api import resolved_yaml
+    from .outputs import lock, write_json
+    from .report import write_report
+
+    quiet = getattr(args, "quiet", False)
+    say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
+    plan = make_plan(model, scenario, runs=args.runs, seed=args.seed)
+    need = estimate_bytes(model, plan)
+    free = free_bytes(folder.parent)
+    if need > 0.9 * free:
+        raise InputError(Problem(str(scenario.path), None, "monte_carlo.runs",
+                                 f"{plan.runs} runs need about {need / 1e9:.2f} GB but only {free / 1e9:.2f} GB are free "
+                                 f"under {folder.parent}; use fewer runs or another --out"))
+    work = folder.parent / f".{folder.name}.ensemble"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with lock(folder):
+        say(f"{scenario.name}: {plan.runs} runs of {len(scenario.uncertain)} uncertain inputs "
+            f"({plan.sampling}, seed {plan.seed}, chunks of {plan.chunk}; about {need / 1e6:.0f} MB on disk)")
+        computed = run_plan(model, plan, work, workers=args.workers, scheduler=args.scheduler, progress=not quiet,
+                            say=say)
+        elapsed = time.perf_counter() - started
+        summary, goals, per_run = summarise(model, plan, work)
+        summary.to_netcdf(work / "summary.nc", engine="netcdf4")
+        write_json(goals, work / "goals.json")
+        (work / "scenario.resolved.yaml").write_text(resolved_yaml(scenario), encoding="utf-8")
+        np.savez(work / "goal_indicators.npz", **{f"{k}_value": v for k, (v, _) in per_run.items()},
+                 **{f"{k}_met": m for k, (_, m) in per_run.items()})
+        median = summary.sel(percentile=50).drop_vars("percentile")
+        median.attrs["scenario"] = scenario.name
+        extra = ["## Monte Carlo", "",
+                 f"{plan.runs} runs ({int(summary.attrs['failed_runs'])} failed), {plan.sampling} sampling, seed "
+                 f"{plan.seed}; {len(scenario.uncertain)} uncertain inputs. The goal table gives the probability that "
+                 "each goal is met with its Monte Carlo standard error; key indicators are medians over the runs. "
+                 "Per-run outputs: runs.zarr (`simulator.ensemble.open_runs(folder)`); percentiles: summary.nc.", ""]
+        write_report(work / "report.md", median, scenario, goals, None, extra=extra)
+        plots.fan_chart(summary, path=work / "fan_chart.png", title=f"{scenario.name}: {plan.runs} runs")
+        plots.goal_dashboard(goals, path=work / "goals.png", title=f"Plan goals: {scenario.name} ({plan.runs} runs)")
+        shutil.rmtree(work / "done")
+        (work / "samples.npy").unlink()
+        old = None
+        if folder.exists():
+            old = folder.parent / f".{folder.name}.old-{os.getpid()}"
+            os.replace(folder, old)
+        os.replace(work, folder)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    rate = plan.runs * computed / max(plan.n_chunks, 1) / max(elapsed, 1e-9)
+    say(f"{scenario.name}: {plan.runs} runs in {elapsed:.1f} s ({rate:,.0f} runs/s); outputs in {folder}/")
+    for g in goals:
+        if g.get("probability") is not None:
+            say(f"  {g['id']:<30} P(met) = {g['probability']:6.1%} ± {g['stderr'] or 0:.1%}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
+# the Python API
+
+
+def run_ensemble(scenario, runs=None, seed=None, folder=None, workers=None, scheduler=None, progress=False):
+    """Run a scenario's Monte Carlo ensemble. Returns (summary percentiles, goal records, per-run Dataset).
+
+    With ``folder`` the per-run outputs stay on disk there (runs.zarr, opened lazily); without it they are
+    loaded into memory from a temporary folder, so keep ``runs`` moderate.
+    """
+    import tempfile
+
+    from .api import as_scenario
+    from .model import load_model
+
+    model = load_model()
+    scenario = as_scenario(scenario)
+    plan = make_plan(model, scenario, runs=runs, seed=seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(folder) if folder else Path(tmp) / "work"
+        run_plan(model, plan, work, workers=workers, scheduler=scheduler, progress=progress, say=lambda *a: None)
+        summary, goals, _ = summarise(model, plan, work)
+        per_run = open_runs(work)
+        if folder is None:
+            per_run = per_run.load()
+    return summary, goals, per_run
+
+
+# ------------------------------------------------------------------------------------------------
+# Sobol sensitivity
+
+
+def sobol_indices(evaluate, names: list[str], n: int, seed: int = 0) -> dict:
+    """First- and total-order Sobol indices (Saltelli sampling, SALib) of every output of ``evaluate``.
+
+    ``evaluate`` takes an (N x inputs) array of uniform numbers in [0, 1] and returns (N x outputs).
+    Returns {output index: {"S1", "S1_conf", "ST", "ST_conf"} arrays over the inputs}.
+    """
+    from SALib.analyze import sobol as analyze
+    from SALib.sample import sobol as sample
+
+    problem = {"num_vars": len(names), "names": list(names), "bounds": [[0.0, 1.0]] * len(names)}
+    x = sample.sample(problem, n, calc_second_order=False, seed=seed)
+    y = np.atleast_2d(np.asarray(evaluate(x), dtype=float).T).T
+    out = {}
+    for j in range(y.shape[1]):
+        column = y[:, j]
+        if not np.isfinite(column).all():  # failed runs: the median keeps the estimator defined; reported
+            column = np.where(np.isfinite(column), column, np.nanmedian(column))
+        result = analyze.analyze(problem, column, calc_second_order=False, seed=seed, print_to_console=False)
+        out[j] = {k: np.asarray(result[k]) for k in ("S1", "S1_conf", "ST", "ST_conf")}
+    return out
+
+
+def cmd_sensitivity(args) -> int:
+    import warnings
+
+    import pandas as pd
+
+    from . import plots
+    from .goals import indicator, load_goals
+    from .model import load_model
+    from .outputs import staging, write_json
+    from .scenario import load_scenario
+
+    model = load_model()
+    scenario = load_scenario(args.scenario, model)
+    if not scenario.uncertain:
+        raise InputError(Problem(str(scenario.path), None, "uncertain",
+                                 "no uncertain inputs: add an uncertain: block (e.g. assumed_parameters: uniform)"))
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    dists = scenario.uncertain
+    names = [d.label for d in dists]
+    goals = [g for g in load_goals(scenario.goals) if g["indicator"]["kind"] != "peak_year"]
+    variables = sorted({g["indicator"].get(k) for g in goals for k in ("variable", "numerator", "denominator")} - {None})
+    n_runs = args.runs * (len(dists) + 2)
+    say(f"{scenario.name}: Sobol indices of {len(goals)} goal indicators over {len(dists)} inputs, "
+        f"N = {args.runs} ({n_runs} runs) ...")
+    failures = []
+
+    def evaluate(u):
+        values = np.column_stack([ppf(d, np.clip(u[:, j], 1e-12, 1 - 1e-12)) for j, d in enumerate(dists)])
+        out = []
+        for start in range(0, len(u), 20000):
+            inputs = scenario.inputs(model, runs=min(20000, len(u) - start))
+            apply(inputs, dists, values[start:start + 20000])
+            result = simulate(model, inputs, scenario.time, scenario.method, record=variables, on_error="nan")
+            failures.append(len(result.failed))
+            ds = to_dataset(result, runs=True)
+            out.append(np.column_stack([indicator(ds, g["indicator"])[0].values for g in goals]))
+        return np.vstack(out)
+
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        indices = sobol_indices(evaluate, names, args.runs, args.seed)
+    elapsed = time.perf_counter() - started
+    rows = []
+    for j, goal in enumerate(goals):
+        r = indices[j]
+        for k, name in enumerate(names):
+            rows.append({"goal": goal["id"], "input": name, "S1": float(r["S1"][k]), "S1_conf": float(r["S1_conf"][k]),
+                         "ST": float(r["ST"][k]), "ST_conf": float(r["ST_conf"][k])})
+    table = pd.DataFrame(rows)
+    widest = float(table.ST_conf.max())
+    warning = None
+    if widest > 0.05 or args.runs < 1024:
+        warning = (f"N = {args.runs} may be too small for stable indices: the widest 95 % confidence interval of a "
+                   f"total-order index is ±{widest:.3f} (see SALib issue #599); use --runs 1024 or more")
+        say(f"warning: {warning}")
+    folder = Path(args.out) if args.out else Path("outputs") / f"{scenario.name}_sensitivity"
+    with staging(folder) as tmp:
+        table.to_csv(tmp / "sobol.csv", index=False)
+        write_json({"scenario": scenario.name, "N": args.runs, "runs": n_runs, "failed_runs": int(sum(failures)),
+                    "seconds": elapsed, "warning": warning, "indices": rows}, tmp / "sobol.json")
+        plots.sobol_bars(table, path=tmp / "sobol.png", title=f"Sobol indices: {scenario.name} (N = {args.runs})")
+        lines = [f"# Sobol sensitivity: `{scenario.name}`", "",
+                 f"N = {args.runs} ({n_runs} runs, {sum(failures)} failed, {elapsed:.1f} s), Saltelli sampling, "
+                 "first-order (S1) and total-order (ST) indices with 95 % confidence intervals.", ""]
+        if warning:
+            lines += [f"**Warning:** {warning}.", ""]
+        for goal in goals:
+            top = table[table.goal == goal["id"]].sort_values("ST", ascending=False).head(8)
+            lines += [f"## {goal['id']}: {goal['description']}", "", "| input | S1 | ST |", "|---|---|---|"]
+            lines += [f"| {r.input} | {r.S1:.3f} ± {r.S1_conf:.3f} | {r.ST:.3f} ± {r.ST_conf:.3f} |"
+                      for r in top.itertuples()]
+            lines.append("")
+        (tmp / "report.md").write_text("\n".join(lines), encoding="utf-8")
+    say(f"done in {elapsed:.1f} s; outputs in {folder}/")
+    for goal in goals:
+        top = table[table.goal == goal["id"]].sort_values("ST", ascending=False).head(3)
+        say(f"  {goal['id']:<30} " + ", ".join(f"{r.input} (ST {r.ST:.2f})" for r in top.itertuples()))
+    return 0
