@@ -22,6 +22,7 @@ import math
 import os
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,9 +81,13 @@ def unit_sample(runs: int, dims: int, seed: int, sampling: str, chunk: int = 655
         for start in range(0, runs, chunk):
             yield rng.random((min(chunk, runs - start), dims))
     elif sampling == "sobol":
+        # blocks of any size continue one sequence; its balance is best when runs is a power of 2
         sampler = qmc.Sobol(d=dims, scramble=True, seed=seed)
         for start in range(0, runs, chunk):
-            yield sampler.random(min(chunk, runs - start))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                block = sampler.random(min(chunk, runs - start))
+            yield block
     elif sampling == "lhs":
         # Latin hypercube, one column at a time so memory stays at one column: each column is a random
         # permutation of the strata with a uniform offset inside each stratum
