@@ -134,7 +134,7 @@ def _expand_stateful(variables, spec, problems):
                         sector=owner.sector, hidden=True, nonnegative=False)
             if node.func == "initial":
                 name = hidden_name(owner.name, "initial")
-                variables[name] = Variable(name=name, kind="aux", equation=args[0],
+                variables[name] = Variable(name=name, kind="aux", equation=args[0], hidden_kind="initial",
                                            **{**base, "doc": f"initial value of {ex.to_text(args[0])}"})
                 return ex.Ref(name)
             x, tau = args
@@ -347,7 +347,7 @@ def _check_units(variables, spec, problems) -> dict[str, Unit]:
         try:
             if var.kind == "aux" and var.hidden_kind == "delay_output":  # same units as the delayed input
                 unit = infer(var.hidden_input, var, "input")
-            elif var.kind == "aux":  # initial(x)
+            elif var.hidden_kind == "initial":
                 unit = infer(var.equation, var, "equation")
             else:  # a smooth has its input's units; a delay stage holds input x time
                 tau = infer(var.hidden_time, var, "time constant")
@@ -501,8 +501,7 @@ def _order(variables, spec, problems) -> Model | None:
         return None
 
     # static: depends on parameters, lookups, other statics and initial(...) values only
-    static, initial_only = [], {n for n, v in variables.items()
-                                if v.hidden and v.kind == "aux" and v.hidden_kind != "delay_output"}
+    static, initial_only = [], {n for n, v in variables.items() if v.hidden_kind == "initial"}
     for n in init_order:
         var = variables[n]
         if var.kind == "stock" or uses_time(n):

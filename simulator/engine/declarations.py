@@ -75,7 +75,7 @@ class Variable:
     hidden: bool = False  # made by the compiler (smooth/delay stocks, initial values)
     hidden_input: object = None  # smooth/delay stock: the smoothed or delayed expression
     hidden_time: object = None  # smooth/delay stock: its time constant (years)
-    hidden_kind: str = ""  # "smooth" or "delay"
+    hidden_kind: str = ""  # "smooth", "delay" (stocks), "delay_output" or "initial" (auxiliaries)
 
     def where(self) -> tuple[str, int | None]:
         return self.file, self.line
