@@ -55,10 +55,15 @@ class Model:
     n_lookup: int = 0
     units: dict[str, Unit] = field(default_factory=dict)
     limited_outflows: dict[str, tuple[str, ...]] = field(default_factory=dict)  # stock -> outflows it limits
+    _sizes: dict[str, int] = field(default_factory=dict, repr=False)
 
     # -- convenience -------------------------------------------------------------------------
     def size(self, name: str) -> int:
-        return int(np.prod(self.spec.shape(self.variables[name].dims), dtype=int))
+        """Number of elements of a variable."""
+        size = self._sizes.get(name)
+        if size is None:
+            size = self._sizes[name] = int(np.prod(self.spec.shape(self.variables[name].dims), dtype=int))
+        return size
 
     def shape(self, name: str) -> tuple[int, ...]:
         return self.spec.shape(self.variables[name].dims)

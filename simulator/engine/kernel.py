@@ -36,9 +36,13 @@ def source_hash(source: str) -> str:
 
 def load_kernel(model: Model):
     """The compiled kernel module of a model (generated, written and imported on first use)."""
+    module = model.__dict__.get("_kernel")
+    if module is not None:  # generated once per built model
+        return module
     source = generate(model)
     digest = source_hash(source)
     if digest in _loaded:
+        model.__dict__["_kernel"] = _loaded[digest]
         return _loaded[digest]
     folder = cache_dir() / "kernels"
     folder.mkdir(exist_ok=True)
@@ -56,4 +60,5 @@ def load_kernel(model: Model):
     spec.loader.exec_module(module)
     module.SOURCE_PATH = path
     _loaded[digest] = module
+    model.__dict__["_kernel"] = module
     return module

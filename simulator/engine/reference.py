@@ -278,11 +278,12 @@ def series_outputs(model: Model, inputs: Inputs, grid: TimeGrid, method: str, na
     if not names:
         return np.zeros((inputs.runs, grid.n_saves + 1, 0))
     sg = inputs.series_grid(grid)
+    weights = {report: save_weights(grid, method, report) for report in ("mean", "point")}
     blocks = []
     for name in names:
         cols = [model.series_offset[name] + k for k in range(model.size(name))]
         mult = [model.multiplier_offset[name] + k for k in range(model.size(name))]
-        paths = save_weights(grid, method, model.variables[name].report) @ sg[:, cols]
+        paths = weights[model.variables[name].report] @ sg[:, cols]
         blocks.append(paths[None, :, :] * inputs.params[:, None, mult])
     return np.concatenate(blocks, axis=2)
 

@@ -1,0 +1,149 @@
+"""asv benchmarks: cd benchmarks && asv run --python=same --quick   (see the README, "Performance").
+
+Each benchmark compiles in setup, so warm calls are timed apart from the first (compiling) call,
+which the Compile benchmarks time on their own in fresh processes.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+BASELINE = ROOT / "scenarios" / "baseline.yaml"
+PLAN_UNCERTAIN = ROOT / "scenarios" / "plan_uncertain.yaml"
+
+
+def _setup(runs=1):
+    import simulator
+    from simulator.model import load_model
+
+    model = load_model()
+    scenario = simulator.load_scenario(BASELINE)
+    inputs = scenario.inputs(model, runs=runs)
+    if runs > 1:
+        offset = model.param_offset["tfp_growth"]
+        inputs.params[:, offset:offset + 4] = np.random.default_rng(0).uniform(0, 0.03, size=(runs, 4))
+    return model, scenario, inputs
+
+
+class SingleRun:
+    """One baseline run through the API, all outputs recorded."""
+
+    params = (["euler", "rk4"], [0.25, 1 / 12])
+    param_names = ["method", "dt"]
+
+    def setup(self, method, dt):
+        from simulator.engine import TimeGrid, simulate
+
+        self.simulate = simulate
+        self.model, scenario, self.inputs = _setup()
+        self.grid = TimeGrid(scenario.time.start, scenario.time.end, dt)
+        simulate(self.model, self.inputs, self.grid, method)  # compile outside the timing
+
+    def time_single_run(self, method, dt):
+        self.simulate(self.model, self.inputs, self.grid, method)
+
+
+class Ensemble:
+    """10^4 runs through the parallel kernel, RK4 at dt 1/4, float32 outputs."""
+
+    params = [1, 2]
+    param_names = ["threads"]
+    timeout = 300
+
+    def setup(self, threads):
+        from simulator.engine import simulate
+
+        self.simulate = simulate
+        self.model, self.scenario, self.inputs = _setup(runs=10_000)
+        self._run(threads)  # compile outside the timing
+
+    def _run(self, threads):
+        self.simulate(self.model, self.inputs, self.scenario.time, "rk4", record=["gdp", "population", "co2"],
+                      n_threads=threads, dtype=np.float32)
+
+    def time_ensemble_10k(self, threads):
+        self._run(threads)
+
+    def track_runs_per_second(self, threads):
+        start = time.perf_counter()
+        self._run(threads)
+        return 10_000 / (time.perf_counter() - start)
+
+    track_runs_per_second.unit = "runs/s"
+
+
+def _first_run_seconds(cache_dir):
+    code = ("import time; t = time.perf_counter(); import simulator; simulator.run(%r); "
+            "print(time.perf_counter() - t)" % str(BASELINE))
+    env = {**os.environ, "SIMULATOR_CACHE_DIR": str(cache_dir)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+class Compile:
+    """A first baseline run in a fresh process: with an empty kernel cache, and with a warm one."""
+
+    timeout = 600
+    number = 1
+    repeat = 1
+
+    def track_first_run_cold_cache(self):
+        with tempfile.TemporaryDirectory() as cache:
+            return _first_run_seconds(cache)
+
+    track_first_run_cold_cache.unit = "seconds"
+
+    def track_first_run_cached(self):
+        with tempfile.TemporaryDirectory() as cache:
+            _first_run_seconds(cache)  # fills the cache
+            return _first_run_seconds(cache)
+
+    track_first_run_cached.unit = "seconds"
+
+
+class ScenarioLoad:
+    """Reading and validating scenarios (the plan, with extends, policies and 120 uncertain inputs)."""
+
+    def setup(self):
+        from simulator.model import load_model
+
+        load_model()
+
+    def time_load_plan(self):
+        import simulator
+
+        simulator.load_scenario(ROOT / "scenarios" / "plan.yaml")
+
+    def time_load_plan_uncertain(self):
+        import simulator
+
+        simulator.load_scenario(PLAN_UNCERTAIN)
+
+
+class StreamedEnsemble:
+    """A 10^5-run ensemble of the plan streamed to disk (sampling, runs, zarr store, summaries)."""
+
+    timeout = 900
+    number = 1
+    repeat = 1
+
+    def setup(self):
+        import simulator
+        from simulator.model import load_model
+
+        self.model = load_model()
+        self.scenario = simulator.load_scenario(PLAN_UNCERTAIN)
+
+    def peakmem_streamed_100k(self):
+        from simulator.ensemble import make_plan, run_plan, summarise
+
+        with tempfile.TemporaryDirectory() as tmp:
+            plan = make_plan(self.model, self.scenario, runs=100_000)
+            run_plan(self.model, plan, Path(tmp) / "work", progress=False, say=lambda *a: None)
+            summarise(self.model, plan, Path(tmp) / "work")
