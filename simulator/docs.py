@@ -60,7 +60,7 @@ def model_reference(model: Model) -> str:
                       "|---|---|---|---|---|---|---|---|"]
             for v in variables:
                 lines.append(f"| `{v.name}` | {v.kind} | {', '.join(v.dims) or '–'} | {v.units} | "
-                             f"{_cell(_values(v))} | {v.status or 'policy'} | {_cell(v.doc)} | {_cell(v.source)} |")
+                             f"{_cell(_values(v))} | {v.status} | {_cell(v.doc)} | {_cell(v.source)} |")
             lines.append("")
             continue
         lines += ["| name | kind | dims | units | equation | description |", "|---|---|---|---|---|---|"]

@@ -8,7 +8,7 @@ number of threads or workers, locally or on Dask, and whether or not the run was
 Layout of an ensemble's work folder (``.<name>.ensemble`` beside the output folder while it runs):
 
     manifest.json     what is being run (a re-run with a different manifest starts afresh)
-    samples.npy       the sampled inputs, runs x inputs (float64)
+    samples.bin       the sampled inputs, inputs x runs (float64), drawn once before any run
     runs.zarr         outputs per run: time x city per variable (float32), and goal indicators
     done/chunk_NNNNN  written after a chunk is safely stored; a chunk without it is recomputed
 
@@ -32,6 +32,7 @@ from scipy import stats
 from scipy.stats import qmc
 
 from .engine import Inputs, Model, simulate, to_dataset
+from .engine.run import year_coordinate
 from .errors import InputError, Problem
 from .scenario import Distribution, Scenario
 
@@ -70,8 +71,16 @@ def ppf(dist: Distribution, u: np.ndarray) -> np.ndarray:
     raise ValueError(dist.dist)
 
 
+def _lhs_columns(runs: int, dims: int, seed: int):
+    """Latin hypercube, one column at a time: a random permutation of the strata plus a uniform offset
+    inside each stratum."""
+    rng = np.random.default_rng(seed)
+    for _ in range(dims):
+        yield (rng.permutation(runs) + rng.random(runs)) / runs
+
+
 def unit_sample(runs: int, dims: int, seed: int, sampling: str, chunk: int = 65536):
-    """Yield blocks of the (runs x dims) unit sample, in order. The blocks do not change the numbers."""
+    """Yield blocks of rows of the (runs x dims) unit sample, in order. The blocks do not change the numbers."""
     if dims == 0:
         for start in range(0, runs, chunk):
             yield np.zeros((min(chunk, runs - start), 0))
@@ -89,10 +98,7 @@ def unit_sample(runs: int, dims: int, seed: int, sampling: str, chunk: int = 655
                 block = sampler.random(min(chunk, runs - start))
             yield block
     elif sampling == "lhs":
-        # Latin hypercube, one column at a time so memory stays at one column: each column is a random
-        # permutation of the strata with a uniform offset inside each stratum
-        rng = np.random.default_rng(seed)
-        columns = [(rng.permutation(runs) + rng.random(runs)) / runs for _ in range(dims)]
+        columns = list(_lhs_columns(runs, dims, seed))
         for start in range(0, runs, chunk):
             stop = min(runs, start + chunk)
             yield np.column_stack([c[start:stop] for c in columns])
@@ -100,20 +106,47 @@ def unit_sample(runs: int, dims: int, seed: int, sampling: str, chunk: int = 655
         raise ValueError(sampling)
 
 
-def write_samples(path: Path, distributions: list[Distribution], runs: int, seed: int, sampling: str) -> np.ndarray:
-    """Draw the whole sample once and store it (values, runs x inputs) as a memory-mapped .npy file."""
-    out = np.lib.format.open_memmap(path.with_suffix(".tmp.npy"), mode="w+", dtype=np.float64,
-                                    shape=(runs, len(distributions)))
-    start = 0
-    for block in unit_sample(runs, len(distributions), seed, sampling):
-        stop = start + len(block)
-        for j, dist in enumerate(distributions):
-            out[start:stop, j] = ppf(dist, np.clip(block[:, j], 1e-12, 1 - 1e-12))
-        start = stop
-    out.flush()
-    del out
-    os.replace(path.with_suffix(".tmp.npy"), path)
-    return np.load(path, mmap_mode="r")
+class Samples:
+    """The sampled inputs on disk, input by input (inputs x runs, float64), read a block of runs at a time
+    with plain reads, so memory stays at one block however many runs there are."""
+
+    def __init__(self, path: Path, runs: int, inputs: int):
+        self.path, self.runs, self.inputs = path, runs, inputs
+
+    @classmethod
+    def write(cls, path: Path, distributions: list[Distribution], runs: int, seed: int, sampling: str) -> "Samples":
+        """Draw the whole sample once, up front, and store it."""
+        tmp = path.with_suffix(".tmp")
+        dims = len(distributions)
+        with open(tmp, "wb") as fh:
+            fh.truncate(8 * runs * dims)
+
+            def put(j, start, values):
+                fh.seek(8 * (j * runs + start))
+                fh.write(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+
+            def value(j, u):
+                return ppf(distributions[j], np.clip(u, 1e-12, 1 - 1e-12))
+
+            if sampling == "lhs":  # column by column: never more than one column in memory
+                for j, column in enumerate(_lhs_columns(runs, dims, seed)):
+                    put(j, 0, value(j, column))
+            else:
+                start = 0
+                for block in unit_sample(runs, dims, seed, sampling):
+                    for j in range(dims):
+                        put(j, start, value(j, block[:, j]))
+                    start += len(block)
+        os.replace(tmp, path)
+        return cls(path, runs, dims)
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        out = np.empty((stop - start, self.inputs))
+        with open(self.path, "rb") as fh:
+            for j in range(self.inputs):
+                fh.seek(8 * (j * self.runs + start))
+                out[:, j] = np.frombuffer(fh.read(8 * (stop - start)), dtype=np.float64)
+        return out
 
 
 def apply(inputs: Inputs, distributions: list[Distribution], values: np.ndarray):
@@ -193,7 +226,7 @@ class Store:
             root = zarr.open_group(str(path), mode="w", zarr_format=2)
             grid = plan.scenario.time
             self._coord(root, "run", np.arange(plan.runs))
-            self._coord(root, "time", grid.times)
+            self._coord(root, "time", year_coordinate(grid.times))
             for dim in model.spec.dims:
                 self._coord(root, dim, np.array(model.spec.dims[dim], dtype="<U16"))
             for alias, base in model.spec.aliases.items():
@@ -202,7 +235,7 @@ class Store:
                 var = model.variables[name]
                 shape = (plan.runs, grid.n_saves + 1) + model.shape(name)
                 array = root.create_array(name, shape=shape, chunks=(plan.chunk,) + shape[1:], dtype="f4",
-                                          fill_value=np.nan)
+                                          fill_value=np.nan, compressors=None)  # speed over disk
                 from .engine.run import variable_attrs
 
                 array.attrs.update({"_ARRAY_DIMENSIONS": ["run", "time", *var.dims], **variable_attrs(model, name)})
@@ -246,10 +279,10 @@ def run_plan(model: Model, plan: Plan, work: Path, workers=None, scheduler=None,
     if fresh:
         work.mkdir(parents=True)
         (work / "done").mkdir()
-        write_samples(work / "samples.npy", plan.scenario.uncertain, plan.runs, plan.seed, plan.sampling)
+        Samples.write(work / "samples.bin", plan.scenario.uncertain, plan.runs, plan.seed, plan.sampling)
         Store(work / "runs.zarr", model, plan, create=True)
         manifest_path.write_text(json.dumps(manifest))  # last: its presence means the setup is complete
-    samples = np.load(work / "samples.npy", mmap_mode="r")
+    samples = Samples(work / "samples.bin", plan.runs, len(plan.scenario.uncertain))
     store = Store(work / "runs.zarr", model, plan)
     todo = [k for k in range(plan.n_chunks) if not (work / "done" / f"chunk_{k:05d}").exists()]
     if not fresh and len(todo) < plan.n_chunks:
@@ -260,7 +293,7 @@ def run_plan(model: Model, plan: Plan, work: Path, workers=None, scheduler=None,
     def chunk_inputs(k):
         start, stop = k * plan.chunk, min(plan.runs, (k + 1) * plan.chunk)
         inputs = base.with_runs(stop - start)
-        apply(inputs, plan.scenario.uncertain, np.asarray(samples[start:stop]))
+        apply(inputs, plan.scenario.uncertain, samples.rows(start, stop))
         return start, inputs
 
     def store_chunk(k, start, values, labels, failed):
@@ -275,11 +308,20 @@ def run_plan(model: Model, plan: Plan, work: Path, workers=None, scheduler=None,
         if scheduler:
             _run_dask(model, plan, todo, chunk_inputs, store_chunk, grid, method, workers, scheduler, bar)
         else:
-            for k in todo:
-                start, inputs = chunk_inputs(k)
-                result = run_chunk(model, inputs, grid, method, plan.variables, n_threads=workers)
-                store_chunk(k, start, result.values, result.labels, result.failed)
-                bar.update(len(result.values))
+            # the kernel releases the GIL, so storing one chunk overlaps computing the next
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=1) as writer:
+                pending = None
+                for k in todo:
+                    start, inputs = chunk_inputs(k)
+                    result = run_chunk(model, inputs, grid, method, plan.variables, n_threads=workers)
+                    if pending is not None:
+                        pending.result()
+                    pending = writer.submit(store_chunk, k, start, result.values, result.labels, result.failed)
+                    bar.update(len(result.values))
+                if pending is not None:
+                    pending.result()
     finally:
         bar.close()
     return len(todo)
@@ -330,42 +372,58 @@ def open_runs(folder: Path) -> xr.Dataset:
     return xr.open_zarr(folder / "runs.zarr", consolidated=False)
 
 
-def summarise(model: Model, plan: Plan, work: Path):
-    """Percentiles per variable, city and year; goal indicators per run; goal probabilities."""
-    from .goals import evaluate, indicator, is_met, load_goals
+def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
+    """Percentiles per variable, city and year; goal indicators per run; goal probabilities.
+
+    Memory stays bounded whatever the number of runs: percentiles are taken one variable and one year
+    at a time, goal indicators one block of runs at a time."""
+    from .goals import aggregate, load_goals, per_run
 
     runs = open_runs(work)
     failed = runs["failed"].values.astype(bool)
+    keep = ~failed
     percentile_vars = {}
     for name in plan.variables:
-        data = runs[name].values  # runs x time x dims, float32: one variable at a time keeps memory bounded
-        ok = data[~failed]
-        values = np.percentile(ok, PERCENTILES, axis=0) if len(ok) else np.full((len(PERCENTILES),) + data.shape[1:],
-                                                                                   np.nan)
-        dims = ("percentile",) + runs[name].dims[1:]
-        percentile_vars[name] = xr.Variable(dims, values.astype(np.float64), attrs=dict(runs[name].attrs))
-        del data, ok
+        data = runs[name].values  # runs x time x dims, float32, one variable at a time
+        values = np.full((len(PERCENTILES),) + data.shape[1:], np.nan)
+        if keep.any():
+            for t in range(data.shape[1]):
+                values[:, t] = np.percentile(data[keep, t], PERCENTILES, axis=0)
+        percentile_vars[name] = xr.Variable(("percentile",) + runs[name].dims[1:], values,
+                                            attrs=dict(runs[name].attrs))
+        del data
     coords = {"percentile": list(PERCENTILES), "time": runs["time"].values}
     for dim in ("city", "sector", "other"):
         if dim in runs.coords:
             coords[dim] = runs[dim].values
     summary = xr.Dataset(percentile_vars, coords=coords, attrs={
         "scenario": plan.scenario.name, "runs": plan.runs, "failed_runs": int(failed.sum()), "seed": plan.seed,
-        "sampling": plan.scenario.monte_carlo.get("sampling", "lhs") if plan.scenario.monte_carlo else "lhs",
-        "description": "percentiles over the Monte Carlo runs (failed runs excluded)"})
+        "sampling": plan.sampling, "description": "percentiles over the Monte Carlo runs (failed runs excluded)"})
     goals = load_goals(plan.scenario.goals)
-    needed = {g["indicator"].get(k) for g in goals for k in ("variable", "numerator", "denominator")} - {None}
-    present = [n for n in needed if n in runs]
-    values = xr.Dataset({n: runs[n] for n in present}).isel(run=np.flatnonzero(~failed)).load()
-    records = evaluate(values, goals)
-    per_run = {}
-    for goal in goals:
-        value, _ = indicator(values, goal["indicator"])
-        if value is not None:
-            per_run[goal["id"]] = (value.values, is_met(goal, value, values).values)
+    needed = sorted({g["indicator"].get(k) for g in goals for k in ("variable", "numerator", "denominator")} - {None})
+    needed = [n for n in needed if n in runs]
+    parts: dict[str, list] = {g["id"]: [] for g in goals}
+    reasons = {}
+    for start in range(0, plan.runs, block):
+        rows = np.flatnonzero(keep[start:start + block]) + start
+        if not len(rows):
+            continue
+        chunk = xr.Dataset({n: runs[n] for n in needed}).isel(run=rows).load()
+        for gid, (value, met) in per_run(chunk, goals).items():
+            if value is None:
+                reasons[gid] = met
+            else:
+                parts[gid].append((value, met))
+    results = {}
+    for gid, pieces in parts.items():
+        if gid in reasons or not pieces:
+            results[gid] = (None, reasons.get(gid, "no finished runs"))
+        else:
+            results[gid] = (np.concatenate([v for v, _ in pieces]), np.concatenate([m for _, m in pieces]))
+    records = aggregate(goals, results)
     for record in records:
         record["failed_runs"] = int(failed.sum())
-    return summary, records, per_run
+    return summary, records, {k: v for k, v in results.items() if v[0] is not None}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -420,7 +478,7 @@ def cmd_ensemble(args, model: Model, scenario: Scenario, folder: Path) -> int:
         plots.fan_chart(summary, path=work / "fan_chart.png", title=f"{scenario.name}: {plan.runs} runs")
         plots.goal_dashboard(goals, path=work / "goals.png", title=f"Plan goals: {scenario.name} ({plan.runs} runs)")
         shutil.rmtree(work / "done")
-        (work / "samples.npy").unlink()
+        (work / "samples.bin").unlink()
         old = None
         if folder.exists():
             old = folder.parent / f".{folder.name}.old-{os.getpid()}"

@@ -84,37 +84,62 @@ def is_met(goal: dict, value: xr.DataArray, ds: xr.Dataset) -> xr.DataArray:
     return met
 
 
-def evaluate(ds: xr.Dataset, goals: list[dict]) -> list[dict]:
-    """One record per goal: id, description, target, comparison, units, source and
-    value/met for one run, or probability/stderr (and value percentiles) for an ensemble."""
-    out = []
-    ensemble = "run" in ds.dims
+def _record(goal: dict) -> dict:
+    record = {k: goal[k] for k in ("id", "description", "comparison", "target", "tolerance", "units", "source")
+              if k in goal}
+    record["source"] = " ".join(str(record.get("source", "")).split())
+    return record
+
+
+def per_run(ds: xr.Dataset, goals: list[dict]) -> dict:
+    """For a Dataset with a run dim: goal id -> (indicator per run, met per run), or (None, reason)."""
+    out = {}
     for goal in goals:
-        record = {k: goal[k] for k in ("id", "description", "comparison", "target", "tolerance", "units", "source")
-                  if k in goal}
-        record["source"] = " ".join(str(record.get("source", "")).split())
+        value, reason = indicator(ds, goal["indicator"])
+        out[goal["id"]] = (None, reason) if value is None else (value.values, is_met(goal, value, ds).values)
+    return out
+
+
+def aggregate(goals: list[dict], runs: dict) -> list[dict]:
+    """Ensemble records from per-run indicators: the probability each goal is met, its Monte Carlo
+    standard error sqrt(p (1 - p) / n), and percentiles of the indicator. ``met`` is p >= 0.5."""
+    out = []
+    for goal in goals:
+        record = _record(goal)
+        values, met = runs[goal["id"]]
+        if values is None:
+            record.update({"value": None, "met": None, "probability": None, "stderr": None,
+                           "note": f"not evaluated: {met}"})
+            out.append(record)
+            continue
+        n = len(values)
+        finite = np.isfinite(values)
+        p = float(np.mean(met)) if n else math.nan
+        record.update({
+            "probability": p,
+            "stderr": math.sqrt(p * (1 - p) / n) if n > 1 else None,
+            "runs": n,
+            "value_percentiles": {str(q): float(np.percentile(values[finite], q)) if finite.any() else None
+                                  for q in (5, 25, 50, 75, 95)},
+            "met": p >= 0.5,
+        })
+        out.append(record)
+    return out
+
+
+def evaluate(ds: xr.Dataset, goals: list[dict]) -> list[dict]:
+    """One record per goal: id, description, target, comparison, units, source and value/met for one run,
+    or probability/stderr (and value percentiles) for an ensemble (a Dataset with a run dim)."""
+    if "run" in ds.dims:
+        return aggregate(goals, per_run(ds, goals))
+    out = []
+    for goal in goals:
+        record = _record(goal)
         value, reason = indicator(ds, goal["indicator"])
         if value is None:
             record.update({"value": None, "met": None, "note": f"not evaluated: {reason}"})
-            if ensemble:
-                record.update({"probability": None, "stderr": None})
-            out.append(record)
-            continue
-        met = is_met(goal, value, ds)
-        if ensemble:
-            n = int(value.sizes["run"])
-            finite = np.isfinite(value.values)
-            p = float(met.values.mean())
-            record.update({
-                "probability": p,
-                "stderr": math.sqrt(p * (1 - p) / n) if n > 1 else None,
-                "runs": n,
-                "value_percentiles": {str(q): float(np.percentile(value.values[finite], q)) if finite.any() else None
-                                      for q in (5, 25, 50, 75, 95)},
-                "met": p >= 0.5,
-            })
         else:
             v = float(value.values)
-            record.update({"value": v if math.isfinite(v) else None, "met": bool(met.values)})
+            record.update({"value": v if math.isfinite(v) else None, "met": bool(is_met(goal, value, ds).values)})
         out.append(record)
     return out

@@ -106,8 +106,10 @@ def goal_dashboard(goals: list[dict], path=None, title: str = ""):
             # progress towards the target: value / target on a common scale (1 = exactly on target)
             if g["comparison"] == ">=":
                 score = v / target if target else v
+            elif target < 0:  # "at least this much below": progress is v / target
+                score = v / target if v < 0 else 0.0
             else:
-                score = target / v if v and np.sign(v) == np.sign(target) else (2.0 if v <= target else 0.0)
+                score = target / v if v > 0 else 2.0
             colour = "#1a9850" if g.get("met") else "#d73027"
             ax.barh(i, min(score, 2.0), color=colour)
             ax.text(min(score, 2.0) + 0.02, i, f"{v:.3g} vs {g['comparison']} {target:g}", va="center", fontsize=8)

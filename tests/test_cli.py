@@ -14,7 +14,8 @@ import xarray as xr
 
 from .conftest import ROOT, SCENARIOS
 
-SHIPPED = sorted(p.stem for p in SCENARIOS.glob("*.yaml"))
+SHIPPED = sorted(p.stem for p in SCENARIOS.glob("*.yaml") if not p.stem.endswith("_uncertain"))
+MONTE_CARLO = sorted(p.stem for p in SCENARIOS.glob("*_uncertain.yaml"))
 
 
 def simulate(*args, cwd=ROOT, check=True):
@@ -55,6 +56,22 @@ def test_every_shipped_scenario_writes_its_outputs(outputs, name):
     csv = (folder / "csv" / "gdp.csv").read_text().splitlines()
     assert csv[0] == "year,hohhot (yuan/year),baotou (yuan/year),ordos (yuan/year),ulanqab (yuan/year)"
     assert len(csv) == 1 + ds.sizes["time"]
+
+
+@pytest.mark.parametrize("name", MONTE_CARLO)
+def test_every_shipped_monte_carlo_scenario_runs(tmp_path, name):
+    folder = tmp_path / name
+    result = simulate(SCENARIOS / f"{name}.yaml", "--out", folder, "--runs", 300)
+    assert "P(met)" in result.stdout
+    names = {p.name for p in folder.iterdir()}
+    assert {"runs.zarr", "summary.nc", "goals.json", "report.md", "fan_chart.png", "goals.png",
+            "scenario.resolved.yaml"} <= names
+    goals = json.loads((folder / "goals.json").read_text())
+    assert all({"id", "description", "target", "probability", "stderr", "met"} <= set(g) for g in goals)
+    summary = xr.open_dataset(folder / "summary.nc")
+    assert summary["gdp"].dims == ("percentile", "time", "city") and summary.attrs["runs"] == 300
+    assert "| goal | target | probability met" in (folder / "report.md").read_text()
+    assert (folder / "fan_chart.png").stat().st_size > 10_000
 
 
 def test_report_tables_agree_with_results(outputs):

@@ -57,6 +57,11 @@ class Model:
     limited_outflows: dict[str, tuple[str, ...]] = field(default_factory=dict)  # stock -> outflows it limits
     _sizes: dict[str, int] = field(default_factory=dict, repr=False)
 
+    def __getstate__(self):  # the compiled kernel is per process: a pickled model reloads it
+        state = dict(self.__dict__)
+        state.pop("_kernel", None)
+        return state
+
     # -- convenience -------------------------------------------------------------------------
     def size(self, name: str) -> int:
         """Number of elements of a variable."""

@@ -24,7 +24,7 @@ from .units import UnitError, parse_unit
 
 KINDS = ("stock", "flow", "aux", "parameter", "series", "lookup")
 INPUT_KINDS = ("parameter", "series", "lookup")
-STATUSES = ("sourced", "derived", "assumed")
+STATUSES = ("sourced", "derived", "assumed", "policy")
 
 COMMON = {"kind", "dims", "units", "doc", "source"}
 KEYS = {
@@ -284,7 +284,7 @@ def _read_variable(name, decl, doc, sector, spec, problems) -> Variable | None:
     if kind in ("parameter", "series"):
         var.status = decl.get("status", "sourced")
         if var.status not in STATUSES:
-            problem("status", f"one of {', '.join(STATUSES)}")
+            problem("status", f"one of {', '.join(STATUSES)} (policy: a lever, off unless a scenario sets it)")
         if "bounds" in decl:
             pair = _pair(decl["bounds"])
             if pair is None:

@@ -127,7 +127,7 @@ def to_dataset(result: Result, runs: bool | None = None) -> xr.Dataset:
         if not with_runs:
             block, dims = block[0], dims[1:]
         data_vars[name] = xr.Variable(dims, block, attrs=variable_attrs(model, name))
-    coords = {"time": ("time", grid.times, {"units": "year", "long_name": "time (year end)"})}
+    coords = {"time": ("time", year_coordinate(grid.times), {"units": "year", "long_name": "time (year end)"})}
     for name in result.record:
         for d in model.variables[name].dims:
             coords.setdefault(d, (d, list(model.spec.elements(d))))
@@ -136,6 +136,12 @@ def to_dataset(result: Result, runs: bool | None = None) -> xr.Dataset:
     return xr.Dataset(data_vars, coords=coords, attrs={
         "integration_method": result.method, "dt_years": grid.dt, "start": grid.start, "end": grid.end,
         "time_convention": TIME_CONVENTION})
+
+
+def year_coordinate(times: np.ndarray) -> np.ndarray:
+    """Whole years as integers (2025, not 2025.0) when every output time is one."""
+    rounded = np.round(times)
+    return rounded.astype(np.int64) if np.allclose(times, rounded, rtol=0, atol=1e-9) else times
 
 
 def variable_attrs(model: Model, name: str) -> dict:
