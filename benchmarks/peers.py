@@ -101,8 +101,8 @@ def main(argv=None) -> int:
     for method, evals in (("euler", grid.n_steps), ("rk4", 4 * grid.n_steps)):
         for threads in (1, 2):
             simulate(model, many, grid, method, record=["gdp"], n_threads=threads, dtype=np.float32)
-            seconds = median_time(lambda: simulate(model, many, grid, method, record=["gdp"], n_threads=threads,
-                                                   dtype=np.float32), repeats) / batch
+            seconds = median_time(lambda m=method, n=threads: simulate(model, many, grid, m, record=["gdp"],
+                                                                       n_threads=n, dtype=np.float32), repeats) / batch
             row(f"ours, batch of {batch} ({method}, dt 1/4, {threads} thread{'s' if threads > 1 else ''})",
                 seconds, evals, "per run inside a batch")
 
@@ -148,7 +148,7 @@ def main(argv=None) -> int:
             mdl = Path(tmp) / f"baseline{'_flat' if flat else ''}.mdl"
             mdl.write_text(to_vensim(model, euler, flat=flat), encoding="utf-8")
             peer = pysd_model(mdl)
-            seconds = median_time(lambda: pysd_stocks(peer, ["capital"], list(model.spec.elements("city")), flat),
+            seconds = median_time(lambda p=peer, f=flat: pysd_stocks(p, ["capital"], list(model.spec.elements("city")), f),
                                   max(1, repeats // 3 if flat else 1))
             row(f"PySD {__import__('pysd').__version__}, exported model {'flat' if flat else 'with subscripts'} "
                 "(euler, dt 1/4)", seconds, grid.n_steps, "Python per step")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import xarray as xr
@@ -44,9 +43,8 @@ def run(scenario, *, method: str | None = None, dt: float | None = None, variabl
     """
     model = load_model()
     scenario = as_scenario(scenario)
-    grid = scenario.time if dt is None else replace(scenario.time, dt=float(dt))
-    if dt is not None:
-        grid = TimeGrid(grid.start, grid.end, grid.dt, grid.save)
+    grid = scenario.time if dt is None else TimeGrid(scenario.time.start, scenario.time.end, float(dt),
+                                                     scenario.time.save)
     method = method or scenario.method
     variables = variables or scenario.outputs.get("variables")
     result = simulate(model, scenario.inputs(model), grid, method, record=variables, n_threads=n_threads)

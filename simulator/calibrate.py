@@ -268,7 +268,7 @@ class FitProblem:
     def simulated_table(self, x: np.ndarray) -> list[pd.DataFrame]:
         values = self.simulated(x)[0]
         out = []
-        for t, (cols, saves, previous, obs) in zip(self.config.targets, self.index):
+        for t, (cols, saves, previous, _) in zip(self.config.targets, self.index):
             sim = values[saves, cols]
             if t.transform == "growth_rate":
                 sim = sim / values[previous, cols] - 1

@@ -291,7 +291,7 @@ def cmd_list(args) -> int:
         out.append("Parameters (set under `parameters:`): name [units] default  status  source")
         for name in model.parameters:
             v = model.variables[name]
-            out.append(f"  {name} [{v.units}] {_compact(v.value)}  {v.status or 'sourced'}  {' '.join(v.source.split())[:90]}")
+            out.append(f"  {name} [{v.units}] {_compact(v.value)}  {v.status}  {' '.join(v.source.split())[:90]}")
         out.append("")
     if what in ("all", "policies"):
         out.append("Policies and time paths (set under `policies:`): name [units]  description")

@@ -135,21 +135,14 @@ def _read(path: Path, stack: tuple, problems: list, sources: _Sources) -> dict |
             base_data = _read(base_path, stack + (base_path,), problems, sources)
             if base_data is not None:
                 _merge(merged, base_data)
-    for key, value in data.items():
-        if key == "extends":
-            continue
-        if key in ("parameters_from",) and isinstance(value, str):
-            value = str((path.parent / value).resolve())
-        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key not in ("name",):
-            merged[key] = {**merged[key], **value}
-            for sub in value:
-                sources.origin[(key, sub)] = doc
-        else:
-            merged[key] = value
+    own = {k: v for k, v in data.items() if k != "extends"}
+    if isinstance(own.get("parameters_from"), str):  # relative to the file that names it
+        own["parameters_from"] = str((path.parent / own["parameters_from"]).resolve())
+    _merge(merged, own)
+    for key, value in own.items():
         sources.origin[(key,)] = doc
-        if isinstance(value, dict):
-            for sub in value:
-                sources.origin[(key, sub)] = doc
+        for sub in value if isinstance(value, dict) else ():
+            sources.origin[(key, sub)] = doc
     return merged
 
 
@@ -163,6 +156,7 @@ def display_path(path: Path) -> str:
 
 
 def _merge(into: dict, data: dict):
+    """Later entries replace earlier ones by name, one level down inside each section."""
     for key, value in data.items():
         if isinstance(value, dict) and isinstance(into.get(key), dict):
             into[key] = {**into[key], **value}
@@ -345,7 +339,6 @@ class _Checker:
 
     def fill(self, value: np.ndarray, spec, var, path, depth=0, index=()) -> bool:
         """Write a number, or a mapping of elements to numbers, into value (the parameter's array)."""
-        spec_elements = self.model.spec
         if depth == len(var.dims) or not isinstance(spec, dict):
             number = _number(spec)
             if number is None:
@@ -357,17 +350,23 @@ class _Checker:
                 return False
             value[index] = number
             return True
-        dim = var.dims[depth]
-        elements = spec_elements.elements(dim)
-        ok = True
+        ok, entries = self.elements(spec, var.dims[depth], path)
+        for position, sub, sub_path in entries:
+            ok &= self.fill(value, sub, var, sub_path, depth + 1, index + (position,))
+        return ok
+
+    def elements(self, spec: dict, dim: str, path: tuple):
+        """(all names known, [(position, value, key path)]) for a mapping of element names of ``dim``."""
+        elements = self.model.spec.elements(dim)
+        ok, entries = True, []
         for element, sub in spec.items():
             if element not in elements:
                 self.bad(path + (element,), f"unknown element of {dim!r}{_suggest(element, elements)}; "
                                             f"elements: {', '.join(elements)}")
                 ok = False
-                continue
-            ok &= self.fill(value, sub, var, path + (element,), depth + 1, index + (elements.index(element),))
-        return ok
+            else:
+                entries.append((elements.index(element), sub, path + (element,)))
+        return ok, entries
 
     # -- policies ----------------------------------------------------------------------------
     def policies(self, section: dict, grid: TimeGrid) -> dict:
@@ -393,16 +392,9 @@ class _Checker:
         shape = self.model.spec.shape(var.dims)
         if isinstance(spec, dict) and spec and all(isinstance(k, str) for k in spec) and spec_dims \
                 and not set(spec) & {"start", "value", "multiply"}:
-            dim = spec_dims[0]
-            elements = self.model.spec.elements(dim)
-            ok = True
-            for element, sub in spec.items():
-                if element not in elements:
-                    self.bad(path + (element,), f"unknown element of {dim!r}{_suggest(element, elements)}; "
-                                                f"elements: {', '.join(elements)}")
-                    ok = False
-                    continue
-                ok &= self.path_spec(points, sub, var, path + (element,), grid, index + (elements.index(element),))
+            ok, entries = self.elements(spec, spec_dims[0], path)
+            for position, sub, sub_path in entries:
+                ok &= self.path_spec(points, sub, var, sub_path, grid, index + (position,))
             return ok
         targets = [int(np.ravel_multi_index(index + rest, shape)) if shape else 0
                    for rest in np.ndindex(self.model.spec.shape(spec_dims))]

@@ -101,7 +101,6 @@ class _Emitter:
     def call(self, node: ex.Call, env, prelude, indent) -> str:
         model = self.model
         if node.lookup:
-            var = model.variables[node.func]
             n = model.lookup_points[node.func]
             idx = self.index(node.func, env)
             start = model.lookup_offset[node.func]

@@ -218,19 +218,20 @@ def _rates(ctx: _Context, t: float, state: dict, dt: float, check=None) -> dict[
         if var.rate is not None:
             out[name] = ctx.evaluate(var.rate, var.dims)
             continue
-        shape = model.shape(name)
-
-        def total(flows):
-            acc = None
-            for f in flows:
-                x = _align(ctx.values[f], tuple(model.variables[f].dims), tuple(var.dims), shape)
-                acc = x if acc is None else acc + x
-            return np.zeros(shape) if acc is None else acc
-
-        out[name] = total(var.inflows) - total(var.outflows)
+        out[name] = _total(ctx, var.inflows, var) - _total(ctx, var.outflows, var)
         if check is not None:
             check(name, out[name], t)
     return out
+
+
+def _total(ctx: _Context, flows, stock) -> np.ndarray:
+    """Sum of a stock's inflows (or outflows), in order, on the stock's dims."""
+    shape = ctx.model.shape(stock.name)
+    acc = None
+    for f in flows:
+        x = _align(ctx.values[f], tuple(ctx.model.variables[f].dims), tuple(stock.dims), shape)
+        acc = x if acc is None else acc + x
+    return np.zeros(shape) if acc is None else acc
 
 
 def columns(model: Model, record: list[str]):
