@@ -1,0 +1,29 @@
+"""Behaviour reproduction out of sample: the calibrated baseline against 2021 figures that the calibration
+(window 2010-2020) never saw (calibration/data/out_of_sample.csv, with sources)."""
+
+import csv
+
+import pytest
+
+from .conftest import ROOT
+
+ROWS = list(csv.DictReader((ROOT / "calibration" / "data" / "out_of_sample.csv").open(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[f"{r['series']}-{r['city']}" for r in ROWS])
+def test_2021_out_of_sample(baseline, row):
+    observed = float(row["value"])
+    if row["series"] == "gdp_real_growth":
+        gdp = baseline["gdp"] if row["city"] == "inner_mongolia" else baseline["gdp"].sel(city=row["city"])
+        if "city" in gdp.dims:  # Inner Mongolia's growth is compared with the four cities together
+            gdp = gdp.sum("city")
+        simulated = float(gdp.sel(time=2021) / gdp.sel(time=2020) - 1)
+        assert simulated == pytest.approx(observed, abs=0.01)  # within one percentage point
+    elif row["series"] == "resident_population_yearend":
+        simulated = float(baseline["population"].sel(city=row["city"], time=2021))
+        assert simulated == pytest.approx(observed, rel=0.01)
+    elif row["series"] == "urbanization_rate":
+        simulated = float(baseline["urban_share"].sel(city=row["city"], time=2021))
+        assert simulated == pytest.approx(observed, abs=0.01)
+    else:
+        pytest.fail(f"no comparison for {row['series']}")
