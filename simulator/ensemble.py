@@ -328,7 +328,11 @@ def run_plan(model: Model, plan: Plan, work: Path, workers=None, scheduler=None,
 
 
 def _run_dask(model, plan, todo, chunk_inputs, store_chunk, grid, method, workers, scheduler, bar):
-    from dask.distributed import Client, LocalCluster, as_completed
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise InputError(Problem("--scheduler", None, "", "Dask is not installed: pip install "
+                                 "'hubaoewu-simulator[dask]' (or run without --scheduler)")) from None
 
     cluster = None
     if scheduler == "local":
