@@ -579,9 +579,11 @@ def cmd_sensitivity(args) -> int:
     failures = []
 
     def evaluate(u):
+        from tqdm import tqdm
+
         values = np.column_stack([ppf(d, np.clip(u[:, j], 1e-12, 1 - 1e-12)) for j, d in enumerate(dists)])
         out = []
-        for start in range(0, len(u), 20000):
+        for start in tqdm(range(0, len(u), 20000), unit="block of 20k runs", disable=args.quiet, desc="runs"):
             inputs = scenario.inputs(model, runs=min(20000, len(u) - start))
             apply(inputs, dists, values[start:start + 20000])
             result = simulate(model, inputs, scenario.time, scenario.method, record=variables, on_error="nan")
