@@ -11,9 +11,16 @@ Data flows one way: scenario YAML -> Scenario -> arrays -> numba kernel -> Datas
 """
 
 from .api import evaluate_goals, run
-from .ensemble import run_ensemble
 from .model import load_model
 from .scenario import Scenario, load_scenario
 
 __all__ = ["Scenario", "evaluate_goals", "load_model", "load_scenario", "run", "run_ensemble"]
+
+
+def run_ensemble(scenario, runs=None, seed=None, folder=None, workers=None, scheduler=None, progress=False):
+    """Run a scenario's Monte Carlo ensemble; see simulator.ensemble.run_ensemble (imported on first use,
+    so that single runs do not pay for scipy.stats and zarr)."""
+    from .ensemble import run_ensemble as run
+
+    return run(scenario, runs=runs, seed=seed, folder=folder, workers=workers, scheduler=scheduler, progress=progress)
 __version__ = "0.1.0"

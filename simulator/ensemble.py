@@ -490,8 +490,10 @@ def cmd_ensemble(args, model: Model, scenario: Scenario, folder: Path) -> int:
         os.replace(work, folder)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    rate = plan.runs * computed / max(plan.n_chunks, 1) / max(elapsed, 1e-9)
-    say(f"{scenario.name}: {plan.runs} runs in {elapsed:.1f} s ({rate:,.0f} runs/s); outputs in {folder}/")
+    done_now = sum(min(plan.chunk, plan.runs - k * plan.chunk) for k in range(plan.n_chunks - computed, plan.n_chunks))
+    resumed = f" ({plan.runs - done_now} were done before)" if done_now < plan.runs else ""
+    say(f"{scenario.name}: {done_now} runs computed in {elapsed:.1f} s ({done_now / max(elapsed, 1e-9):,.0f} runs/s)"
+        f"{resumed}; outputs in {folder}/")
     for g in goals:
         if g.get("probability") is not None:
             say(f"  {g['id']:<30} P(met) = {g['probability']:6.1%} ± {g['stderr'] or 0:.1%}")
@@ -608,7 +610,7 @@ def cmd_sensitivity(args) -> int:
     warning = None
     if widest > 0.05 or args.runs < 1024:
         warning = (f"N = {args.runs} may be too small for stable indices: the widest 95 % confidence interval of a "
-                   f"total-order index is ±{widest:.3f} (see SALib issue #599); use --runs 1024 or more")
+                   f"total-order index is ±{widest:.3f} (see SALib issue #599); try --runs {max(1024, 4 * args.runs)}")
         say(f"warning: {warning}")
     folder = Path(args.out) if args.out else Path("outputs") / f"{scenario.name}_sensitivity"
     with staging(folder) as tmp:

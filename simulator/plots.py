@@ -29,8 +29,8 @@ PANELS = (
 
 
 def _save(fig, path):
-    if path is not None:
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+    if path is not None:  # the layout is already tight; bbox_inches="tight" would draw the figure twice
+        fig.savefig(path, dpi=100)
         plt.close(fig)
     return fig
 
