@@ -29,7 +29,7 @@ from scipy import optimize, stats
 from scipy.stats import qmc
 
 from . import yamlio
-from .engine import Inputs, Model, TimeGrid, simulate
+from .engine import Inputs, Model, TimeGrid, default_inputs, simulate
 from .errors import InputError, Problem
 from .fit import fit_statistics
 from .model import load_model
@@ -280,7 +280,7 @@ def calibrate(config: Config, model: Model | None = None, say=print) -> dict:
     """Fit, then estimate uncertainty. Returns everything the writers need."""
     model = model or load_model()
     base = (load_scenario(config.scenario_path, model).inputs(model) if config.scenario_path
-            else _defaults(model))
+            else default_inputs(model))
     problem = FitProblem(model, config, base)
     lows, highs = problem.lows, problem.highs
     x_default = np.array([f.default for f in config.free])
@@ -321,12 +321,6 @@ def _carry_over(model: Model, problem: FitProblem, config: Config, x) -> dict:
             denominator, k)]) for k in range(size)]
         out[name] = ratio
     return out
-
-
-def _defaults(model):
-    from .engine import default_inputs
-
-    return default_inputs(model)
 
 
 def _filtered_ensemble(problem: FitProblem, x, cov, cost, config: Config) -> dict:

@@ -679,25 +679,20 @@ class _Checker:
         for key in section:
             if key not in out:
                 self.bad(("outputs", key), f"unknown key{_suggest(key, out)}; allowed: variables, formats, folder")
-        variables = section.get("variables")
-        if variables is not None:
-            if not isinstance(variables, list):
-                self.bad(("outputs", "variables"), "a list of variable names")
-            else:
-                names = [n for n, v in model.variables.items() if not v.hidden and v.kind in ("stock", "flow", "aux", "series")]
-                for i, name in enumerate(variables):
-                    if name not in names:
-                        self.bad(("outputs", "variables", yamlio.Index(i)), f"unknown variable{_suggest(name, names)}")
-                out["variables"] = variables
-        formats = section.get("formats")
-        if formats is not None:
-            if not isinstance(formats, list) or not formats:
-                self.bad(("outputs", "formats"), f"a list from {', '.join(FORMATS)}")
-            else:
-                for i, f in enumerate(formats):
-                    if f not in FORMATS:
-                        self.bad(("outputs", "formats", yamlio.Index(i)), f"unknown format{_suggest(f, FORMATS)}; one of {', '.join(FORMATS)}")
-                out["formats"] = formats
+        names = [n for n, v in model.variables.items() if not v.hidden and v.kind in ("stock", "flow", "aux", "series")]
+        for key, allowed, what, hint in (("variables", names, "variable", "a list of variable names"),
+                                         ("formats", FORMATS, "format", f"a list from {', '.join(FORMATS)}")):
+            chosen = section.get(key)
+            if chosen is None:
+                continue
+            if not isinstance(chosen, list) or not chosen:
+                self.bad(("outputs", key), hint)
+                continue
+            for i, item in enumerate(chosen):
+                if item not in allowed:
+                    extra = f"; one of {', '.join(allowed)}" if key == "formats" else ""
+                    self.bad(("outputs", key, yamlio.Index(i)), f"unknown {what}{_suggest(item, allowed)}{extra}")
+            out[key] = chosen
         folder = section.get("folder")
         if folder is not None:
             if not isinstance(folder, str) or not folder.strip():
