@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import date
 
@@ -9,6 +10,7 @@ import numpy as np
 import xarray as xr
 
 from .engine.units import parse_unit
+from .limits import LIMITS
 
 # display units for the report: (base unit symbol, factor, label)
 # (10k = 万, 100m = 亿, as Chinese statistics count)
@@ -24,10 +26,8 @@ DISPLAY = {
 }
 KEY_INDICATORS = ("population", "urban_share", "gdp", "gdp_per_capita", "energy_use", "co2", "coal_output",
                   "water_demand", "water_use", "water_supply_cap", "groundwater_storage", "renewable_capacity")
-LIMITS = (("water", "water_binding", "water_shortfall", "water_shadow_price", "gdp_lost_to_water"),
-          ("coal cap", "coal_binding", "coal_shortfall", "coal_shadow_price", "gdp_lost_to_coal_cap"),
-          ("energy dual control", "energy_binding", "energy_shortfall", "energy_shadow_price",
-           "gdp_lost_to_energy_limit"))
+# years at which an ensemble report gives the share of runs in which each limit binds
+SHARE_YEARS = (2025, 2030, 2035)
 
 
 def display(units: str) -> tuple[float, str]:
@@ -52,6 +52,34 @@ def fmt(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 10 else f"{x:.1f}"
 
 
+def _goal_kind(goal: dict) -> str | None:
+    """The indicator kind of a goal record (records from goals.py carry the id, not the indicator)."""
+    from .goals import load_goals
+
+    if "indicator" in goal:
+        return goal["indicator"].get("kind")
+    return next((g["indicator"]["kind"] for g in load_goals() if g["id"] == goal["id"]), None)
+
+
+def goal_scale(goal: dict) -> tuple[float, str]:
+    """(factor, suffix) to show a goal's indicator and target: a year as a year, a ratio against 1 (demand
+    over a limit, wind and solar over coal power) as a ratio, other dimensionless indicators in percent."""
+    if goal.get("units") not in ("1", "1/year"):
+        return 1.0, ""
+    ratio = _goal_kind(goal) == "max" or (_goal_kind(goal) == "share" and abs(goal["target"]) >= 1)
+    return (1.0, "") if ratio else (100.0, " %")
+
+
+def goal_number(goal: dict, value: float | None) -> str:
+    """A goal's indicator (or target) in words: "3.68 %", "1.14", "2030"."""
+    if value is None or not math.isfinite(value):
+        return "–"
+    if goal.get("units") == "year":
+        return f"{value:.0f}"
+    scale, suffix = goal_scale(goal)
+    return f"{fmt(value * scale)}{suffix}"
+
+
 def goals_table(goals: list[dict]) -> list[str]:
     ensemble = any("probability" in g for g in goals)
     if ensemble:
@@ -59,18 +87,15 @@ def goals_table(goals: list[dict]) -> list[str]:
     else:
         lines = ["| goal | target | value | met | description |", "|---|---|---|---|---|"]
     for g in goals:
-        scale, unit = (100.0, " %") if g.get("units") in ("1", "1/year") and g["id"] != "co2_peak" else (1.0, "")
-        target = f"{g['comparison']} {fmt(g['target'] * scale)}{unit}"
+        target = f"{g['comparison']} {goal_number(g, g['target'])}"
         if ensemble:
             p = g.get("probability")
             median = (g.get("value_percentiles") or {}).get("50")
             prob = "not evaluated" if p is None else f"{p:.1%} ± {g['stderr'] or 0:.1%}"
-            value = "–" if median is None else f"{fmt(median * scale)}{unit}"
-            lines.append(f"| {g['id']} | {target} | {prob} | {value} | {g['description']} |")
+            lines.append(f"| {g['id']} | {target} | {prob} | {goal_number(g, median)} | {g['description']} |")
         else:
-            value = "–" if g.get("value") is None else f"{fmt(g['value'] * scale)}{unit}"
             met = {True: "yes", False: "**no**", None: g.get("note", "–")}[g.get("met")]
-            lines.append(f"| {g['id']} | {target} | {value} | {met} | {g['description']} |")
+            lines.append(f"| {g['id']} | {target} | {goal_number(g, g.get('value'))} | {met} | {g['description']} |")
     return lines
 
 
@@ -96,29 +121,68 @@ def indicators_table(ds: xr.Dataset, years=(2020, 2025, 2030, 2035)) -> list[str
 
 
 def binding_table(ds: xr.Dataset) -> list[str]:
+    """One run: where each limit binds, the demand it turns away, its shadow price and the GDP lost."""
     lines = ["| limit | city | binds in | years binding | shortfall, total | mean shadow price when binding | "
              "GDP lost, total |", "|---|---|---|---|---|---|---|"]
     any_binding = False
     projection = ds["time"] > ds["time"][0]
-    for label, binding, shortfall, price, lost in LIMITS:
-        if binding not in ds:
+    for limit in LIMITS:
+        if limit.binding not in ds:
             continue
         for city in ds["city"].values:
-            b = ds[binding].sel(city=city).where(projection, 0)
+            b = ds[limit.binding].sel(city=city).where(projection, 0)
             years = ds["time"].values[b.values > 0.5]
             if not len(years):
                 continue
             any_binding = True
-            f_s, u_s = display(ds[shortfall].attrs["units"])
-            f_l, u_l = display(ds[lost].attrs["units"])
-            total_short = float(ds[shortfall].sel(city=city).where(projection).sum())
-            mean_price = float(ds[price].sel(city=city).where(b > 0.5).mean())
-            total_lost = float(ds[lost].sel(city=city).where(projection).sum())
+            f_s, u_s = display(ds[limit.shortfall].attrs["units"])
+            f_l, u_l = display(ds[limit.gdp_lost].attrs["units"])
+            total_short = float(ds[limit.shortfall].sel(city=city).where(projection).sum())
+            mean_price = float(ds[limit.shadow_price].sel(city=city).where(b > 0.5).mean())
+            total_lost = float(ds[limit.gdp_lost].sel(city=city).where(projection).sum())
             span = f"{years[0]:g}–{years[-1]:g}" if len(years) > 1 else f"{years[0]:g}"
-            lines.append(f"| {label} | {city} | {span} | {len(years)} | {fmt(total_short / f_s)} {u_s.split(' per')[0]} | "
-                         f"{fmt(mean_price)} {ds[price].attrs['units']} | {fmt(total_lost / f_l)} {u_l.split(' per')[0]} |")
+            lines.append(f"| {limit.label} | {city} | {span} | {len(years)} | {fmt(total_short / f_s)} "
+                         f"{u_s.split(' per')[0]} | {fmt(mean_price)} {ds[limit.shadow_price].attrs['units']} | "
+                         f"{fmt(total_lost / f_l)} {u_l.split(' per')[0]} |")
     if not any_binding:
         lines.append("| – | – | no limit binds in this run | | | | |")
+    return lines
+
+
+def runs_sentence(attrs: dict) -> str | None:
+    """How many runs of an ensemble count, and why the others do not; None if the attributes are absent."""
+    if "runs_kept" not in attrs:
+        return None
+    kept, excluded = int(attrs["runs_kept"]), int(attrs.get("runs_excluded", 0))
+    if not excluded:
+        return f"all {kept:,} runs kept"
+    reasons = json.loads(attrs.get("excluded_reasons") or "{}")
+    why = "; ".join(f"{reason}: {n:,}" for reason, n in reasons.items())
+    return f"{kept:,} of {kept + excluded:,} runs kept, {excluded:,} excluded" + (f" ({why})" if why else "")
+
+
+def binding_share_table(ds: xr.Dataset) -> list[str]:
+    """An ensemble: per limit and city, the share of kept runs in which the limit binds in a few years, and
+    the first year in which it binds in more than half of them."""
+    times = ds["time"].values
+    years = [y for y in SHARE_YEARS if np.any(times == y)]
+    lines = [f"| limit | city | {' | '.join(f'share binding in {y}' for y in years)} | first year binding in "
+             "more than half of the runs | largest share (year) |", "|---|---|" + "---|" * (len(years) + 2)]
+    projection = times > times[0]
+    for limit in LIMITS:
+        if limit.share not in ds:
+            continue
+        for city in ds["city"].values:
+            share = ds[limit.share].sel(city=city).values
+            if not np.any(share[projection] > 0):
+                continue
+            cells = " | ".join(f"{float(share[times == y][0]):.1%}" for y in years)
+            majority = times[projection & (share > 0.5)]
+            first = f"{majority[0]:g}" if len(majority) else "never"
+            peak = int(np.argmax(np.where(projection, share, -1)))
+            lines.append(f"| {limit.label} | {city} | {cells} | {first} | {share[peak]:.1%} ({times[peak]:g}) |")
+    if len(lines) == 2:
+        lines.append("| – | – | no limit binds in any kept run |" + " |" * (len(years) + 1))
     return lines
 
 
@@ -153,20 +217,37 @@ def _inline(value) -> str:
     return text if len(text) < 160 else text[:157] + "..."
 
 
+def binding_section(ds: xr.Dataset, ensemble: bool) -> list[str]:
+    """The binding-limits section: one run's table, or an ensemble's shares of runs."""
+    if not ensemble:
+        return ["Where each hard limit binds (demand above the limit; use is held to it), the demand it turns "
+                "away, the instantaneous shadow price (GDP one more unit would add that year) and the GDP lost.",
+                "", *binding_table(ds)]
+    runs = runs_sentence(ds.attrs)
+    lines = ["Share of the Monte Carlo runs in which each hard limit binds (demand above the limit; use is held "
+             "to it), per city" + (f" ({runs})." if runs else "."), ""]
+    if not any(limit.share in ds for limit in LIMITS):
+        return lines + ["This ensemble's summary does not record how often the limits bind; read the goals "
+                        "`water_within_caps` and `coal_within_cap` above for the probability that they do not."]
+    return lines + binding_share_table(ds)
+
+
 def write_report(path, ds: xr.Dataset, scenario, goals: list[dict], prices: list[dict] | None = None,
                  extra: list[str] | None = None):
-    """report.md for one run (or an ensemble's median run with the probability table)."""
+    """report.md for one run, or for an ensemble (``ds`` its median run with the ``share_<binding>``
+    variables and ``runs_kept`` attributes of the summary; ``goals`` with probabilities)."""
     g = scenario.time
+    ensemble = (any("probability" in goal for goal in goals) or "runs_kept" in ds.attrs
+                or any(limit.share in ds for limit in LIMITS))
+    runs = runs_sentence(ds.attrs)
     lines = [f"# Scenario `{scenario.name}`", "", scenario.description or "", "",
              f"Run {date.today().isoformat()}: {g.start:g}–{g.end:g}, {scenario.method.upper()}, dt = {g.dt:g} year, "
              "money in yuan at constant 2020 prices. Stocks are year-end values; flows are averages over "
-             "the year that ends at the date shown. Units as Chinese statistics count them: 10k = 万, 100m = 亿.", "",
+             "the year that ends at the date shown. Units as Chinese statistics count them: 10k = 万, 100m = 亿."
+             + (f" Monte Carlo: {runs}." if runs else ""), "",
              "## Plan goals", "", *goals_table(goals), "",
              "## Key indicators", "", *indicators_table(ds), "",
-             "## Binding limits", "",
-             "Where each hard limit binds (demand above the limit; use is held to it), the demand it turns away, "
-             "the instantaneous shadow price (GDP one more unit would add that year) and the GDP lost.", "",
-             *binding_table(ds), ""]
+             "## Binding limits", "", *binding_section(ds, ensemble), ""]
     if prices is not None:
         lines += ["### Dynamic shadow prices", "",
                   "Each binding limit raised by 1 % in one city for the whole run: four-city GDP gained over the "

@@ -1,0 +1,157 @@
+"""Presentation: the constraint catalogue, reports that agree with the run, and figures an economist reads
+at a glance (checked through matplotlib objects: titles, axis labels, legends, ticks, limits)."""
+
+import json
+import re
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from simulator import plots, report
+from simulator.goals import load_goals
+from simulator.limits import LIMITS, limit_on
+from simulator.model import load_model
+
+CITIES = ["hohhot", "baotou", "ordos", "ulanqab"]
+YEARS = np.arange(2020, 2036)
+UNITS = {"population": "person", "urban_population": "person", "gdp": "yuan/year", "potential_gdp": "yuan/year",
+         "energy_use": "tce/year", "energy_cap": "tce/year", "energy_demand": "tce/year", "co2": "tCO2/year",
+         "coal_output": "t/year", "coal_cap": "t/year", "coal_demand": "t/year", "water_use": "m3/year",
+         "water_supply_cap": "m3/year", "water_demand": "m3/year", "groundwater_storage": "m3",
+         "renewable_capacity": "kW"}
+# 2020 levels per city (Ordos mines fifty times the coal of the others)
+LEVELS = {"population": [3.4e6, 2.7e6, 2.2e6, 1.7e6], "gdp": [2.8e11, 2.8e11, 3.5e11, 0.8e11],
+          "energy_use": [2.7e7, 5.6e7, 11e7, 2.7e7], "co2": [7e7, 13e7, 31e7, 5e7],
+          "coal_output": [1e7, 1e7, 6.4e8, 0.0], "water_use": [1.0e9, 0.93e9, 1.35e9, 0.72e9],
+          "groundwater_storage": [5e9, 5e9, 13e9, 8e9], "renewable_capacity": [1.5e6, 6e6, 3e6, 8e6]}
+
+
+# variable -> (level it scales, factor)
+DERIVED = {"urban_population": ("population", 0.7), "potential_gdp": ("gdp", 1.05), "energy_cap": ("energy_use", 1.2),
+           "energy_demand": ("energy_use", 1.1), "coal_cap": ("coal_output", 1.2), "coal_demand": ("coal_output", 1.1),
+           "water_supply_cap": ("water_use", 1.2), "water_demand": ("water_use", 1.1)}
+
+
+def run_dataset() -> xr.Dataset:
+    """A small deterministic run with the variables the figures draw."""
+    growth = 1 + 0.02 * (YEARS - 2020)[:, None]
+    data = {}
+    for name, units in UNITS.items():
+        base, factor = DERIVED.get(name, (name, 1.0))
+        data[name] = (("time", "city"), np.array(LEVELS[base])[None, :] * growth * factor, {"units": units})
+    return xr.Dataset(data, coords={"time": YEARS, "city": CITIES}, attrs={"scenario": "test"})
+
+
+def goal_records(ensemble=False) -> list[dict]:
+    """Records as goals.evaluate writes them, one per goal in goals.yaml."""
+    values = {"gdp_growth_2021_2025": 0.0368, "urban_population_2025": 0.0614, "water_within_caps": 1.14,
+              "coal_within_cap": 0.946, "energy_intensity_2025": -0.186, "non_fossil_2030": 0.0907,
+              "new_energy_above_thermal_2025": 0.52, "gdp_2035": 0.427, "co2_peak": 2020.0}
+    records = []
+    for goal in load_goals():
+        record = {k: goal[k] for k in ("id", "description", "comparison", "target", "tolerance", "units")}
+        value = values[goal["id"]]
+        if ensemble:
+            record.update(probability=0.8 if goal["id"] != "water_within_caps" else 0.002, stderr=0.004,
+                          value_percentiles={"50": value}, met=goal["id"] != "water_within_caps")
+        else:
+            record.update(value=value, met=goal["id"] in ("urban_population_2025", "coal_within_cap",
+                                                           "energy_intensity_2025", "co2_peak"))
+        records.append(record)
+    return records
+
+
+def scenario_stub():
+    return SimpleNamespace(name="test", description="", time=SimpleNamespace(start=2020, end=2035, dt=0.25),
+                           method="rk4", data={}, uncertain=[])
+
+
+def x_tick_texts(ax) -> list[str]:
+    ax.figure.canvas.draw()
+    return [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+
+
+def assert_years_as_years(ax, most=9):
+    ticks = x_tick_texts(ax)
+    assert ticks and all(re.fullmatch(r"\d{4}", t) for t in ticks), ticks
+    assert ax.xaxis.get_offset_text().get_text() == ""
+    assert len(ticks) <= most
+
+
+def all_texts(fig) -> list[str]:
+    fig.canvas.draw()
+    return [t.get_text() for t in fig.findobj(lambda o: hasattr(o, "get_text"))]
+
+
+# ------------------------------------------------------------------------------------------------
+# the constraint catalogue
+
+
+def test_catalogue_names_declared_variables_and_policy_paths():
+    model = load_model()
+    for limit in LIMITS:
+        assert [v for v in limit.variables() if v not in model.variables] == [], limit.label
+        assert [lever.policy for lever in limit.levers if lever.policy not in model.multiplier_offset] == []
+        assert model.variables[limit.cap].units == model.variables[limit.use].units == f"{limit.allowance_units}/year"
+        assert model.variables[limit.binding].units == "1"
+    assert [lever.policy for lever in limit_on("water_use").levers] == ["yellow_river_allocation", "water_red_line"]
+    assert limit_on("water_use").share == "share_water_binding"
+    assert limit_on("population") is None
+
+
+def test_binding_timeline_rows_come_from_the_catalogue():
+    ds = run_dataset()
+    for limit in LIMITS:
+        ds[limit.binding] = (("time", "city"), np.zeros((len(YEARS), 4)), {"units": "1"})
+    fig = plots.binding_timeline(ds)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == [f"{limit.label}: {city}" for limit in LIMITS for city in CITIES]
+    assert_years_as_years(fig.axes[0], most=len(YEARS))
+
+
+# ------------------------------------------------------------------------------------------------
+# reports that agree with the run (issue 10 item 7)
+
+
+def ensemble_median(excluded: int) -> xr.Dataset:
+    """An ensemble summary's median run, as ensemble.py passes it to write_report."""
+    ds = run_dataset()
+    share = np.zeros((len(YEARS), 4))
+    share[:, 0] = np.clip((YEARS - 2024) * 0.1, 0, 1)  # water in Hohhot: 10 % in 2025, 60 % in 2030, first > 50 % 2030
+    ds["share_water_binding"] = (("time", "city"), share, {"units": "1"})
+    ds["share_coal_binding"] = (("time", "city"), np.zeros((len(YEARS), 4)), {"units": "1"})
+    ds.attrs.update(runs_kept=10_000 - excluded, runs_excluded=excluded,
+                    excluded_reasons=json.dumps({"implausible population": excluded} if excluded else {}))
+    return ds
+
+
+def test_ensemble_report_gives_the_share_of_runs_in_which_each_limit_binds(tmp_path):
+    report.write_report(tmp_path / "report.md", ensemble_median(excluded=20), scenario_stub(), goal_records(True))
+    text = (tmp_path / "report.md").read_text()
+    assert "no limit binds in this run" not in text
+    assert re.search(r"^\| water \| hohhot \| 10\.0% \| 60\.0% \| 100\.0% \| 2030 \| 100\.0% \(2034\) \|$", text, re.M)
+    assert not re.search(r"^\| (water|coal cap) \| (baotou|ordos|ulanqab) \|", text, re.M)
+    assert "9,980 of 10,000 runs kept, 20 excluded (implausible population: 20)" in text
+
+
+def test_ensemble_report_says_when_all_runs_are_kept(tmp_path):
+    report.write_report(tmp_path / "report.md", ensemble_median(excluded=0), scenario_stub(), goal_records(True))
+    assert "all 10,000 runs kept" in (tmp_path / "report.md").read_text()
+
+
+def test_ensemble_report_without_shares_does_not_claim_that_no_limit_binds(tmp_path):
+    report.write_report(tmp_path / "report.md", run_dataset(), scenario_stub(), goal_records(True))
+    text = (tmp_path / "report.md").read_text()
+    assert "no limit binds" not in text
+    assert "does not record how often the limits bind" in text
+
+
+def test_report_goals_show_years_as_years_and_ratios_as_ratios():
+    table = "\n".join(report.goals_table(goal_records()))
+    assert "| co2_peak | <= 2030 | 2020 |" in table
+    assert "| water_within_caps | <= 1 | 1.14 |" in table
+    assert "| energy_intensity_2025 | <= -15.0 % | -18.6 % |" in table
+    assert "| gdp_growth_2021_2025 | >= 6 % | 3.68 % |" in table
