@@ -10,9 +10,21 @@ the cost is half a chi-square. It then writes:
   with ``parameters_from:`` (scenarios/baseline.yaml does);
 - ``fit.json`` and a report: MAPE, RMSPE, R² and Theil's U_M, U_S, U_C per series and city;
 - fit plots, simulated against observed;
-- parameter uncertainty as an ``uncertain:`` block a Monte Carlo scenario can extend: a Gaussian from the
-  Jacobian, then filtered FaIR-style (runs drawn from it are kept when their chi-square is within the 95 %
-  bound of the best fit), and the accepted parameter sets as a CSV.
+- the joint posterior, sampled with emcee's affine-invariant ensemble sampler (the walkers of each move
+  evaluated as one batch of kernel runs): thinned draws after burn-in as a CSV (a row per draw, a column per
+  fitted number, so ensembles reuse them jointly), with acceptance, split R-hat and effective sample size;
+- identifiability: parameters on a bound (each a warning with its reason), the posterior correlation matrix,
+  and the cost profiled along the worst-determined direction of the Gauss-Newton Hessian;
+- parameter uncertainty as an ``uncertain:`` block a Monte Carlo scenario can extend.
+
+With ``--out DIR`` every file goes into DIR and the committed fitted files are left alone; without it the
+fitted files beside the configuration (``fitted_file``, its ``_uncertain.yaml`` and ``_posterior.csv``) are
+updated and the report goes to ``outputs/calibration_<name>/``.
+
+The likelihood is Gaussian in the scaled residuals, tempered by the fit's reduced chi-square when that
+exceeds one (the stated observation errors are then too small for the model's structural error, and the
+posterior would otherwise be too narrow); the bounds are a uniform prior box and the stated priors are
+residuals like the data.
 """
 
 from __future__ import annotations
@@ -36,7 +48,9 @@ from .model import load_model
 from .scenario import display_path, load_scenario
 
 CONFIG_KEYS = ("name", "description", "scenario", "window", "method", "dt", "data", "fitted_file", "free",
-               "targets", "carry_over", "starts", "seed", "ensemble")
+               "targets", "carry_over", "starts", "seed", "ensemble", "posterior")
+POSTERIOR_KEYS = {"walkers": 48, "steps": 1500, "burn": 500, "thin": 10}
+BOUND_MARGIN = 0.01  # a fitted value within 1 % of the bound interval's width of a bound is "on the bound"
 TRANSFORMS = ("level", "growth_rate")
 
 
@@ -80,6 +94,15 @@ class Config:
     scenario_path: Path | None
     text: str
     carry_over: dict = field(default_factory=dict)  # parameter -> (numerator, denominator) at the window end
+    posterior: dict = field(default_factory=lambda: dict(POSTERIOR_KEYS))  # walkers, steps, burn, thin
+
+    def with_window_end(self, end: int) -> Config:
+        """The same configuration with the window (and the targets) ending at ``end``: a backtest origin."""
+        from dataclasses import replace
+
+        grid = TimeGrid(self.grid.start, float(end), self.grid.dt, 1.0)
+        targets = [replace(t, rows=t.rows[t.rows.year <= end].reset_index(drop=True)) for t in self.targets]
+        return replace(self, grid=grid, targets=[t for t in targets if len(t.rows)])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -196,13 +219,23 @@ def load_config(path, model: Model) -> Config:
         else:
             carry_over[name] = tuple(pair)
     ensemble = data.get("ensemble") or {}
+    posterior = dict(POSTERIOR_KEYS)
+    for key, value in (data.get("posterior") or {}).items():
+        if key not in POSTERIOR_KEYS:
+            bad(("posterior", key), f"unknown key; allowed: {', '.join(POSTERIOR_KEYS)}")
+        elif not isinstance(value, int) or isinstance(value, bool) or value < (0 if key == "burn" else 1):
+            bad(("posterior", key), "a whole number >= 1 (burn >= 0)")
+        else:
+            posterior[key] = value
+    if posterior["burn"] >= posterior["steps"]:
+        bad(("posterior", "burn"), f"burn-in {posterior['burn']} must be shorter than the chain ({posterior['steps']})")
     if problems:
         raise InputError(problems)
     return Config(path=path, name=str(data.get("name", path.stem)), description=str(data.get("description", "")),
                   grid=grid, method=method, data_path=data_path, fitted_path=fitted_path, free=free, targets=targets,
                   starts=int(data.get("starts", 4)), seed=int(data.get("seed", 0)),
                   ensemble_samples=int(ensemble.get("samples", 2000)), scenario_path=scenario_path,
-                  text=path.read_text(encoding="utf-8"), carry_over=carry_over)
+                  text=path.read_text(encoding="utf-8"), carry_over=carry_over, posterior=posterior)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -276,11 +309,18 @@ class FitProblem:
         return out
 
 
-def calibrate(config: Config, model: Model | None = None, say=print) -> dict:
-    """Fit, then estimate uncertainty. Returns everything the writers need."""
+def calibrate(config: Config, model: Model | None = None, say=print, base: Inputs | None = None,
+              posterior: bool = True) -> dict:
+    """Fit, then estimate uncertainty. Returns everything the writers need.
+
+    ``base``: the inputs the free numbers are set into (default: the configuration's scenario, or the model's
+    declared inputs); the backtest passes the inputs as they were known at its origin. ``posterior``: sample
+    the joint posterior with emcee (else only the Jacobian Gaussian is used).
+    """
     model = model or load_model()
-    base = (load_scenario(config.scenario_path, model).inputs(model) if config.scenario_path
-            else default_inputs(model))
+    if base is None:
+        base = (load_scenario(config.scenario_path, model).inputs(model) if config.scenario_path
+                else default_inputs(model))
     problem = FitProblem(model, config, base)
     lows, highs = problem.lows, problem.highs
     x_default = np.array([f.default for f in config.free])
@@ -305,10 +345,133 @@ def calibrate(config: Config, model: Model | None = None, say=print) -> dict:
         cov = np.diag(((highs - lows) / 4) ** 2)
     sd = np.sqrt(np.clip(np.diag(cov), 0, None))
     ensemble = _filtered_ensemble(problem, x, cov, best.cost, config)
-    return {"x": x, "cost": float(best.cost), "m": m, "n": n, "sd_jacobian": sd, "cov": cov,
-            "ensemble": ensemble, "tables": problem.simulated_table(x), "problem": problem,
+    chain = sample_posterior(problem, x, cov, scale, config, say) if posterior else None
+    return {"x": x, "cost": float(best.cost), "m": m, "n": n, "sd_jacobian": sd, "cov": cov, "scale": scale,
+            "ensemble": ensemble, "posterior": chain, "tables": problem.simulated_table(x), "problem": problem,
             "x_default": x_default, "tables_default": problem.simulated_table(x_default),
-            "carried": _carry_over(model, problem, config, x)}
+            "carried": _carry_over(model, problem, config, x),
+            "identifiability": identifiability(problem, config, x, jac, best.cost, chain)}
+
+
+def sample_posterior(problem: FitProblem, x, cov, scale: float, config: Config, say=print) -> dict:
+    """emcee's affine-invariant ensemble sampler (Goodman & Weare 2010; Foreman-Mackey et al. 2013).
+
+    log p = -chi2 / (2 scale) inside the bounds (priors are among the residuals), -inf outside. The walkers
+    start in a small ball around the best fit (drawn from the Jacobian Gaussian shrunk 10x, clipped inside
+    the bounds); each move's half-ensemble is one batch of kernel runs (``vectorize=True``).
+    """
+    import emcee
+
+    spec = config.posterior
+    n = len(x)
+    walkers = max(spec["walkers"], 2 * n + 2)
+    walkers += walkers % 2
+    rng = np.random.default_rng(config.seed)
+    span = problem.highs - problem.lows
+    ball = rng.multivariate_normal(np.zeros(n), cov / 100, size=walkers, method="eigh", check_valid="ignore")
+    ball += rng.normal(0, 1e-4, size=ball.shape) * span
+    start = np.clip(x + ball, problem.lows + 1e-6 * span, problem.highs - 1e-6 * span)
+
+    def log_prob(batch):
+        batch = np.atleast_2d(batch)
+        inside = np.all((batch >= problem.lows) & (batch <= problem.highs), axis=1)
+        out = np.full(len(batch), -np.inf)
+        if inside.any():
+            chi2 = np.sum(problem.residuals(batch[inside]) ** 2, axis=1)
+            out[inside] = -0.5 * chi2 / scale
+        return out
+
+    sampler = emcee.EnsembleSampler(walkers, n, log_prob, vectorize=True,
+                                    moves=[(emcee.moves.DEMove(), 0.8), (emcee.moves.DESnookerMove(), 0.2)])
+    sampler.random_state = np.random.RandomState(config.seed).get_state()
+    sampler.run_mcmc(start, spec["steps"], progress=False)
+    burn, thin = spec["burn"], spec["thin"]
+    chain = sampler.get_chain(discard=burn)  # (steps, walkers, n)
+    draws = sampler.get_chain(discard=burn, thin=thin, flat=True)
+    log_p = sampler.get_log_prob(discard=burn, thin=thin, flat=True)
+    try:
+        tau = sampler.get_autocorr_time(discard=burn, tol=0)
+    except Exception:  # noqa: BLE001 - emcee raises on too-short chains; report nothing rather than fail
+        tau = np.full(n, np.nan)
+    ess = chain.shape[0] * chain.shape[1] / np.where(np.isfinite(tau) & (tau > 0), tau, np.nan)
+    acceptance = float(np.mean(sampler.acceptance_fraction))
+    rhat = split_rhat(chain, groups=4)
+    say(f"  posterior: {walkers} walkers x {spec['steps']} steps (burn-in {burn}, thin {thin}): acceptance "
+        f"{acceptance:.2f}, max R-hat {np.nanmax(rhat):.3f}, min ESS {np.nanmin(ess):.0f}, {len(draws)} draws kept")
+    return {"draws": draws, "log_prob": log_p, "acceptance": acceptance, "rhat": rhat, "tau": tau, "ess": ess,
+            "walkers": walkers, "steps": spec["steps"], "burn": burn, "thin": thin, "scale": scale}
+
+
+def split_rhat(chain: np.ndarray, groups: int = 4) -> np.ndarray:
+    """Gelman-Rubin R-hat (split chains, Gelman et al. BDA3 11.4) per parameter, treating each group of
+    walkers as one chain: walkers of an ensemble are not independent chains, groups of them nearly are.
+
+    chain: (steps, walkers, parameters).
+    """
+    steps, walkers, n = chain.shape
+    groups = max(1, min(groups, walkers))
+    per = walkers // groups
+    half = steps // 2
+    parts = []
+    for g in range(groups):
+        block = chain[:, g * per:(g + 1) * per, :]
+        for piece in (block[:half], block[half:2 * half]):
+            parts.append(piece.reshape(-1, n))  # pooled draws of the group's walkers over half the steps
+    stack = np.stack(parts)  # (chains, draws, n)
+    m, length = stack.shape[0], stack.shape[1]
+    means = stack.mean(axis=1)
+    within = stack.var(axis=1, ddof=1).mean(axis=0)
+    between = length * means.var(axis=0, ddof=1)
+    var_plus = (length - 1) / length * within + between / length
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sqrt(var_plus / within) if m > 1 else np.full(n, np.nan)
+
+
+def identifiability(problem: FitProblem, config: Config, x, jac, cost: float, chain: dict | None) -> dict:
+    """Parameters on a bound, the posterior correlation matrix, and the cost profiled along the
+    worst-determined direction (the eigenvector of J'J with the smallest eigenvalue, in units of each
+    parameter's bound interval)."""
+    span = problem.highs - problem.lows
+    labels = [f.label for f in config.free]
+    warnings = []
+    for label, value, low, high, f in zip(labels, x, problem.lows, problem.highs, config.free):
+        for side, bound in (("lower", low), ("upper", high)):
+            if abs(value - bound) <= BOUND_MARGIN * (high - low):
+                reason = (f"{label} = {value:.4g} is on its {side} bound {bound:g}: the data would move it further, "
+                          "so the bound, not the data, sets it (widen the bound if it is not physical, fix it from "
+                          "a source, or carry its full range into ensembles)")
+                if f.prior:
+                    reason += f"; its prior (mean {f.prior[0]:g}, sd {f.prior[1]:g}) pulls the other way"
+                warnings.append({"parameter": label, "bound": side, "value": float(value), "reason": reason})
+    scaled = jac * span[None, :]
+    hessian = scaled.T @ scaled
+    eigenvalues, vectors = np.linalg.eigh(hessian)
+    worst = vectors[:, 0]
+    steps = np.linspace(-0.2, 0.2, 21)
+    line = x[None, :] + steps[:, None] * worst[None, :] * span[None, :]
+    inside = np.all((line >= problem.lows) & (line <= problem.highs), axis=1)
+    profile_cost = np.full(len(steps), np.nan)
+    if inside.any():
+        profile_cost[inside] = 0.5 * np.sum(problem.residuals(line[inside]) ** 2, axis=1)
+    if chain is not None and len(chain["draws"]) > 2:
+        draws = chain["draws"]
+        sd = draws.std(axis=0)
+        corr = np.corrcoef(draws, rowvar=False) if np.all(sd > 0) else np.full((len(x), len(x)), np.nan)
+    else:
+        sd = np.sqrt(np.clip(np.diag(np.linalg.pinv(jac.T @ jac)), 0, None))
+        cov = np.linalg.pinv(jac.T @ jac)
+        corr = cov / np.outer(sd, sd)
+    pairs = []
+    for i in range(len(x)):
+        for j in range(i + 1, len(x)):
+            if np.isfinite(corr[i, j]) and abs(corr[i, j]) >= 0.7:
+                pairs.append({"a": labels[i], "b": labels[j], "correlation": float(corr[i, j])})
+    pairs.sort(key=lambda p: -abs(p["correlation"]))
+    return {"on_bound": warnings, "labels": labels, "correlation": corr.tolist(),
+            "strong_correlations": pairs,
+            "hessian_eigenvalues": eigenvalues.tolist(),
+            "worst_direction": {labels[k]: float(worst[k]) for k in np.argsort(-np.abs(worst))[:6]},
+            "profile": {"step_in_bound_widths": steps.tolist(), "cost": profile_cost.tolist(), "best_cost": cost}}
 
 
 def _carry_over(model: Model, problem: FitProblem, config: Config, x) -> dict:
@@ -387,8 +550,42 @@ def _fitted_value(config: Config, result: dict, name: str) -> str:
     return ", ".join(f"{v:.4g}" for f, v in zip(config.free, result["x"]) if f.name == name) or "not fitted"
 
 
-def uncertain_document(config: Config, model: Model, result: dict) -> dict:
-    accepted = result["ensemble"]["accepted"]
+def posterior_table(config: Config, model: Model, result: dict) -> pd.DataFrame:
+    """The retained posterior draws as a projection from the window's end uses them: a column per fitted
+    number, named as a scenario's uncertain target (``tfp_growth[hohhot]``, ``capital_elasticity``), in the
+    parameter's declared units; carried-over start-state parameters converted per draw as the fitted file
+    converts the best fit (their end-of-window value in that draw's run)."""
+    chain = result.get("posterior")
+    draws = chain["draws"] if chain is not None else result["ensemble"]["accepted"]
+    labels = [f.label for f in config.free]
+    table = pd.DataFrame(draws, columns=labels)
+    if config.carry_over and len(draws):
+        problem = result["problem"]
+        for name, (numerator, denominator) in config.carry_over.items():
+            run = simulate(model, problem.inputs(draws), config.grid, config.method, record=[numerator, denominator],
+                           on_error="nan")
+            table = table.drop(columns=[f.label for f in config.free if f.name == name])
+            var = model.variables[name]
+            elements = model.spec.elements(var.dims[0]) if var.dims else [None]
+            for k, element in enumerate(elements):
+                ratio = run.values[:, -1, run.column(numerator, k)] / run.values[:, -1, run.column(denominator, k)]
+                table[f"{name}[{element}]" if element else name] = ratio
+    return table
+
+
+POSTERIOR_KEY_SUPPORTED = False  # flips when scenario.py reads `uncertain: {posterior: {draws: FILE}}`
+
+
+def uncertain_document(config: Config, model: Model, result: dict, posterior_file: str | None = None) -> dict:
+    if POSTERIOR_KEY_SUPPORTED and posterior_file:
+        return {"uncertain": {"posterior": {"draws": posterior_file}}}
+    return _marginal_uncertain_document(config, model, result)
+
+
+def _marginal_uncertain_document(config: Config, model: Model, result: dict) -> dict:
+    """Independent truncated-normal marginals of the posterior (the form used before joint draws)."""
+    chain = result.get("posterior")
+    accepted = chain["draws"] if chain is not None else result["ensemble"]["accepted"]
     block = {}
     for j, (f, value) in enumerate(zip(config.free, result["x"])):
         sd = float(np.std(accepted[:, j])) if len(accepted) > 10 else float(result["sd_jacobian"][j])
@@ -401,14 +598,15 @@ def uncertain_document(config: Config, model: Model, result: dict) -> dict:
 
 
 def write_outputs(folder: Path, config: Config, model: Model, result: dict):
-    """fitted.yaml, uncertain.yaml, fit.json, posterior_samples.csv, fit.png and report.md."""
+    """fitted.yaml, uncertain.yaml, posterior.csv, fit.json, identifiability.json, posterior_samples.csv
+    (the FaIR-filtered Jacobian ensemble), fit.png and report.md."""
     import yaml
 
     from . import plots
     from .outputs import write_json
 
     fitted = fitted_document(config, model, result)
-    uncertain = uncertain_document(config, model, result)
+    uncertain = uncertain_document(config, model, result, "posterior.csv")
     header = (f"# Fitted by `simulate calibrate {display_path(config.path)}` on {fitted['calibration']['date']}.\n"
               "# Scenarios read it with parameters_from:. Regenerate with the same command; do not edit by hand.\n")
     (folder / "fitted.yaml").write_text(header + yaml.safe_dump(fitted, sort_keys=False), encoding="utf-8")
@@ -420,8 +618,28 @@ def write_outputs(folder: Path, config: Config, model: Model, result: dict):
     accepted = result["ensemble"]["accepted"]
     pd.DataFrame(accepted, columns=[f.label for f in config.free]).to_csv(folder / "posterior_samples.csv",
                                                                           index=False)
+    posterior_table(config, model, result).to_csv(folder / "posterior.csv", index=False, float_format="%.8g")
+    write_json(_diagnostics_record(config, result), folder / "identifiability.json")
     plots.calibration_fit(config, result, path=folder / "fit.png")
     (folder / "report.md").write_text(calibration_report(config, model, result, records), encoding="utf-8")
+
+
+def _diagnostics_record(config: Config, result: dict) -> dict:
+    out = dict(result["identifiability"])
+    chain = result.get("posterior")
+    if chain is not None:
+        labels = [f.label for f in config.free]
+        out["posterior"] = {
+            "walkers": chain["walkers"], "steps": chain["steps"], "burn": chain["burn"], "thin": chain["thin"],
+            "draws": int(len(chain["draws"])), "acceptance": chain["acceptance"], "likelihood_scale": chain["scale"],
+            "rhat": dict(zip(labels, map(_finite, chain["rhat"]))), "ess": dict(zip(labels, map(_finite, chain["ess"]))),
+            "tau": dict(zip(labels, map(_finite, chain["tau"])))}
+    return out
+
+
+def _finite(v):
+    v = float(v)
+    return v if math.isfinite(v) else None
 
 
 def calibration_report(config: Config, model: Model, result: dict, records: list[dict]) -> str:
@@ -446,10 +664,49 @@ def calibration_report(config: Config, model: Model, result: dict, records: list
         sd = np.std(accepted[:, j]) if len(accepted) > 10 else result["sd_jacobian"][j]
         source = " ".join(model.variables[fr.name].source.split())[:120]
         lines.append(f"| {fr.label} | {value:.5g} | {sd:.2g} | {fr.default:.5g} | [{fr.low:g}, {fr.high:g}] | {source} |")
-    lines += ["", f"Uncertainty: {ens['drawn']} draws from the Jacobian Gaussian, {ens.get('inside_bounds', 0)} inside the "
-              f"bounds, {len(accepted)} accepted (chi-square within the 95 % bound of the best fit, "
-              f"threshold {ens['threshold'] if ens['threshold'] is None else round(ens['threshold'], 2)}).", ""]
+    lines += ["", f"Jacobian check: {ens['drawn']} draws from the Jacobian Gaussian, {ens.get('inside_bounds', 0)} inside "
+              f"the bounds, {len(accepted)} accepted (chi-square within the 95 % bound of the best fit, threshold "
+              f"{ens['threshold'] if ens['threshold'] is None else round(ens['threshold'], 2)}).", ""]
+    lines += _posterior_lines(config, result) + _identifiability_lines(result["identifiability"])
     return "\n".join(lines)
+
+
+def _posterior_lines(config: Config, result: dict) -> list[str]:
+    chain = result.get("posterior")
+    if chain is None:
+        return []
+    lines = ["## Posterior (emcee)", "",
+             f"{chain['walkers']} walkers x {chain['steps']} steps, burn-in {chain['burn']} discarded, thinned by "
+             f"{chain['thin']}: {len(chain['draws'])} draws (`posterior.csv`, a row per draw). Likelihood tempered by "
+             f"the reduced chi-square {chain['scale']:.2f}. Mean acceptance {chain['acceptance']:.2f}; split R-hat over "
+             "4 walker groups (want < 1.1); ESS from the integrated autocorrelation time.", "",
+             "| parameter | posterior median | 5 % | 95 % | R-hat | ESS |", "|---|---|---|---|---|---|"]
+    draws = chain["draws"]
+    for j, f in enumerate(config.free):
+        q = np.percentile(draws[:, j], [50, 5, 95])
+        lines.append(f"| {f.label} | {q[0]:.4g} | {q[1]:.4g} | {q[2]:.4g} | {chain['rhat'][j]:.3f} | "
+                     f"{chain['ess'][j]:.0f} |")
+    return lines + [""]
+
+
+def _identifiability_lines(ident: dict) -> list[str]:
+    lines = ["## Identifiability", ""]
+    if ident["on_bound"]:
+        lines += [f"- WARNING: {w['reason']}" for w in ident["on_bound"]]
+    else:
+        lines.append("- No fitted number is on a bound.")
+    if ident["strong_correlations"]:
+        lines.append("- Strong posterior correlations (|r| >= 0.7), trade-offs the data do not resolve: " + "; ".join(
+            f"{p['a']} ~ {p['b']} {p['correlation']:+.2f}" for p in ident["strong_correlations"][:10]))
+    ev = ident["hessian_eigenvalues"]
+    lines.append(f"- Gauss-Newton Hessian (parameters in bound widths): eigenvalues {ev[0]:.3g} ... {ev[-1]:.3g} "
+                 f"(condition {ev[-1] / max(ev[0], 1e-300):.3g}). Worst-determined direction: " + ", ".join(
+                     f"{k} {v:+.2f}" for k, v in ident["worst_direction"].items()))
+    prof = ident["profile"]
+    pts = [f"{s:+.2f}: {c:.4g}" for s, c in zip(prof["step_in_bound_widths"], prof["cost"]) if c == c][::4]
+    lines.append(f"- Cost along that direction (step in bound widths: cost; best {prof['best_cost']:.4g}): "
+                 + ", ".join(pts))
+    return lines + [""]
 
 
 def cmd_calibrate(args) -> int:
@@ -464,13 +721,36 @@ def cmd_calibrate(args) -> int:
     result = calibrate(config, model, say)
     with staging(folder) as tmp:
         write_outputs(tmp, config, model, result)
-    # the fitted file scenarios read (and its uncertainty beside it), written atomically
-    for path, text in ((config.fitted_path, (folder / "fitted.yaml").read_text(encoding="utf-8")),
-                       (config.fitted_path.with_name(config.fitted_path.stem + "_uncertain.yaml"),
-                        (folder / "uncertain.yaml").read_text(encoding="utf-8"))):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp_path = path.with_suffix(".tmp")
-        tmp_path.write_text(text, encoding="utf-8")
-        tmp_path.replace(path)
+    if args.out:  # a trial fit: everything stays in DIR, the committed fit is not touched
+        say(f"cost {result['cost']:.4g}; fitted parameters and report in {folder}/ "
+            f"({display_path(config.fitted_path)} left as it was)")
+        return 0
+    update_fitted_files(config, model, result)
     say(f"cost {result['cost']:.4g}; fitted parameters in {display_path(config.fitted_path)}; report in {folder}/")
     return 0
+
+
+def fitted_paths(config: Config) -> dict[str, Path]:
+    stem = config.fitted_path.stem
+    return {"fitted": config.fitted_path, "uncertain": config.fitted_path.with_name(stem + "_uncertain.yaml"),
+            "posterior": config.fitted_path.with_name(stem + "_posterior.csv")}
+
+
+def update_fitted_files(config: Config, model: Model, result: dict):
+    """The fitted file scenarios read, its uncertainty and its posterior draws beside it, each written atomically."""
+    import yaml
+
+    paths = fitted_paths(config)
+    fitted = fitted_document(config, model, result)
+    uncertain = uncertain_document(config, model, result, paths["posterior"].name)
+    header = (f"# Fitted by `simulate calibrate {display_path(config.path)}` on {fitted['calibration']['date']}.\n"
+              "# Scenarios read it with parameters_from:. Regenerate with the same command; do not edit by hand.\n")
+    texts = {"fitted": header + yaml.safe_dump(fitted, sort_keys=False),
+             "uncertain": "# Calibrated parameter uncertainty: extend it from a Monte Carlo scenario "
+                          "(extends: [..., this file]).\n" + yaml.safe_dump(uncertain, sort_keys=False),
+             "posterior": posterior_table(config, model, result).to_csv(index=False, float_format="%.8g")}
+    for key, path in paths.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp_path = path.with_name(path.name + ".tmp")
+        tmp_path.write_text(texts[key], encoding="utf-8")
+        tmp_path.replace(path)
