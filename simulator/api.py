@@ -33,6 +33,19 @@ def resolved_yaml(scenario: Scenario) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
+def recorded_variables(model, scenario: Scenario, chosen) -> list[str]:
+    """What a run must record: the chosen variables, and whatever the goals, the binding report and the
+    plausibility guards read (outputs.variables limits what is written, not what is checked)."""
+    from .limits import LIMITS
+    from .plausibility import guarded
+
+    goals = goals_module.load_goals(scenario.goals)
+    needed = [g["indicator"].get(k) for g in goals for k in ("variable", "numerator", "denominator")]
+    needed += [getattr(limit, field) for limit in LIMITS for field in ("binding", "shortfall", "shadow_price", "gdp_lost")]
+    needed += guarded(model)
+    return list(dict.fromkeys([*chosen, *(n for n in needed if n and n in model.variables)]))
+
+
 def run(scenario, *, method: str | None = None, dt: float | None = None, variables=None,
         n_threads: int | None = None) -> xr.Dataset:
     """Run one scenario (a path or a Scenario) and return its trajectories.
@@ -47,6 +60,8 @@ def run(scenario, *, method: str | None = None, dt: float | None = None, variabl
                                                      scenario.time.save)
     method = method or scenario.method
     variables = variables or scenario.outputs.get("variables")
+    if variables is not None:
+        variables = recorded_variables(model, scenario, variables)
     result = simulate(model, scenario.inputs(model), grid, method, record=variables, n_threads=n_threads)
     ds = to_dataset(result)
     ds.attrs.update({"scenario": scenario.name, "scenario_description": scenario.description,

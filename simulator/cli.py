@@ -7,6 +7,7 @@ Exit status: 0 success, 2 bad input (a message naming file, line and key; nothin
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import time
@@ -28,12 +29,13 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a scenario (the default command)",
                          description="Run a scenario and write its outputs atomically.")
     run.add_argument("scenario", help="scenario YAML file")
-    run.add_argument("--out", help="output folder (default: outputs/<scenario name>)")
+    _out(run, "outputs/<scenario name>")
     run.add_argument("--method", choices=("euler", "rk4"), help="integration method (overrides the scenario)")
-    run.add_argument("--dt", type=float, help="time step in years (overrides the scenario)")
-    run.add_argument("--runs", type=int, help="Monte Carlo: number of runs (overrides monte_carlo.runs)")
-    run.add_argument("--seed", type=int, help="Monte Carlo: random seed (overrides monte_carlo.seed)")
-    run.add_argument("--workers", type=int, help="Monte Carlo: threads (local) or Dask workers")
+    run.add_argument("--dt", type=time_step, help="time step in years, dividing a year: 1, 0.5, 0.25, 1/12 ... "
+                                                  "(overrides the scenario)")
+    run.add_argument("--runs", type=whole(1), help="Monte Carlo: number of runs (overrides monte_carlo.runs)")
+    run.add_argument("--seed", type=whole(0), help="Monte Carlo: random seed (overrides monte_carlo.seed)")
+    run.add_argument("--workers", type=whole(1), help="Monte Carlo: threads (local) or Dask workers")
     run.add_argument("--scheduler", help="Monte Carlo on Dask: 'local' (a LocalCluster) or a scheduler address")
     _verbosity(run)
 
@@ -41,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
                              "difference tables and plots (B relative to A).")
     compare.add_argument("a", help="scenario A (the reference)")
     compare.add_argument("b", help="scenario B")
-    compare.add_argument("--out", help="output folder (default: outputs/compare_<A>_<B>)")
+    _out(compare, "outputs/compare_<A>_<B>")
     _verbosity(compare)
 
     listing = sub.add_parser("list", help="list scenarios, parameters, policies and variables")
@@ -59,16 +61,60 @@ def _parser() -> argparse.ArgumentParser:
 
     calibrate = sub.add_parser("calibrate", help="fit parameters to the cities' statistics")
     calibrate.add_argument("config", help="calibration configuration YAML (e.g. calibration/baseline.yaml)")
-    calibrate.add_argument("--out", help="output folder (default: outputs/calibration_<name>)")
+    _out(calibrate, "outputs/calibration_<name>")
     _verbosity(calibrate)
 
     sensitivity = sub.add_parser("sensitivity", help="Sobol indices of each goal indicator (SALib)")
     sensitivity.add_argument("scenario")
-    sensitivity.add_argument("--runs", type=int, default=512, help="base sample size N (runs = N x (k + 2))")
-    sensitivity.add_argument("--seed", type=int, default=0)
-    sensitivity.add_argument("--out", help="output folder (default: outputs/<scenario name>_sensitivity)")
+    sensitivity.add_argument("--runs", type=whole(2), default=512, help="base sample size N (runs = N x (k + 2)); "
+                             "a power of 2")
+    sensitivity.add_argument("--seed", type=whole(0), default=0)
+    _out(sensitivity, "outputs/<scenario name>_sensitivity")
     _verbosity(sensitivity)
     return parser
+
+
+def _out(p, default: str):
+    p.add_argument("--out", type=path_text, help=f"output folder (default: {default}); it must be new, empty, or "
+                   "made by simulate")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into a folder that also holds other files, replacing only simulate's own outputs there")
+
+
+# flag types: a bad value is reported by argparse as `argument --flag: message`, exit 2
+def whole(least: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number (got {text!r})") from None
+        if value < least or value >= 2**63:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {least} (got {text})")
+        return value
+    parse.__name__ = f"whole number >= {least}"
+    return parse
+
+
+def time_step(text: str) -> float:
+    from .engine.inputs import time_problems
+
+    try:
+        parts = text.split("/")
+        value = int(parts[0]) / int(parts[1]) if len(parts) == 2 else float(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"must be a number such as 0.25 or 1/12 (got {text!r})") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number (got {text!r})")
+    problems = time_problems(0.0, max(1.0, value), value, value)
+    if problems:
+        raise argparse.ArgumentTypeError(problems[0])
+    return value
+
+
+def path_text(text: str) -> str:
+    if not text.strip() or "\0" in text:
+        raise argparse.ArgumentTypeError("give a folder path")
+    return text
 
 
 def _verbosity(p):
@@ -86,8 +132,7 @@ def main(argv=None) -> int:
         _parser().print_help()
         return 2
     signal.signal(signal.SIGTERM, _terminate)
-    from .errors import InputError, SimulationError
-    from .outputs import OutputBusy
+    from .errors import InputError, OutputError, SimulationError
 
     try:
         return {"run": cmd_run, "compare": cmd_compare, "list": cmd_list, "describe": cmd_describe,
@@ -95,7 +140,7 @@ def main(argv=None) -> int:
     except InputError as exc:
         print(exc, file=sys.stderr)
         return 2
-    except OutputBusy as exc:
+    except OutputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except SimulationError as exc:
@@ -137,19 +182,35 @@ def _out_folder(args, scenario, default: str) -> Path:
 
 
 def cmd_run(args) -> int:
+    from .errors import flag_error
+    from .engine.inputs import time_problems
     from .model import load_model
+    from .outputs import check_target, staging
     from .scenario import load_scenario
 
     model = load_model()
     scenario = load_scenario(args.scenario, model)
+    if args.dt is not None:
+        grid = scenario.time
+        for problem in time_problems(grid.start, grid.end, args.dt, grid.save):
+            raise flag_error("--dt", f"{problem} (the scenario runs {grid.start:g}-{grid.end:g}, saving every "
+                                     f"{grid.save:g} years)")
     folder = _out_folder(args, scenario, scenario.name)
-    if args.runs is not None or args.scheduler or scenario.data.get("monte_carlo") or scenario.data.get("uncertain"):
-        from .ensemble import cmd_ensemble
+    check_target(folder, args.overwrite)
+    ensemble = bool(scenario.uncertain) or args.runs is not None or args.scheduler
+    if ensemble and not scenario.uncertain:
+        flag = "--runs" if args.runs is not None else "--scheduler"
+        raise flag_error(flag, f"{scenario.path} has no uncertain inputs, so every Monte Carlo run would be the same "
+                               "run; add an uncertain: block (for example extends: baseline_uncertain.yaml) or "
+                               f"drop {flag}")
+    if ensemble:
+        from .ensemble import EnsembleOptions, run_ensemble_outputs
 
-        return cmd_ensemble(args, model, scenario, folder)
-    from .outputs import staging
-
-    with staging(folder) as tmp:
+        options = EnsembleOptions(runs=args.runs, seed=args.seed, workers=args.workers, scheduler=args.scheduler,
+                                  method=args.method, dt=args.dt, overwrite=args.overwrite,
+                                  quiet=getattr(args, "quiet", False))
+        return run_ensemble_outputs(model, scenario, folder, options)
+    with staging(folder, args.overwrite) as tmp:
         started = time.perf_counter()
         ds, goals = write_run(tmp, model, scenario, method=args.method, dt=args.dt, say=lambda *t: _say(args, *t))
         elapsed = time.perf_counter() - started
@@ -163,52 +224,68 @@ def write_run(folder: Path, model, scenario, method=None, dt=None, say=print):
     from .api import resolved_yaml, run
     from .goals import evaluate, load_goals
     from .outputs import write_csv, write_json, write_netcdf
+    from .plausibility import messages
     from .report import write_report
     from .shadow import dynamic_shadow_prices
 
     say(f"running {scenario.name} ({scenario.time.start:g}-{scenario.time.end:g}) ...")
     ds = run(scenario, method=method, dt=dt)
     goals = evaluate(ds, load_goals(scenario.goals))
+    warnings = messages(model, ds)
+    for line in warnings:
+        say(f"warning: {line}")
+    chosen = scenario.outputs.get("variables")
+    written = ds[[v for v in ds.data_vars if v in chosen]] if chosen else ds
     formats = scenario.outputs.get("formats") or []
     (folder / "scenario.resolved.yaml").write_text(resolved_yaml(scenario), encoding="utf-8")
     write_json(goals, folder / "goals.json")
     if "netcdf" in formats:
-        write_netcdf(ds, folder / "results.nc")
+        write_netcdf(written, folder / "results.nc")
     if "csv" in formats:
-        write_csv(ds, folder / "csv")
+        write_csv(written, folder / "csv")
     if "report" in formats:
-        prices = dynamic_shadow_prices(model, scenario, ds) if "gdp" in ds else None
+        prices = dynamic_shadow_prices(model, scenario, ds)
         if prices:
             write_json(prices, folder / "shadow_prices.json")
-        write_report(folder / "report.md", ds, scenario, goals, prices)
+        extra = ["## Plausibility", "", "This run leaves the plausible range the model declares for:", "",
+                 *(f"- {line}" for line in warnings), ""] if warnings else None
+        write_report(folder / "report.md", ds, scenario, goals, prices, extra=extra)
     if "plots" in formats:
         plots.trajectories(ds, path=folder / "trajectories.png")
-        if "water_binding" in ds:
-            plots.binding_timeline(ds, path=folder / "binding.png")
+        plots.binding_timeline(ds, path=folder / "binding.png")
         plots.goal_dashboard(goals, path=folder / "goals.png", title=f"Plan goals: {scenario.name}")
     return ds, goals
 
 
 def summary(ds, goals, scenario, folder, elapsed) -> str:
+    from .limits import LIMITS
+
     lines = [f"{scenario.name}: done in {elapsed:.1f} s; outputs in {folder}/"]
     for g in goals:
         if g.get("value") is None:
             lines.append(f"  {g['id']:<30} not evaluated")
             continue
-        scale = 100 if g.get("units") in ("1", "1/year") else 1
-        unit = " %" if scale == 100 else ""
-        lines.append(f"  {g['id']:<30} {g['value'] * scale:10.2f}{unit:<3} target {g['comparison']} "
-                     f"{g['target'] * scale:g}{unit}  {'met' if g['met'] else 'NOT met'}")
+        lines.append(f"  {g['id']:<30} {format_goal_value(g)}  target {g['comparison']} "
+                     f"{format_goal_value(g, g['target'])}  {'met' if g['met'] else 'NOT met'}")
     binding = []
-    for name, label in (("water_binding", "water"), ("coal_binding", "coal cap"), ("energy_binding", "energy")):
-        if name in ds:
-            for city in ds["city"].values:
-                years = ds["time"].values[ds[name].sel(city=city).values > 0.5]
-                years = years[years > ds["time"].values[0]]
-                if len(years):
-                    binding.append(f"{label} in {city} ({years[0]:g}-{years[-1]:g})")
+    for limit in LIMITS:
+        for city in ds["city"].values:
+            years = ds["time"].values[ds[limit.binding].sel(city=city).values > 0.5]
+            years = years[years > ds["time"].values[0]]
+            if len(years):
+                binding.append(f"{limit.label} in {city} ({years[0]:g}-{years[-1]:g})")
     lines.append("  binding limits: " + (", ".join(binding) if binding else "none"))
     return "\n".join(lines)
+
+
+def format_goal_value(goal: dict, value=None) -> str:
+    """A goal's value (or target) as the terminal prints it: percent for fractions, a year for years."""
+    value = goal["value"] if value is None else value
+    if goal.get("units") in ("1", "1/year"):
+        return f"{value * 100:.2f} %"
+    if goal.get("units") == "year":
+        return f"{value:.0f}"
+    return f"{value:.4g}"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -224,11 +301,19 @@ def cmd_compare(args) -> int:
     from .scenario import load_scenario
     from .report import indicators_table
 
+    from .errors import flag_error
+    from .outputs import check_target
+
     model = load_model()
     a = load_scenario(args.a, model)
     b = load_scenario(args.b, model)
+    if (a.time.start, a.time.save) != (b.time.start, b.time.save):
+        raise flag_error(args.b, f"starts in {b.time.start:g} saving every {b.time.save:g} years, but {args.a} starts "
+                                 f"in {a.time.start:g} saving every {a.time.save:g} years; compare scenarios that "
+                                 "start in the same year on the same output interval")
     folder = Path(args.out) if args.out else Path("outputs") / f"compare_{a.name}_{b.name}"
-    with staging(folder) as tmp:
+    check_target(folder, args.overwrite)
+    with staging(folder, args.overwrite) as tmp:
         _say(args, f"running {a.name} and {b.name} ...")
         da, db = run(a), run(b)
         ga, gb = evaluate(da, load_goals(a.goals)), evaluate(db, load_goals(b.goals))
@@ -248,7 +333,7 @@ def cmd_compare(args) -> int:
                  "| goal | A value | A met | B value | B met |", "|---|---|---|---|---|"]
         for x, y in zip(ga, gb):
             def show(g):
-                return ("–", "–") if g.get("value") is None else (f"{g['value']:.4g}", "yes" if g["met"] else "no")
+                return ("–", "–") if g.get("value") is None else (format_goal_value(g), "yes" if g["met"] else "no")
             lines.append(f"| {x['id']} | {' | '.join(show(x))} | {' | '.join(show(y))} |")
         lines += ["", f"## Key indicators: {a.name}", "", *indicators_table(da), "",
                   f"## Key indicators: {b.name}", "", *indicators_table(db), "",
@@ -258,8 +343,8 @@ def cmd_compare(args) -> int:
     _say(args, f"comparison written to {folder}/")
     for x, y in zip(ga, gb):
         if x.get("value") is not None and y.get("value") is not None:
-            _say(args, f"  {x['id']:<30} A {x['value']:10.4g} ({'met' if x['met'] else 'not met'})   "
-                       f"B {y['value']:10.4g} ({'met' if y['met'] else 'not met'})")
+            _say(args, f"  {x['id']:<30} A {format_goal_value(x):>10} ({'met' if x['met'] else 'not met'})   "
+                       f"B {format_goal_value(y):>10} ({'met' if y['met'] else 'not met'})")
     return 0
 
 

@@ -41,7 +41,8 @@ PERCENTILES = (5, 25, 50, 75, 95)
 ENSEMBLE_VARIABLES = ("population", "urban_population", "gdp", "capital", "energy_use", "co2", "coal_output",
                       "water_demand", "water_use", "water_supply_cap", "groundwater_storage", "water_cap_pressure",
                       "coal_cap_pressure", "non_fossil_energy", "renewable_capacity", "coal_power_capacity",
-                      "gdp_lost_to_water", "gdp_lost_to_energy_limit", "gdp_lost_to_coal_cap")
+                      "gdp_lost_to_water", "gdp_lost_to_energy_limit", "gdp_lost_to_coal_cap",
+                      "water_binding", "coal_binding", "energy_binding")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -198,8 +199,10 @@ def make_plan(model: Model, scenario: Scenario, runs=None, seed=None, chunk=None
     runs = int(runs if runs is not None else mc.get("runs", 1000))
     if runs < 1:
         raise InputError(Problem(str(scenario.path), None, "monte_carlo.runs", "must be at least 1"))
-    variables = list(variables or scenario.outputs.get("variables") or
-                     [v for v in ENSEMBLE_VARIABLES if v in model.variables])
+    from .api import recorded_variables
+
+    chosen = variables or scenario.outputs.get("variables") or [v for v in ENSEMBLE_VARIABLES if v in model.variables]
+    variables = recorded_variables(model, scenario, chosen)
     return Plan(scenario, runs, int(seed if seed is not None else mc.get("seed", 0)), mc.get("sampling", "lhs"),
                 int(chunk or mc.get("chunk", 10000)), variables)
 
@@ -371,9 +374,9 @@ def _dask_chunk(model, inputs, grid, method, variables):
 # summaries
 
 
-def open_runs(folder: Path) -> xr.Dataset:
-    """The per-run outputs of a finished (or running) ensemble, lazily, as an xarray Dataset."""
-    return xr.open_zarr(folder / "runs.zarr", consolidated=False)
+def open_runs(folder) -> xr.Dataset:
+    """The per-run outputs of a finished (or running) ensemble folder, lazily, as an xarray Dataset."""
+    return xr.open_zarr(Path(folder) / "runs.zarr", consolidated=False)
 
 
 def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
@@ -383,9 +386,24 @@ def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
     at a time, goal indicators one block of runs at a time."""
     from .goals import aggregate, load_goals, per_run
 
+    from .plausibility import outside
+
     runs = open_runs(work)
     failed = runs["failed"].values.astype(bool)
-    keep = ~failed
+    reasons_excluded = {"went non-finite": int(failed.sum())} if failed.any() else {}
+    implausible = np.zeros(plan.runs, dtype=bool)
+    for name in plan.variables:
+        if model.variables[name].plausible is None:
+            continue
+        for start in range(0, plan.runs, block):
+            flags = outside(model, xr.Dataset({name: runs[name].isel(run=slice(start, start + block))}).load())[name]
+            flags &= ~failed[start:start + block]
+            if flags.any():
+                low, high = model.variables[name].plausible
+                reason = f"left the plausible range of {name} [{low:g}, {high:g}] {model.variables[name].units}"
+                reasons_excluded[reason] = reasons_excluded.get(reason, 0) + int((flags & ~implausible[start:start + block]).sum())
+                implausible[start:start + block] |= flags
+    keep = ~failed & ~implausible
     percentile_vars = {}
     for name in plan.variables:
         data = runs[name].values  # runs x time x dims, float32, one variable at a time
@@ -395,6 +413,11 @@ def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
                 values[:, t] = np.percentile(data[keep, t], PERCENTILES, axis=0)
         percentile_vars[name] = xr.Variable(("percentile",) + runs[name].dims[1:], values,
                                             attrs=dict(runs[name].attrs))
+        if name.endswith("_binding"):
+            share = (data[keep] > 0.5).mean(axis=0) if keep.any() else np.full(data.shape[1:], np.nan)
+            percentile_vars[f"share_{name}"] = xr.Variable(runs[name].dims[1:], share, attrs={
+                "units": "1", "long_name": f"share of kept runs in which {name[:-len('_binding')]} binds",
+                "description": f"fraction of the kept runs with {name} = 1"})
         del data
     coords = {"percentile": list(PERCENTILES), "time": runs["time"].values}
     for dim in ("city", "sector", "other"):
@@ -402,7 +425,10 @@ def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
             coords[dim] = runs[dim].values
     summary = xr.Dataset(percentile_vars, coords=coords, attrs={
         "scenario": plan.scenario.name, "runs": plan.runs, "failed_runs": int(failed.sum()), "seed": plan.seed,
-        "sampling": plan.sampling, "description": "percentiles over the Monte Carlo runs (failed runs excluded)"})
+        "runs_kept": int(keep.sum()), "runs_excluded": int((~keep).sum()),
+        "excluded_reasons": json.dumps(reasons_excluded),
+        "sampling": plan.sampling,
+        "description": "percentiles over the kept Monte Carlo runs (failed and implausible runs excluded)"})
     goals = load_goals(plan.scenario.goals)
     needed = sorted({g["indicator"].get(k) for g in goals for k in ("variable", "numerator", "denominator")} - {None})
     needed = [n for n in needed if n in runs]
@@ -427,6 +453,7 @@ def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
     records = aggregate(goals, results)
     for record in records:
         record["failed_runs"] = int(failed.sum())
+        record["excluded_runs"] = int((~keep).sum())
     return summary, records, {k: v for k, v in results.items() if v[0] is not None}
 
 
@@ -441,63 +468,109 @@ def free_bytes(folder: Path) -> int:
     return shutil.disk_usage(probe).free
 
 
-def cmd_ensemble(args, model: Model, scenario: Scenario, folder: Path) -> int:
-    from . import plots
-    from .api import resolved_yaml
-    from .outputs import lock, write_json
-    from .report import write_report
+@dataclass(frozen=True)
+class EnsembleOptions:
+    """How to run an ensemble (the command line's flags, typed); None keeps the scenario's value."""
 
-    quiet = getattr(args, "quiet", False)
-    say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
-    plan = make_plan(model, scenario, runs=args.runs, seed=args.seed)
+    runs: int | None = None
+    seed: int | None = None
+    workers: int | None = None
+    scheduler: str | None = None
+    method: str | None = None
+    dt: float | None = None
+    overwrite: bool = False
+    quiet: bool = False
+
+
+def with_integration(scenario: Scenario, method: str | None, dt: float | None) -> Scenario:
+    """The scenario with its integration method or step replaced."""
+    from dataclasses import replace
+
+    from .engine import TimeGrid
+
+    grid = scenario.time if dt is None else TimeGrid(scenario.time.start, scenario.time.end, dt, scenario.time.save)
+    return replace(scenario, time=grid, method=method or scenario.method)
+
+
+def run_ensemble_outputs(model: Model, scenario: Scenario, folder: Path, options: EnsembleOptions) -> int:
+    """Run (or resume) a scenario's ensemble and write its outputs into ``folder``."""
+    from .outputs import check_target, lock, publish
+
+    say = (lambda *a: None) if options.quiet else (lambda *a: print(*a, flush=True))
+    scenario = with_integration(scenario, options.method, options.dt)
+    plan = make_plan(model, scenario, runs=options.runs, seed=options.seed)
+    check_target(folder, options.overwrite)
     need = estimate_bytes(model, plan)
     free = free_bytes(folder.parent)
     if need > 0.9 * free:
-        raise InputError(Problem(str(scenario.path), None, "monte_carlo.runs",
-                                 f"{plan.runs} runs need about {need / 1e9:.2f} GB but only {free / 1e9:.2f} GB are free "
-                                 f"under {folder.parent}; use fewer runs or another --out"))
+        raise InputError(Problem("--runs" if options.runs else str(scenario.path), None,
+                                 "" if options.runs else "monte_carlo.runs",
+                                 f"{plan.runs} runs need about {need / 1e9:.2f} GB but only {free / 1e9:.2f} GB are "
+                                 f"free under {folder.parent}; use fewer runs or another --out"))
     work = folder.parent / f".{folder.name}.ensemble"
-    folder.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with lock(folder):
         say(f"{scenario.name}: {plan.runs} runs of {len(scenario.uncertain)} uncertain inputs "
             f"({plan.sampling}, seed {plan.seed}, chunks of {plan.chunk}; about {need / 1e6:.0f} MB on disk)")
-        computed = run_plan(model, plan, work, workers=args.workers, scheduler=args.scheduler, progress=not quiet,
-                            say=say)
+        computed = run_plan(model, plan, work, workers=options.workers, scheduler=options.scheduler,
+                            progress=not options.quiet, say=say)
         elapsed = time.perf_counter() - started
-        summary, goals, per_run = summarise(model, plan, work)
-        summary.to_netcdf(work / "summary.nc", engine="netcdf4")
-        write_json(goals, work / "goals.json")
-        (work / "scenario.resolved.yaml").write_text(resolved_yaml(scenario), encoding="utf-8")
-        np.savez(work / "goal_indicators.npz", **{f"{k}_value": v for k, (v, _) in per_run.items()},
-                 **{f"{k}_met": m for k, (_, m) in per_run.items()})
-        median = summary.sel(percentile=50).drop_vars("percentile")
-        median.attrs["scenario"] = scenario.name
-        extra = ["## Monte Carlo", "",
-                 f"{plan.runs} runs ({int(summary.attrs['failed_runs'])} failed), {plan.sampling} sampling, seed "
-                 f"{plan.seed}; {len(scenario.uncertain)} uncertain inputs. The goal table gives the probability that "
-                 "each goal is met with its Monte Carlo standard error; key indicators are medians over the runs. "
-                 "Per-run outputs: runs.zarr (`simulator.ensemble.open_runs(folder)`); percentiles: summary.nc.", ""]
-        write_report(work / "report.md", median, scenario, goals, None, extra=extra)
-        plots.fan_chart(summary, path=work / "fan_chart.png", title=f"{scenario.name}: {plan.runs} runs")
-        plots.goal_dashboard(goals, path=work / "goals.png", title=f"Plan goals: {scenario.name} ({plan.runs} runs)")
+        summary, goals = write_summaries(model, plan, work)
         shutil.rmtree(work / "done")
         (work / "samples.bin").unlink()
-        old = None
-        if folder.exists():
-            old = folder.parent / f".{folder.name}.old-{os.getpid()}"
-            os.replace(folder, old)
-        os.replace(work, folder)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        publish(work, folder, options.overwrite)
     done_now = sum(min(plan.chunk, plan.runs - k * plan.chunk) for k in range(plan.n_chunks - computed, plan.n_chunks))
     resumed = f" ({plan.runs - done_now} were done before)" if done_now < plan.runs else ""
     say(f"{scenario.name}: {done_now} runs computed in {elapsed:.1f} s ({done_now / max(elapsed, 1e-9):,.0f} runs/s)"
         f"{resumed}; outputs in {folder}/")
+    say("  " + kept_sentence(summary))
     for g in goals:
         if g.get("probability") is not None:
             say(f"  {g['id']:<30} P(met) = {g['probability']:6.1%} ± {g['stderr'] or 0:.1%}")
     return 0
+
+
+def kept_sentence(summary: xr.Dataset) -> str:
+    """How many runs count in the probabilities, and why the others do not."""
+    kept, excluded = int(summary.attrs["runs_kept"]), int(summary.attrs["runs_excluded"])
+    if not excluded:
+        return f"all {kept:,} runs kept"
+    reasons = json.loads(summary.attrs["excluded_reasons"])
+    why = "; ".join(f"{n:,} {reason}" for reason, n in reasons.items())
+    return f"{kept:,} runs kept, {excluded:,} excluded from percentiles and probabilities ({why})"
+
+
+def write_summaries(model: Model, plan: Plan, work: Path):
+    """summary.nc, goals.json, the report and plots of a finished ensemble, written into ``work``."""
+    from . import plots
+    from .api import resolved_yaml, run
+    from .outputs import write_json
+    from .report import write_report
+
+    scenario = plan.scenario
+    summary, goals, per_run = summarise(model, plan, work)
+    summary.to_netcdf(work / "summary.nc", engine="netcdf4")
+    write_json(goals, work / "goals.json")
+    (work / "scenario.resolved.yaml").write_text(resolved_yaml(scenario), encoding="utf-8")
+    np.savez(work / "goal_indicators.npz", **{f"{k}_value": v for k, (v, _) in per_run.items()},
+             **{f"{k}_met": m for k, (_, m) in per_run.items()})
+    median = summary.sel(percentile=50).drop_vars("percentile")
+    median.attrs["scenario"] = scenario.name
+    extra = ["## Monte Carlo", "",
+             f"{plan.runs} runs, {plan.sampling} sampling, seed {plan.seed}; {len(scenario.uncertain)} uncertain "
+             f"inputs; {kept_sentence(summary)}. The goal table gives the probability that each goal is met with "
+             "its Monte Carlo standard error; key indicators are medians over the kept runs. Per-run outputs: "
+             "runs.zarr (`simulator.ensemble.open_runs(folder)`, with `failed` and `implausible` flags per run); "
+             "percentiles: summary.nc.", ""]
+    write_report(work / "report.md", median, scenario, goals, None, extra=extra)
+    central = run(scenario, variables=[v for v in plan.variables if not v.startswith("share_")])
+    try:
+        plots.fan_chart(summary, path=work / "fan_chart.png", title=f"{scenario.name}: {plan.runs} runs",
+                        deterministic=central)
+    except TypeError:  # plots without the deterministic line
+        plots.fan_chart(summary, path=work / "fan_chart.png", title=f"{scenario.name}: {plan.runs} runs")
+    plots.goal_dashboard(goals, path=work / "goals.png", title=f"Plan goals: {scenario.name} ({plan.runs} runs)")
+    return summary, goals
 
 
 # ------------------------------------------------------------------------------------------------

@@ -31,6 +31,11 @@ class InputError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+def flag_error(flag: str, message: str) -> InputError:
+    """A bad command-line value, reported as ``--flag: message``."""
+    return InputError(Problem(flag, None, "", message))
+
+
 class ModelError(InputError):
     """A model declaration that does not build: unknown names, loops, units, dims."""
 
@@ -41,3 +46,7 @@ class ScenarioError(InputError):
 
 class SimulationError(RuntimeError):
     """A run produced a non-finite number. Names the variable, element, time and run."""
+
+
+class OutputError(Exception):
+    """An output folder that cannot or must not be written. The CLI exits with status 2."""

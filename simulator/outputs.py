@@ -1,8 +1,18 @@
-"""Write a run's outputs atomically: into a temporary folder beside the target, renamed when complete.
+"""Write outputs safely: into a folder the program owns, atomically, never touching anyone else's files.
 
-A run that fails or is interrupted leaves the previous results untouched and no partial folder.
+An output folder is *owned* when it holds a manifest (``.simulate-outputs.json``) listing what simulate
+wrote there. A run writes everything into a temporary folder beside the target and publishes it when
+complete, so a failed or interrupted run leaves the previous results untouched and no partial folder.
+
+- A target that does not exist, or is an empty folder, is created.
+- An owned folder holding only what its manifest lists is replaced whole.
+- A folder holding anything simulate did not write (a user's files, or a folder with no manifest) is
+  refused before any work starts; with ``overwrite`` only the files the old manifest lists are replaced,
+  and the user's files stay (a new output whose name a user's file already has is still refused).
+
 Two processes writing the same folder do not corrupt each other: the second is refused while the
-first holds the lock (a lock left by a process that no longer runs is taken over).
+first holds the lock (a lock left by a process that no longer runs is taken over). Every failure to
+write is an OutputError naming the path (the CLI exits 2).
 """
 
 from __future__ import annotations
@@ -17,8 +27,12 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .errors import OutputError
 
-class OutputBusy(Exception):
+MANIFEST = ".simulate-outputs.json"
+
+
+class OutputBusy(OutputError):
     """Another process is writing the same output folder."""
 
 
@@ -32,10 +46,60 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def owned_entries(folder: Path) -> list[str] | None:
+    """The entries the folder's manifest lists, or None if simulate did not make the folder."""
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        entries = data["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(entries, list) or not all(isinstance(e, str) and e and "/" not in e for e in entries):
+        return None
+    return entries
+
+
+def foreign_entries(folder: Path) -> list[str]:
+    """What is in ``folder`` that simulate did not write there (sorted names)."""
+    owned = set(owned_entries(folder) or ()) | {MANIFEST}
+    return sorted(e.name for e in folder.iterdir() if e.name not in owned)
+
+
+def check_target(folder: Path, overwrite: bool = False, flag: str = "--out") -> None:
+    """Refuse, before any work, an output folder that cannot be written or holds files simulate did not make."""
+    folder = Path(folder)
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise OutputError(f"{flag} {folder}: exists and is not a folder; choose a folder for the outputs")
+        if folder.is_dir():
+            foreign = foreign_entries(folder)
+            if foreign and not overwrite:
+                shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+                raise OutputError(
+                    f"{flag} {folder}: the folder holds files simulate did not write ({shown}); they would be "
+                    f"lost. Choose a new or empty folder, or add --overwrite to replace only simulate's own "
+                    f"outputs there (listed in {MANIFEST}) and keep the rest")
+        parent = _existing_parent(folder.absolute())
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise OutputError(f"{flag} {folder}: cannot write in {parent} (permission denied)")
+    except OSError as exc:
+        raise OutputError(f"{flag} {folder}: {exc.strerror or exc}") from None
+
+
+def _existing_parent(path: Path) -> Path:
+    probe = path.parent
+    while not probe.exists():
+        probe = probe.parent
+    return probe
+
+
 @contextmanager
 def lock(folder: Path):
-    """Hold ``<folder>.lock`` beside the folder for the duration of the block."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    """Hold ``.<folder>.lock`` beside the folder for the duration of the block."""
+    folder = Path(folder)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {folder.parent}: {exc.strerror or exc}") from None
     path = folder.parent / f".{folder.name}.lock"
     for _ in range(2):
         try:
@@ -50,6 +114,8 @@ def lock(folder: Path):
                 raise OutputBusy(f"{folder} is being written by another simulate process (pid {pid}); "
                                  f"wait for it or choose another --out folder") from None
             path.unlink(missing_ok=True)  # stale lock
+        except OSError as exc:
+            raise OutputError(f"cannot write in {folder.parent}: {exc.strerror or exc}") from None
     else:
         raise OutputBusy(f"cannot lock {folder}")
     try:
@@ -61,27 +127,65 @@ def lock(folder: Path):
 
 
 @contextmanager
-def staging(folder: Path):
-    """Yield a temporary folder; on success it replaces ``folder``, on any failure it is removed."""
+def staging(folder: Path, overwrite: bool = False):
+    """Yield a temporary folder; on success its contents are published into ``folder`` (see the module
+    docstring), on any failure it is removed and ``folder`` is untouched."""
     folder = Path(folder)
+    check_target(folder, overwrite)
     with lock(folder):
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; outputs are ordinary files
+        tmp = make_work_folder(folder, "tmp")
         try:
             yield tmp
-        except BaseException:
+            publish(tmp, folder, overwrite)
+        except OSError as exc:
+            raise OutputError(f"cannot write the outputs in {folder}: {exc.strerror or exc}"
+                              + (f" ({exc.filename})" if exc.filename else "")) from None
+        finally:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        old = None
-        if folder.exists():
-            old = folder.parent / f".{folder.name}.old-{os.getpid()}"
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(folder, old)
+
+
+def make_work_folder(folder: Path, kind: str) -> Path:
+    """A new private folder beside ``folder`` (readable like ordinary outputs once published)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{kind}-", dir=folder.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; outputs are ordinary files
+    return tmp
+
+
+def publish(tmp: Path, folder: Path, overwrite: bool = False):
+    """Move the finished outputs in ``tmp`` into ``folder``, writing the manifest of what simulate made."""
+    folder = Path(folder)
+    new = sorted(e.name for e in tmp.iterdir() if e.name != MANIFEST)
+    write_json({"program": "simulate", "files": new}, tmp / MANIFEST)
+    if not folder.exists():
         os.replace(tmp, folder)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        return
+    check_target(folder, overwrite)
+    if not any(folder.iterdir()):
+        os.rmdir(folder)
+        os.replace(tmp, folder)
+        return
+    if not foreign_entries(folder):  # an owned folder: replace it whole
+        old = folder.parent / f".{folder.name}.old-{os.getpid()}"
+        os.replace(folder, old)
+        os.replace(tmp, folder)
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    # --overwrite beside files simulate did not write: replace only its own entries, one by one
+    owned = set(owned_entries(folder) or ())
+    clash = [name for name in new if (folder / name).exists() and name not in owned]
+    if clash:
+        raise OutputError(f"{folder}: will not replace {', '.join(clash)}: simulate did not write "
+                          f"{'it' if len(clash) == 1 else 'them'}; move {'it' if len(clash) == 1 else 'them'} away "
+                          "or choose another folder")
+    trash = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+    for name in owned:
+        if (folder / name).exists() or (folder / name).is_symlink():
+            os.replace(folder / name, trash / name)
+    for name in new + [MANIFEST]:
+        os.replace(tmp / name, folder / name)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def write_netcdf(ds: xr.Dataset, path: Path):

@@ -48,6 +48,9 @@ DISTRIBUTIONS = {
     "triangular": ("low", "mode", "high"),
     "choice": ("values",),
 }
+SUPPORTED_START = (2010, 2020)  # stocks start from the statistics of the start year
+LATEST_END = 2050  # exogenous paths reach 2035 (held flat after their last year); further is not a projection
+MC_LIMITS = {"runs": (1, 10**9), "seed": (0, 2**63 - 1), "chunk": (1, 10**7)}
 SWITCH_EPS = 1e-6  # years: a switch is a step between start - eps and start
 
 
@@ -71,6 +74,7 @@ class Scenario:
     time: TimeGrid
     method: str
     parameters: dict[str, np.ndarray] = field(default_factory=dict)  # full arrays, dims of the parameter
+    fitted: dict[str, np.ndarray] = field(default_factory=dict)  # the calibrated values (parameters_from)
     policies: dict[str, list] = field(default_factory=dict)  # name -> per element (years, values)
     uncertain: list[Distribution] = field(default_factory=list)
     monte_carlo: dict = field(default_factory=dict)
@@ -198,6 +202,11 @@ def _suggest(name, candidates) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _one_of(value, choices) -> bool:
+    """Whether a YAML value is one of the named choices (a list or a mapping never is)."""
+    return isinstance(value, str) and value in choices
+
+
 def _number(value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
@@ -210,6 +219,7 @@ class _Checker:
         self.sources = sources
         self.top = top
         self.problems = problems
+        self.fitted_doc: yamlio.Document | None = None
 
     def bad(self, path, message):
         self.problems.append(self.sources.problem(tuple(path), message, self.top))
@@ -234,7 +244,8 @@ class _Checker:
                             time=grid, method=method)
         fitted = self.parameters_from(data.get("parameters_from"))
         own = self.mapping(data.get("parameters") or {}, ("parameters",))
-        scenario.parameters = self.parameters({**fitted, **own})
+        scenario.fitted = self.parameters(fitted, {}, source=self.fitted_doc)
+        scenario.parameters = {**scenario.fitted, **self.parameters(own, scenario.fitted)}
         scenario.policies = self.policies(data.get("policies") or {}, grid)
         scenario.uncertain = self.uncertain(data.get("uncertain") or {})
         scenario.monte_carlo = self.monte_carlo(data.get("monte_carlo") or {})
@@ -267,16 +278,29 @@ class _Checker:
                 number = TIME_KEYS[key]
             values[key] = number
         method = section.get("method", TIME_KEYS["method"])
-        if method not in METHODS:
+        if not _one_of(method, METHODS):
             self.bad(("time", "method"), f"must be one of {', '.join(METHODS)} (got {method!r})")
             method = "rk4"
         messages = time_problems(values["start"], values["end"], values["dt"], values["save"])
         for message in messages:
             key = message.split()[0] if message.split()[0] in ("end", "dt", "save") else "save"
             self.bad(("time", key), message)
-        if messages:
+        if messages or not self.horizon(values["start"], values["end"]):
             return TimeGrid(2020, 2035, 0.25), method
         return TimeGrid(start=values["start"], end=values["end"], dt=values["dt"], save=values["save"]), method
+
+    def horizon(self, start: float, end: float) -> bool:
+        """Whether the run starts and ends where the model has a basis (reported if not)."""
+        ok = True
+        if not SUPPORTED_START[0] <= start <= SUPPORTED_START[1] or start % 1:
+            self.bad(("time", "start"), f"the model starts from the statistics of a year "
+                                        f"{SUPPORTED_START[0]}-{SUPPORTED_START[1]} (got {start:g})")
+            ok = False
+        if end > LATEST_END:
+            self.bad(("time", "end"), f"runs end by {LATEST_END} at the latest (got {end:g}): the model's exogenous "
+                                      "paths and the plan's goals reach 2035, and beyond that it has no basis")
+            ok = False
+        return ok
 
     # -- parameters --------------------------------------------------------------------------
     def parameters_from(self, value) -> dict:
@@ -294,35 +318,38 @@ class _Checker:
         if not isinstance(params, dict):
             self.bad(("parameters_from",), f"{value} has no 'parameters' mapping (is it a fitted-parameter file?)")
             return {}
-        for name in params:
-            self.sources.origin[("parameters", name)] = doc
+        self.fitted_doc = doc
         return params
 
-    def parameters(self, section: dict) -> dict:
+    def parameters(self, section: dict, base: dict, source: yamlio.Document | None = None) -> dict:
+        """Parameter arrays from ``section``; an element it does not name keeps its value in ``base`` (the
+        fitted value) or the declared default. ``source``: the file problems are reported in (default:
+        the scenario file that set the entry)."""
         model = self.model
         out = {}
+        bad = self.bad if source is None else (lambda path, message: self.problems.append(source.problem(path, message)))
         for name, spec in section.items():
             path = ("parameters", name)
             var = model.variables.get(name) if isinstance(name, str) else None
             if var is None or var.hidden:
-                self.bad(path, f"unknown parameter{_suggest(name, model.parameters)}")
+                bad(path, f"unknown parameter{_suggest(name, model.parameters)}")
                 continue
             if var.kind == "series":
-                self.bad(path, f"{name} is a time path; set it under policies")
+                bad(path, f"{name} is a time path; set it under policies")
                 continue
             if var.kind != "parameter":
-                self.bad(path, f"{name} is a {var.kind} computed by the model, not a parameter")
+                bad(path, f"{name} is a {var.kind} computed by the model, not a parameter")
                 continue
             if isinstance(spec, dict) and "value" in spec:
                 units = spec.get("units")
                 extra = set(spec) - {"value", "units"}
                 if extra:
-                    self.bad(path + (sorted(extra)[0],), "a parameter entry takes only 'value' and 'units'")
+                    bad(path + (sorted(extra)[0],), "a parameter entry takes only 'value' and 'units'")
                 if units is not None:
                     self.check_units(path + ("units",), units, var.units)
                 spec = spec["value"]
-            value = var.value.copy()
-            if self.fill(value, spec, var, path):
+            value = np.array(base[name] if name in base else var.value, dtype=float)
+            if self.fill(value, spec, var, path, bad=bad):
                 out[name] = value
         return out
 
@@ -337,31 +364,32 @@ class _Checker:
             self.bad(path, f"units {given!r} do not match the parameter's units {declared!r} "
                            "(the model stores base units: persons, yuan, m3, t)")
 
-    def fill(self, value: np.ndarray, spec, var, path, depth=0, index=()) -> bool:
+    def fill(self, value: np.ndarray, spec, var, path, depth=0, index=(), bad=None) -> bool:
         """Write a number, or a mapping of elements to numbers, into value (the parameter's array)."""
+        bad = bad or self.bad
         if depth == len(var.dims) or not isinstance(spec, dict):
             number = _number(spec)
             if number is None:
-                self.bad(path, f"must be a number{' or a mapping of elements' if depth < len(var.dims) else ''} "
+                bad(path, f"must be a number{' or a mapping of elements' if depth < len(var.dims) else ''} "
                                f"(got {spec!r})")
                 return False
             if var.bounds and not var.bounds[0] <= number <= var.bounds[1]:
-                self.bad(path, f"{number:g} is outside {var.name}'s valid range {list(var.bounds)} ({var.units})")
+                bad(path, f"{number:g} is outside {var.name}'s valid range {list(var.bounds)} ({var.units})")
                 return False
             value[index] = number
             return True
-        ok, entries = self.elements(spec, var.dims[depth], path)
+        ok, entries = self.elements(spec, var.dims[depth], path, bad)
         for position, sub, sub_path in entries:
-            ok &= self.fill(value, sub, var, sub_path, depth + 1, index + (position,))
+            ok &= self.fill(value, sub, var, sub_path, depth + 1, index + (position,), bad)
         return ok
 
-    def elements(self, spec: dict, dim: str, path: tuple):
+    def elements(self, spec: dict, dim: str, path: tuple, bad=None):
         """(all names known, [(position, value, key path)]) for a mapping of element names of ``dim``."""
         elements = self.model.spec.elements(dim)
         ok, entries = True, []
         for element, sub in spec.items():
             if element not in elements:
-                self.bad(path + (element,), f"unknown element of {dim!r}{_suggest(element, elements)}; "
+                (bad or self.bad)(path + (element,), f"unknown element of {dim!r}{_suggest(element, elements)}; "
                                             f"elements: {', '.join(elements)}")
                 ok = False
             else:
@@ -487,6 +515,9 @@ class _Checker:
         return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
 
     def checked(self, xs, ys, var, path):
+        if not np.all(np.isfinite(ys)):
+            self.bad(path, "the path's values must be finite numbers")
+            return None
         if var.bounds and (np.any(ys < var.bounds[0]) or np.any(ys > var.bounds[1])):
             self.bad(path, f"values outside {var.name}'s valid range {list(var.bounds)} ({var.units})")
             return None
@@ -531,7 +562,7 @@ class _Checker:
                 self.bad(path + ("per_element",), "true or false")
                 per_element = False
             dist = spec.get("dist")
-            if dist not in DISTRIBUTIONS:
+            if not _one_of(dist, DISTRIBUTIONS):
                 self.bad(path + ("dist",), f"one of {', '.join(DISTRIBUTIONS)}{_suggest(dist, DISTRIBUTIONS)}")
                 continue
             args = {k: v for k, v in spec.items() if k not in ("dist", "per_element")}
@@ -628,15 +659,15 @@ class _Checker:
             if key not in MC_KEYS:
                 self.bad(("monte_carlo", key), f"unknown key{_suggest(key, MC_KEYS)}; allowed: {', '.join(MC_KEYS)}")
         out = {"runs": 1000, "seed": 0, "sampling": "lhs", "chunk": 10000}
-        for key in ("runs", "seed", "chunk"):
+        for key, (low, high) in MC_LIMITS.items():
             if key in section:
                 value = section[key]
-                if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "seed" else 1):
-                    self.bad(("monte_carlo", key), f"must be a whole number{' >= 1' if key != 'seed' else ' >= 0'}")
+                if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                    self.bad(("monte_carlo", key), f"must be a whole number from {low} to {high:,}")
                 else:
                     out[key] = value
         if "sampling" in section:
-            if section["sampling"] not in SAMPLINGS:
+            if not _one_of(section["sampling"], SAMPLINGS):
                 self.bad(("monte_carlo", "sampling"), f"one of {', '.join(SAMPLINGS)}")
             else:
                 out["sampling"] = section["sampling"]
@@ -657,16 +688,16 @@ class _Checker:
                 select = None
             else:
                 for i, gid in enumerate(select):
-                    if gid not in known:
+                    if not _one_of(gid, known):
                         self.bad(("goals", "select", yamlio.Index(i)), f"unknown goal{_suggest(gid, known)}; goals: {', '.join(known)}")
         override = self.mapping(section.get("override", {}), ("goals", "override"))
         for gid, spec in override.items():
-            if gid not in known:
+            if not _one_of(gid, known):
                 self.bad(("goals", "override", gid), f"unknown goal{_suggest(gid, known)}")
                 continue
             spec = self.mapping(spec, ("goals", "override", gid))
             for key, value in spec.items():
-                if key not in ("target", "tolerance", "description"):
+                if not _one_of(key, ("target", "tolerance", "description")):
                     self.bad(("goals", "override", gid, key), "allowed: target, tolerance, description")
                 elif key != "description" and _number(value) is None:
                     self.bad(("goals", "override", gid, key), "must be a number")
@@ -689,7 +720,7 @@ class _Checker:
                 self.bad(("outputs", key), hint)
                 continue
             for i, item in enumerate(chosen):
-                if item not in allowed:
+                if not _one_of(item, allowed):
                     extra = f"; one of {', '.join(allowed)}" if key == "formats" else ""
                     self.bad(("outputs", key, yamlio.Index(i)), f"unknown {what}{_suggest(item, allowed)}{extra}")
             out[key] = chosen

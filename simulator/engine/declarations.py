@@ -28,11 +28,11 @@ STATUSES = ("sourced", "derived", "assumed", "policy")
 
 COMMON = {"kind", "dims", "units", "doc", "source"}
 KEYS = {
-    "stock": COMMON | {"initial", "inflows", "outflows", "rate", "nonnegative"},
-    "flow": COMMON | {"equation", "report"},
-    "aux": COMMON | {"equation", "report"},
-    "parameter": COMMON | {"value", "bounds", "status", "range"},
-    "series": COMMON | {"points", "bounds", "status", "range", "report"},
+    "stock": COMMON | {"initial", "inflows", "outflows", "rate", "nonnegative", "plausible"},
+    "flow": COMMON | {"equation", "report", "plausible"},
+    "aux": COMMON | {"equation", "report", "plausible"},
+    "parameter": COMMON | {"value", "bounds", "status", "range", "vintage"},
+    "series": COMMON | {"points", "bounds", "status", "range", "report", "vintage"},
     "lookup": COMMON | {"points", "x_units"},
 }
 REQUIRED = {
@@ -71,7 +71,11 @@ class Variable:
     status: str = ""  # sourced / derived / assumed
     range: np.ndarray | None = None  # plausible [low, high] per element, shape dims + (2,); for a series,
     #                                  the range of its multiplier. An assumed value's range is a Monte Carlo input.
+    plausible: tuple[float, float] | None = None  # outputs: a run leaving [low, high] is reported (and excluded
+    #                                              from ensemble statistics); the model's own sanity bounds
     report: str = "point"  # outputs: "point" = the value at the save time; "mean" = average over the interval
+    vintage: dict | None = None  # {info_year: latest year of information it carries, forecast: rule after an
+    #                              origin (series: hold_last | trend | a number)}; read by the backtest
     hidden: bool = False  # made by the compiler (smooth/delay stocks, initial values)
     hidden_input: object = None  # smooth/delay stock: the smoothed or delayed expression
     hidden_time: object = None  # smooth/delay stock: its time constant (years)
@@ -281,6 +285,10 @@ def _read_variable(name, decl, doc, sector, spec, problems) -> Variable | None:
                 parse_unit(var.x_units, spec.unit_definitions)
             except UnitError as exc:
                 problem("x_units", str(exc))
+    if "plausible" in decl:
+        var.plausible = _pair(decl["plausible"])
+        if var.plausible is None:
+            problem("plausible", "give [low, high] with low <= high, in the variable's units")
     if kind in ("parameter", "series"):
         var.status = decl.get("status", "sourced")
         if var.status not in STATUSES:
@@ -290,6 +298,8 @@ def _read_variable(name, decl, doc, sector, spec, problems) -> Variable | None:
             if pair is None:
                 problem("bounds", "give [low, high] with low <= high")
             var.bounds = pair
+        if "vintage" in decl:
+            var.vintage = _vintage(decl["vintage"], kind, problem)
         if "range" in decl:
             ranges = _fill(decl["range"], var.dims, spec, _pair, problem, "range")
             if ranges is not None:
@@ -302,6 +312,23 @@ def _read_variable(name, decl, doc, sector, spec, problems) -> Variable | None:
             if var.range is not None and not np.all((var.value >= var.range[..., 0]) & (var.value <= var.range[..., 1])):
                 problem("value", "the value lies outside its range")
     return var if len(problems) == start else None
+
+
+FORECAST_RULES = ("hold_last", "trend")
+
+
+def _vintage(value, kind, problem):
+    """{info_year: YEAR[, forecast: hold_last | trend | NUMBER]} (forecast only for series)."""
+    allowed = {"info_year", "forecast"} if kind == "series" else {"info_year"}
+    if not (isinstance(value, dict) and "info_year" in value and set(value) <= allowed
+            and isinstance(value["info_year"], int) and not isinstance(value["info_year"], bool)):
+        problem("vintage", f"give {{info_year: YEAR{', forecast: hold_last | trend | a number' if kind == 'series' else ''}}}")
+        return None
+    rule = value.get("forecast", "hold_last")
+    if rule not in FORECAST_RULES and _number(rule) is None:
+        problem("vintage", f"forecast: one of {', '.join(FORECAST_RULES)} or a number (a stated path)")
+        return None
+    return {"info_year": value["info_year"], "forecast": rule}
 
 
 def _pair(value):

@@ -1,0 +1,51 @@
+"""Plausibility guards: each model variable may declare the range a sane run stays in (``plausible:`` in
+the model files). A run that leaves it is reported with the variable, city, year and run; ensembles
+count such runs and leave them out of percentiles and probabilities, saying how many."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from .engine import Model
+
+
+def guarded(model: Model) -> list[str]:
+    """The variables that declare a plausible range."""
+    return [name for name, var in model.variables.items() if var.plausible is not None]
+
+
+def outside(model: Model, ds: xr.Dataset) -> dict[str, np.ndarray]:
+    """Per guarded variable in ``ds``: a boolean per run (or a scalar for one run), True where the run
+    leaves the plausible range (or is not finite) at any time and element."""
+    out = {}
+    for name in guarded(model):
+        if name not in ds:
+            continue
+        low, high = model.variables[name].plausible
+        da = ds[name]
+        bad = ~((da >= low) & (da <= high))
+        others = [d for d in da.dims if d != "run"]
+        out[name] = bad.any(dim=others).values
+    return out
+
+
+def messages(model: Model, ds: xr.Dataset, limit: int = 10) -> list[str]:
+    """One line per variable and city of a single run that leaves its plausible range: first year, value."""
+    lines = []
+    for name in guarded(model):
+        if name not in ds:
+            continue
+        var = model.variables[name]
+        low, high = var.plausible
+        da = ds[name]
+        for city in da["city"].values if "city" in da.dims else [None]:
+            series = da.sel(city=city) if city is not None else da
+            bad = ~((series >= low) & (series <= high))
+            if "time" in series.dims and bool(bad.any()):
+                t = int(np.flatnonzero(bad.values.reshape(len(series.time), -1).any(axis=1))[0])
+                value = float(series.isel(time=t).max() if series.ndim > 1 else series.isel(time=t))
+                where = f" in {city}" if city is not None else ""
+                lines.append(f"{name}{where} leaves its plausible range [{low:g}, {high:g}] {var.units} in "
+                             f"{int(series.time[t])}: {value:.3g}")
+    return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
