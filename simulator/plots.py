@@ -1,6 +1,9 @@
-"""Figures an economist reads: trajectories per city with the caps drawn, a binding-limit timeline,
-a goal dashboard, scenario comparisons and Monte Carlo fan charts. Each function takes a Dataset (or
-goal records) and returns a matplotlib Figure; ``path`` saves it as PNG."""
+"""Figures an economist reads: trajectories per city with the limits drawn, a binding-limit timeline,
+a goal dashboard, scenario comparisons, Monte Carlo fan charts, calibration fits and Sobol indices. Each
+function takes a Dataset (or goal records) and returns a matplotlib Figure; ``path`` saves it as PNG.
+
+Every figure: a title in words, the y axis in the display units of ``report.display`` (10k persons,
+100m yuan, ...), a legend that says what each line is, and years as calendar years."""
 
 from __future__ import annotations
 
@@ -10,22 +13,40 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter  # noqa: E402
 
-from .report import display  # noqa: E402
+from .limits import LIMITS, limit_on  # noqa: E402
+from .report import display, goal_number, goal_scale  # noqa: E402
 
 CITY_COLOURS = {"hohhot": "#1b9e77", "baotou": "#d95f02", "ordos": "#7570b3", "ulanqab": "#e7298a"}
-# panel -> (variable, limit drawn dashed, demand drawn dotted)
-PANELS = (
-    ("population", None, None),
-    ("urban_population", None, None),
-    ("gdp", None, "potential_gdp"),
-    ("energy_use", "energy_cap", "energy_demand"),
-    ("co2", None, None),
-    ("coal_output", "coal_cap", "coal_demand"),
-    ("water_use", "water_supply_cap", "water_demand"),
-    ("groundwater_storage", None, None),
-    ("renewable_capacity", None, None),
-)
+# the panels of the trajectories figure; a limit's use is drawn with its cap and demand (limits.py)
+PANELS = ("population", "urban_population", "gdp", "energy_use", "co2", "coal_output", "water_use",
+          "groundwater_storage", "renewable_capacity")
+TITLES = {"population": "Population", "urban_population": "Urban population", "gdp": "GDP (2020 prices)",
+          "potential_gdp": "Potential GDP (2020 prices)", "energy_use": "Energy use", "co2": "CO2 emissions",
+          "coal_output": "Coal output", "water_use": "Water use", "water_demand": "Water demand",
+          "groundwater_storage": "Groundwater storage", "renewable_capacity": "Wind and solar capacity",
+          "urban_share": "Urban share of population", "gdp_per_capita": "GDP per person"}
+# thin lines drawn beside a panel's variable that are not limits: variable -> ((line, style, what it is), ...)
+REFERENCE_LINES = {"gdp": (("potential_gdp", ":", "potential GDP (no limit binding)"),)}
+# a city whose largest value is this many times the other cities' largest gets a panel of its own
+DWARFS = 5.0
+BAND_ALPHAS = {"5–95 % band": 0.18, "25–75 % band": 0.35}
+
+
+def title_of(name: str) -> str:
+    """A variable's name in words, for titles."""
+    return TITLES.get(name, name.replace("_", " ").capitalize())
+
+
+def companion_lines(name: str) -> tuple[tuple[str, str, str], ...]:
+    """(variable, line style, label) drawn thin beside ``name``: a limit's cap dashed and its demand dotted
+    (from the catalogue), or a reference line such as potential GDP."""
+    limit = limit_on(name)
+    if limit is not None:
+        return ((limit.cap, "--", f"limit ({limit.label})"), (limit.demand, ":", "demand (without the limit)"))
+    return REFERENCE_LINES.get(name, ())
 
 
 def _save(fig, path):
@@ -35,95 +56,178 @@ def _save(fig, path):
     return fig
 
 
-def trajectories(ds: xr.Dataset, panels=PANELS, path=None, title: str = ""):
-    """Small multiples: one panel per variable, one line per city; limits dashed, demand dotted."""
-    panels = [p for p in panels if p[0] in ds]
-    cols = 3
+def _years(ax, times, every_year: bool = False):
+    """Calendar years on the x axis: whole years, a few ticks, no offset, limits at the first and last year."""
+    ax.set_xlim(float(times[0]), float(times[-1]))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=len(times) if every_year else 6, steps=[1, 2, 5, 10], integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:.0f}"))
+
+
+def _plain_y(ax):
+    """No offset ("+2.02e3") on the y axis: the display units already make the numbers readable."""
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+
+
+def _city_groups(da: xr.DataArray, cities: list[str]) -> list[tuple[str, list[str]]]:
+    """All cities in one panel, or, where one city dwarfs the others (coal in Ordos), that city in a panel of
+    its own and the others together, so that neither is flattened. Returns (panel label, cities) pairs."""
+    peaks = {c: float(np.nanmax(np.abs(da.sel(city=c).values))) for c in cities}
+    largest = max(peaks, key=peaks.get)
+    others = [c for c in cities if c != largest]
+    rest = max((peaks[c] for c in others), default=0.0)
+    if rest > 0 and peaks[largest] > DWARFS * rest:
+        return [(largest.capitalize(), [largest]), ("other cities", others)]
+    return [("", cities)]
+
+
+def trajectories(ds: xr.Dataset, variables=PANELS, path=None, title: str = ""):
+    """Small multiples: one panel per variable (a name or a list of names), one line per city; a limit
+    dashed and the demand it turns away dotted, GDP with potential GDP dotted."""
+    variables = [variables] if isinstance(variables, str) else list(variables)
+    cities = [str(c) for c in ds["city"].values]
+    panels = [(name, label, group) for name in variables if name in ds
+              for label, group in _city_groups(ds[name], cities)]
+    cols = min(3, len(panels))
     rows = int(np.ceil(len(panels) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.1 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.3 * rows + 0.6), squeeze=False)
     time = ds["time"].values
-    for ax, (name, limit, demand) in zip(axes.flat, panels):
-        factor, label = display(ds[name].attrs.get("units", ""))
-        for city in ds["city"].values:
-            colour = CITY_COLOURS.get(str(city))
-            ax.plot(time, ds[name].sel(city=city) / factor, color=colour, lw=1.8, label=str(city))
-            if limit and limit in ds:
-                ax.plot(time, ds[limit].sel(city=city) / factor, color=colour, lw=1.0, ls="--")
-            if demand and demand in ds:
-                ax.plot(time, ds[demand].sel(city=city) / factor, color=colour, lw=1.0, ls=":")
-        ax.set_title(name.replace("_", " "), fontsize=10)
-        ax.set_ylabel(label, fontsize=8)
+    for ax, (name, group_label, group) in zip(axes.flat, panels):
+        factor, units = display(ds[name].attrs.get("units", ""))
+        lines = [line for line in companion_lines(name) if line[0] in ds]
+        for city in group:
+            colour = CITY_COLOURS.get(city)
+            ax.plot(time, ds[name].sel(city=city) / factor, color=colour, lw=1.8)
+            for line, style, _ in lines:
+                ax.plot(time, ds[line].sel(city=city) / factor, color=colour, lw=1.0, ls=style)
+        ax.set_title(title_of(name) + (f": {group_label}" if group_label else ""), fontsize=10)
+        ax.set_ylabel(units, fontsize=8)
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
+        _years(ax, time)
+        _plain_y(ax)
+        if lines:  # what each line style means in this panel
+            styles = [plt.Line2D([], [], color="grey", lw=1.8)] + [plt.Line2D([], [], color="grey", ls=s)
+                                                                  for _, s, _ in lines]
+            labels = [title_of(name).split(" (")[0]] + [label for _, _, label in lines]
+            ax.legend(styles, labels, fontsize=7, loc="best", framealpha=0.8)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    handles += [plt.Line2D([], [], color="grey", ls="--"), plt.Line2D([], [], color="grey", ls=":")]
-    labels += ["limit (cap)", "demand"]
-    fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=9, frameon=False)
-    fig.suptitle(title or f"Trajectories: {ds.attrs.get('scenario', '')}", fontsize=12)
+    cities_legend = [plt.Line2D([], [], color=CITY_COLOURS.get(c), lw=1.8) for c in cities]
+    fig.legend(cities_legend, [c.capitalize() for c in cities], loc="lower center", ncol=len(cities), fontsize=9,
+               frameon=False)
+    fig.suptitle(title or f"Trajectories per city: {ds.attrs.get('scenario', '')}", fontsize=12)
     fig.tight_layout(rect=(0, 0.04, 1, 0.97))
     return _save(fig, path)
 
 
 def binding_timeline(ds: xr.Dataset, path=None):
     """City x year grid per limit: where each hard limit binds."""
-    limits = [(n, label) for n, label in (("water_binding", "water"), ("coal_binding", "coal cap"),
-                                          ("energy_binding", "energy dual control")) if n in ds]
+    limits = [limit for limit in LIMITS if limit.binding in ds]
     cities = [str(c) for c in ds["city"].values]
-    rows = [(label, c) for _, label in limits for c in cities]
-    grid = np.array([[float(v) for v in ds[n].sel(city=c).values] for n, _ in limits for c in cities])
-    fig, ax = plt.subplots(figsize=(max(6, 0.45 * ds.sizes["time"] + 2), 0.35 * len(rows) + 1.5))
-    ax.imshow(grid, aspect="auto", cmap="Reds", vmin=0, vmax=1.4, interpolation="nearest")
-    ax.set_xticks(range(ds.sizes["time"]))
-    ax.set_xticklabels([f"{t:g}" for t in ds["time"].values], rotation=90, fontsize=8)
+    rows = [(limit.label, c) for limit in limits for c in cities]
+    grid = np.array([[float(v) for v in ds[limit.binding].sel(city=c).values] for limit in limits for c in cities])
+    time = ds["time"].values
+    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(time) + 2), 0.35 * len(rows) + 1.5))
+    # cells centred on their year
+    ax.imshow(grid, aspect="auto", cmap="Reds", vmin=0, vmax=1.4, interpolation="nearest",
+              extent=(time[0] - 0.5, time[-1] + 0.5, len(rows) - 0.5, -0.5))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=len(time) if len(time) <= 20 else 8, steps=[1, 2, 5, 10],
+                                           integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:.0f}"))
+    ax.tick_params(axis="x", labelsize=8)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([f"{label}: {c}" for label, c in rows], fontsize=8)
     for k in range(1, len(limits)):
         ax.axhline(k * len(cities) - 0.5, color="black", lw=0.8)
-    ax.set_title(f"Where the hard limits bind (dark = binding): {ds.attrs.get('scenario', '')}", fontsize=10)
+    ax.set_title(f"Where the hard limits bind: {ds.attrs.get('scenario', '')}\n(dark red: demand above the limit "
+                 "all year; lighter: part of the year)", fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
 
 
-def goal_dashboard(goals: list[dict], path=None, title: str = ""):
-    """One bar per goal: the indicator against its target (or the probability it is met)."""
-    fig, ax = plt.subplots(figsize=(8, 0.55 * len(goals) + 1.2))
-    ensemble = any("probability" in g for g in goals)
-    for i, g in enumerate(goals):
-        if ensemble:
-            p = g.get("probability")
-            value, label = (0.0, "not evaluated") if p is None else (p, f"{p:.0%}")
-            colour = "#999999" if p is None else plt.cm.RdYlGn(p)
-            ax.barh(i, value, color=colour)
-            ax.text(value + 0.01, i, label, va="center", fontsize=8)
-        else:
-            v = g.get("value")
-            if v is None:
-                ax.text(0.01, i, "not evaluated", va="center", fontsize=8)
-                continue
-            target = g["target"]
-            # progress towards the target: value / target on a common scale (1 = exactly on target)
-            if g["comparison"] == ">=":
-                score = v / target if target else v
-            elif target < 0:  # "at least this much below": progress is v / target
-                score = v / target if v < 0 else 0.0
-            else:
-                score = target / v if v > 0 else 2.0
-            colour = "#1a9850" if g.get("met") else "#d73027"
-            ax.barh(i, min(score, 2.0), color=colour)
-            ax.text(min(score, 2.0) + 0.02, i, f"{v:.3g} vs {g['comparison']} {target:g}", va="center", fontsize=8)
-    if ensemble:
-        ax.set_xlim(0, 1.15)
-        ax.set_xlabel("probability the goal is met")
+COMPARISON_WORDS = {">=": "at least", "<=": "at most"}
+
+
+def _goal_words(goal: dict, value: float) -> str:
+    """"3.68 % vs target at least 6 %", "peak 2020, target by 2030"."""
+    if goal.get("units") == "year":
+        when = "by" if goal["comparison"] == "<=" else "from"
+        return f"peak {value:.0f}, target {when} {goal['target']:.0f}"
+    return f"{goal_number(goal, value)} vs target {COMPARISON_WORDS[goal['comparison']]} {goal_number(goal, goal['target'])}"
+
+
+def _goal_row(ax, goal: dict):
+    """One goal on its own scale: the target line, the range where the goal is met shaded, the value a dot."""
+    year = goal.get("units") == "year"
+    scale = 1.0 if year else goal_scale(goal)[0]
+    value, target = goal["value"] * scale, goal["target"] * scale
+    threshold = target + goal.get("tolerance", 0.0) * scale * (1 if goal["comparison"] == "<=" else -1)
+    low, high = min(value, target), max(value, target)
+    pad = 0.35 * (max(high - low, 4.0) if year else max(high - low, 0.25 * abs(target), 1e-9))
+    left, right = low - pad, high + pad
+    if goal["comparison"] == ">=":
+        ax.axvspan(threshold, right, color="#a6d96a", alpha=0.4, lw=0)
     else:
-        ax.axvline(1.0, color="black", lw=1)
-        ax.set_xlim(0, 2.6)
-        ax.set_xlabel("indicator relative to target (1 = on target; green = met)")
+        ax.axvspan(left, threshold, color="#a6d96a", alpha=0.4, lw=0)
+    ax.axvline(target, color="black", lw=1.2)
+    ax.plot([value], [0], "o", ms=9, color="#1a9850" if goal.get("met") else "#d73027")
+    ax.set_xlim(left, right)
+    ax.set_ylim(-1, 1)
+    ax.set_yticks([])
+    if year:
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 5, 10], integer=True))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:.0f}"))
+    else:
+        suffix = goal_scale(goal)[1]
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}{suffix}"))
+    ax.tick_params(labelsize=7)
+    verdict = "met" if goal.get("met") else "not met"
+    ax.set_title(f"{goal['id']}: {_goal_words(goal, goal['value'])} ({verdict})", fontsize=8.5, loc="left")
+
+
+def goal_dashboard(goals: list[dict], path=None, title: str = ""):
+    """One row per goal: for one run the value against the target on the goal's own scale (percent, ratio
+    or year); for an ensemble the probability that the goal is met."""
+    if any("probability" in g for g in goals):
+        return _probability_dashboard(goals, path, title)
+    fig, axes = plt.subplots(len(goals), 1, figsize=(8, 0.85 * len(goals) + 1.3), squeeze=False)
+    for ax, goal in zip(axes[:, 0], goals):
+        if goal.get("value") is None:
+            ax.axis("off")
+            ax.set_title(f"{goal['id']}: {goal.get('note', 'not evaluated')}", fontsize=8.5, loc="left")
+            continue
+        _goal_row(ax, goal)
+    legend = [plt.Line2D([], [], ls="", marker="o", color="#1a9850"), plt.Line2D([], [], ls="", marker="o",
+                                                                                   color="#d73027"),
+              plt.Line2D([], [], color="black"), Patch(color="#a6d96a", alpha=0.4)]
+    fig.legend(legend, ["value in this run: met", "value in this run: not met", "target", "where the goal is met"],
+               loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.suptitle(title or "Plan goals", fontsize=11)
+    fig.tight_layout(rect=(0, 0.035, 1, 0.98))
+    return _save(fig, path)
+
+
+def _probability_dashboard(goals: list[dict], path, title: str):
+    fig, ax = plt.subplots(figsize=(9, 0.55 * len(goals) + 1.4))
+    for i, g in enumerate(goals):
+        p = g.get("probability")
+        if p is None:
+            ax.text(0.01, i, g.get("note", "not evaluated"), va="center", fontsize=8)
+            continue
+        ax.barh(i, p, color=plt.cm.RdYlGn(p))
+        median = (g.get("value_percentiles") or {}).get("50")
+        detail = "" if median is None else f"  (median {_goal_words(g, median)})"
+        ax.text(p + 0.01, i, f"{p:.1%} ± {g.get('stderr') or 0:.1%}{detail}", va="center", fontsize=8)
+    ax.set_xlim(0, 1.6)
+    ax.set_xticks(np.linspace(0, 1, 5))
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_xlabel("probability that the goal is met (± Monte Carlo standard error)")
     ax.set_yticks(range(len(goals)))
     ax.set_yticklabels([g["id"] for g in goals], fontsize=8)
     ax.invert_yaxis()
-    ax.set_title(title or "Plan goals", fontsize=10)
+    ax.grid(alpha=0.3, axis="x")
+    ax.set_title(title or "Plan goals: probability met", fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -132,72 +236,114 @@ def compare(a: xr.Dataset, b: xr.Dataset, variables=("population", "gdp", "co2",
                                                        "energy_use"), path=None):
     """Relative difference (B - A) / A per city for a few key variables."""
     variables = [v for v in variables if v in a and v in b]
+    name_a, name_b = a.attrs.get("scenario", "A"), b.attrs.get("scenario", "B")
     cols = 3
     rows = int(np.ceil(len(variables) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.1 * rows + 0.6), squeeze=False)
     for ax, name in zip(axes.flat, variables):
         for city in a["city"].values:
             base = a[name].sel(city=city)
             diff = xr.where(base != 0, (b[name].sel(city=city) - base) / base * 100, np.nan)
-            ax.plot(a["time"].values, diff, color=CITY_COLOURS.get(str(city)), lw=1.8, label=str(city))
+            ax.plot(a["time"].values, diff, color=CITY_COLOURS.get(str(city)), lw=1.8, label=str(city).capitalize())
         ax.axhline(0, color="black", lw=0.6)
-        ax.set_title(f"{name.replace('_', ' ')}: B vs A", fontsize=10)
-        ax.set_ylabel("% difference", fontsize=8)
+        ax.set_title(title_of(name), fontsize=10)
+        ax.set_ylabel(f"% difference from {name_a}", fontsize=8)
+        ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
+        _years(ax, a["time"].values)
     for ax in list(axes.flat)[len(variables):]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=9, frameon=False)
-    fig.suptitle(f"{b.attrs.get('scenario', 'B')} compared with {a.attrs.get('scenario', 'A')}", fontsize=12)
+    fig.suptitle(f"{name_b} compared with {name_a}: ({name_b} − {name_a}) / {name_a}, per city", fontsize=12)
     fig.tight_layout(rect=(0, 0.05, 1, 0.96))
     return _save(fig, path)
 
 
-def fan_chart(percentiles: xr.Dataset, variables=("population", "gdp", "co2", "water_use"), path=None, title=""):
-    """Monte Carlo fan charts: median with 25-75 % and 5-95 % bands, one panel per variable and city."""
+def fan_chart(percentiles: xr.Dataset, variables=("population", "gdp", "co2", "water_use"), path=None, title="",
+              deterministic: xr.Dataset | None = None):
+    """Monte Carlo fan charts: median with 25-75 % and 5-95 % bands, one panel per variable and city; a
+    limit dashed where the variable has one (its median over the runs, or the deterministic run's), and
+    the ``deterministic`` run (the scenario with its central inputs) as a line when given."""
     variables = [v for v in variables if v in percentiles]
     cities = [str(c) for c in percentiles["city"].values]
-    fig, axes = plt.subplots(len(variables), len(cities), figsize=(3.3 * len(cities), 2.6 * len(variables)),
+    fig, axes = plt.subplots(len(variables), len(cities), figsize=(3.4 * len(cities), 2.7 * len(variables) + 0.6),
                              squeeze=False)
     time = percentiles["time"].values
+    drawn = set()
     for row, name in zip(axes, variables):
-        factor, label = display(percentiles[name].attrs.get("units", ""))
+        factor, units = display(percentiles[name].attrs.get("units", ""))
+        limit = limit_on(name)
+        cap, cap_label = None, ""
+        if limit is not None and limit.cap in percentiles:
+            cap, cap_label = percentiles[limit.cap].sel(percentile=50), "limit (median over the runs)"
+        elif limit is not None and deterministic is not None and limit.cap in deterministic:
+            cap, cap_label = deterministic[limit.cap], "limit (deterministic run)"
         for ax, city in zip(row, cities):
             q = percentiles[name].sel(city=city) / factor
             colour = CITY_COLOURS.get(city)
             ax.fill_between(time, q.sel(percentile=5), q.sel(percentile=95), color=colour, alpha=0.18, lw=0)
             ax.fill_between(time, q.sel(percentile=25), q.sel(percentile=75), color=colour, alpha=0.35, lw=0)
             ax.plot(time, q.sel(percentile=50), color=colour, lw=1.8)
-            ax.set_title(f"{name.replace('_', ' ')}: {city}", fontsize=9)
+            if cap is not None:
+                ax.plot(time, cap.sel(city=city) / factor, color=colour, lw=1.0, ls="--")
+                drawn.add(cap_label)
+            if deterministic is not None and name in deterministic:
+                ax.plot(deterministic["time"].values, deterministic[name].sel(city=city) / factor, color="black",
+                        lw=1.0, ls="-.")
+                drawn.add("deterministic run")
+            ax.set_title(f"{title_of(name)}: {city.capitalize()}", fontsize=9)
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
-        row[0].set_ylabel(label, fontsize=8)
-    fig.suptitle(title or "Monte Carlo: median, 25-75 % and 5-95 % ranges", fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+            _years(ax, time)
+            _plain_y(ax)
+        row[0].set_ylabel(units, fontsize=8)
+    handles = [Patch(color="grey", alpha=alpha, lw=0) for alpha in BAND_ALPHAS.values()]
+    labels = list(BAND_ALPHAS)
+    handles.append(plt.Line2D([], [], color="grey", lw=1.8))
+    labels.append("median")
+    for label in sorted(drawn):
+        handles.append(plt.Line2D([], [], color="black" if label == "deterministic run" else "grey", lw=1.0,
+                                  ls="-." if label == "deterministic run" else "--"))
+        labels.append(label)
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
+    fig.suptitle(f"{title or 'Monte Carlo'}: median with 25–75 % and 5–95 % bands over the runs", fontsize=11)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
     return _save(fig, path)
 
 
 def calibration_fit(config, result, path=None):
-    """Simulated (line, with the uncalibrated defaults dashed) against observed (dots), per series and city."""
+    """Simulated (line, with the uncalibrated defaults dashed) against observed (dots), per series and city,
+    over the calibration window, in display units (growth rates in % per year)."""
     tables, defaults = result["tables"], result["tables_default"]
+    model = result["problem"].model
     cities = list(dict.fromkeys(c for t in tables for c in t.city))
-    fig, axes = plt.subplots(len(tables), len(cities), figsize=(3.3 * len(cities), 2.5 * len(tables)), squeeze=False)
+    years = np.arange(int(config.grid.start), int(config.grid.end) + 1)
+    fig, axes = plt.subplots(len(tables), len(cities), figsize=(3.4 * len(cities), 2.6 * len(tables) + 0.6),
+                             squeeze=False)
     for row, (target, table, default) in zip(axes, zip(config.targets, tables, defaults)):
+        if target.transform == "growth_rate":
+            factor, units = 0.01, "growth rate, % per year"
+        else:
+            factor, units = display(model.variables[target.variable].units)
         for ax, city in zip(row, cities):
             t, d = table[table.city == city], default[default.city == city]
-            scale = 1.0 if target.transform == "growth_rate" else float(np.abs(t.value).max() or 1)
             colour = CITY_COLOURS.get(city)
-            ax.plot(t.year, t.value / scale, "o", color="black", ms=3.5, label="observed")
-            ax.plot(t.year, t.simulated / scale, "-", color=colour, lw=1.8, label="calibrated")
-            ax.plot(d.year, d.simulated / scale, "--", color=colour, lw=1.0, label="defaults")
-            ax.set_title(f"{target.series}: {city}", fontsize=9)
+            ax.plot(t.year, t.value / factor, "o", color="black", ms=3.5, label=f"observed ({target.series})")
+            ax.plot(t.year, t.simulated / factor, "-", color=colour, lw=1.8, label="calibrated model")
+            ax.plot(d.year, d.simulated / factor, "--", color=colour, lw=1.0, label="model before calibration")
+            ax.set_title(f"{title_of(target.variable)}: {city.capitalize()}", fontsize=9)
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
-        row[0].set_ylabel("growth rate" if target.transform == "growth_rate" else "relative to the largest value",
-                          fontsize=7)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=9, frameon=False)
-    fig.suptitle(f"Calibration {config.name}: simulated against observed", fontsize=11)
+            _years(ax, years)
+            ax.set_xlim(years[0] - 0.5, years[-1] + 0.5)  # room for the dots at the window's ends
+            _plain_y(ax)
+        row[0].set_ylabel(units, fontsize=8)
+    handles = [plt.Line2D([], [], ls="", marker="o", color="black", ms=3.5),
+               plt.Line2D([], [], color="grey", lw=1.8), plt.Line2D([], [], color="grey", lw=1.0, ls="--")]
+    fig.legend(handles, ["observed", "calibrated model", "model before calibration (declared defaults)"],
+               loc="lower center", ncol=3, fontsize=9, frameon=False)
+    fig.suptitle(f"Calibration {config.name}: simulated against observed, {years[0]}–{years[-1]}", fontsize=11)
     fig.tight_layout(rect=(0, 0.03, 1, 0.97))
     return _save(fig, path)
 
@@ -216,7 +362,8 @@ def sobol_bars(table, path=None, title="Sobol indices", top=10):
         ax.set_yticks(y)
         ax.set_yticklabels(part.input, fontsize=7)
         ax.set_xlim(left=0)
-        ax.set_title(goal, fontsize=9)
+        ax.set_xlabel("share of the indicator's variance (95 % interval)", fontsize=8)
+        ax.set_title(f"Goal indicator: {goal}", fontsize=9)
         ax.grid(alpha=0.3, axis="x")
     for ax in list(axes.flat)[len(goals):]:
         ax.axis("off")

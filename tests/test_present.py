@@ -70,8 +70,10 @@ def scenario_stub():
 
 
 def x_tick_texts(ax) -> list[str]:
+    """The x tick labels shown (inside the axis limits)."""
     ax.figure.canvas.draw()
-    return [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    low, high = sorted(ax.get_xlim())
+    return [label.get_text() for x, label in zip(ax.get_xticks(), ax.get_xticklabels()) if low <= x <= high]
 
 
 def assert_years_as_years(ax, most=9):
@@ -155,3 +157,137 @@ def test_report_goals_show_years_as_years_and_ratios_as_ratios():
     assert "| water_within_caps | <= 1 | 1.14 |" in table
     assert "| energy_intensity_2025 | <= -15.0 % | -18.6 % |" in table
     assert "| gdp_growth_2021_2025 | >= 6 % | 3.68 % |" in table
+
+
+# ------------------------------------------------------------------------------------------------
+# figures (issue 10 item 8)
+
+
+def axis_titled(fig, text):
+    return next(ax for ax in fig.axes if ax.get_title() == text)
+
+
+def legend_texts(obj) -> list[str]:
+    legends = [obj.get_legend()] if hasattr(obj, "get_legend") else obj.legends
+    return [t.get_text() for legend in legends if legend is not None for t in legend.get_texts()]
+
+
+def test_trajectories_label_potential_gdp_and_say_what_each_line_style_means():
+    fig = plots.trajectories(run_dataset())
+    gdp = axis_titled(fig, "GDP (2020 prices)")
+    assert legend_texts(gdp) == ["GDP", "potential GDP (no limit binding)"]
+    assert legend_texts(axis_titled(fig, "Water use")) == ["Water use", "limit (water)", "demand (without the limit)"]
+    assert legend_texts(axis_titled(fig, "Population")) == []  # one line style: the title says what it is
+    assert legend_texts(fig) == ["Hohhot", "Baotou", "Ordos", "Ulanqab"]
+    assert not any("demand" in t for t in legend_texts(gdp) + legend_texts(fig))
+
+
+def test_trajectories_give_ordos_coal_a_panel_of_its_own():
+    ds = run_dataset()
+    fig = plots.trajectories(ds)
+    ordos, others = axis_titled(fig, "Coal output: Ordos"), axis_titled(fig, "Coal output: other cities")
+    factor = 1e4  # 10k t
+    largest_other = float(ds["coal_cap"].sel(city=["hohhot", "baotou", "ulanqab"]).max()) / factor
+    assert others.get_ylim()[1] < 1.5 * largest_other  # the other cities fill their panel
+    assert ordos.get_ylim()[0] > 0.5 * float(ds["coal_output"].sel(city="ordos").min()) / factor
+    assert len(ordos.get_lines()) == 3  # Ordos alone: output, cap, demand
+
+
+def test_trajectories_titles_in_words_units_and_years_as_years():
+    fig = plots.trajectories(run_dataset())
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert len(panels) == 10
+    for ax in panels:
+        assert "_" not in ax.get_title() and ax.get_title()[0].isupper()
+        assert ax.get_ylabel()  # display units
+        assert_years_as_years(ax)
+        assert ax.get_xlim() == (2020, 2035)
+    assert axis_titled(fig, "GDP (2020 prices)").get_ylabel() == "100m yuan per year"
+    assert axis_titled(fig, "Population").get_ylabel() == "10k persons"
+
+
+def test_trajectories_accept_one_variable_by_name():
+    fig = plots.trajectories(run_dataset(), "gdp")
+    assert [ax.get_title() for ax in fig.axes if ax.get_title()] == ["GDP (2020 prices)"]
+
+
+def test_goal_dashboard_shows_years_as_years_and_every_goal_on_its_own_scale():
+    goals = goal_records()
+    fig = plots.goal_dashboard(goals)
+    texts = all_texts(fig)
+    assert not any(re.search(r"\de[+-]\d", t) for t in texts), [t for t in texts if "e+" in t]
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    assert "co2_peak: peak 2020, target by 2030 (met)" in titles
+    assert "energy_intensity_2025: -18.6 % vs target at most -15.0 % (met)" in titles
+    assert "water_within_caps: 1.14 vs target at most 1 (not met)" in titles
+    assert "gdp_growth_2021_2025: 3.68 % vs target at least 6 % (not met)" in titles
+    for ax, goal in zip(fig.axes, goals):
+        scale = 1 if goal["units"] == "year" else report.goal_scale(goal)[0]
+        low, high = ax.get_xlim()
+        assert low < goal["value"] * scale < high and low < goal["target"] * scale < high, goal["id"]
+    peak = fig.axes[[g["id"] for g in goals].index("co2_peak")]
+    assert_years_as_years(peak)
+    assert peak.get_xlim()[1] - peak.get_xlim()[0] < 30
+
+
+def test_goal_dashboard_of_an_ensemble_gives_probabilities_in_percent():
+    fig = plots.goal_dashboard(goal_records(ensemble=True))
+    texts = all_texts(fig)
+    assert any(t.startswith("0.2% ± 0.4%  (median 1.14 vs target at most 1)") for t in texts)
+    assert any(t.startswith("80.0% ± 0.4%  (median peak 2020, target by 2030)") for t in texts)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0%", "25%", "50%", "75%", "100%"]
+
+
+def test_compare_reads_years_as_years():
+    a = run_dataset()
+    b = a * 1.02
+    b.attrs["scenario"] = "plan"
+    fig = plots.compare(a, b)
+    for ax in fig.axes:
+        if ax.get_title():
+            assert_years_as_years(ax, most=6)
+            assert ax.get_ylabel() == "% difference from test"
+    assert legend_texts(fig) == ["Hohhot", "Baotou", "Ordos", "Ulanqab"]
+
+
+def percentiles_dataset() -> xr.Dataset:
+    ds = run_dataset()
+    spread = xr.DataArray([0.8, 0.9, 1.0, 1.1, 1.2], dims="percentile", coords={"percentile": [5, 25, 50, 75, 95]})
+    out = ds * spread
+    for name in ds:
+        out[name].attrs = ds[name].attrs
+    return out
+
+
+def test_fan_chart_labels_the_bands_draws_the_limit_and_the_deterministic_run():
+    fig = plots.fan_chart(percentiles_dataset(), deterministic=run_dataset() * 1.01)
+    assert legend_texts(fig) == ["5–95 % band", "25–75 % band", "median", "deterministic run",
+                                 "limit (median over the runs)"]
+    water = axis_titled(fig, "Water use: Hohhot")
+    dashed = [line for line in water.get_lines() if line.get_linestyle() == "--"]
+    assert len(dashed) == 1
+    cap = run_dataset()["water_supply_cap"].sel(city="hohhot").values / 1e8
+    np.testing.assert_allclose(dashed[0].get_ydata(), cap)
+    assert not [line for line in axis_titled(fig, "GDP (2020 prices): Hohhot").get_lines() if line.get_linestyle() == "--"]
+    assert_years_as_years(water)
+    assert water.get_ylabel() == "100m m3 per year"
+
+
+def test_fan_chart_without_a_deterministic_run_has_no_such_line():
+    fig = plots.fan_chart(percentiles_dataset())
+    assert "deterministic run" not in legend_texts(fig)
+
+
+def test_calibration_fit_axes_span_the_window_in_years():
+    rows = pd.DataFrame({"city": CITIES, "year": [2020] * 4, "value": LEVELS["population"]})
+    table = rows.assign(simulated=rows.value * 1.01)
+    config = SimpleNamespace(name="test", grid=SimpleNamespace(start=2010.0, end=2020.0),
+                             targets=[SimpleNamespace(series="population_census", variable="population",
+                                                      transform="level")])
+    result = {"tables": [table], "tables_default": [table], "problem": SimpleNamespace(model=load_model())}
+    fig = plots.calibration_fit(config, result)
+    hohhot = axis_titled(fig, "Population: Hohhot")
+    assert hohhot.get_xlim() == (2009.5, 2020.5)
+    assert_years_as_years(hohhot)
+    assert hohhot.get_ylabel() == "10k persons"
+    np.testing.assert_allclose(hohhot.get_lines()[0].get_ydata(), [LEVELS["population"][0] / 1e4])
