@@ -56,10 +56,17 @@ def _save(fig, path):
     return fig
 
 
-def _years(ax, times, every_year: bool = False):
+def _layout(fig):
+    """Tight panels with room for the suptitle above and the figure legend below (in inches, whatever the
+    figure's height)."""
+    height = fig.get_figheight()
+    fig.tight_layout(rect=(0, 0.4 / height, 1, 1 - 0.4 / height))
+
+
+def _years(ax, times):
     """Calendar years on the x axis: whole years, a few ticks, no offset, limits at the first and last year."""
     ax.set_xlim(float(times[0]), float(times[-1]))
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=len(times) if every_year else 6, steps=[1, 2, 5, 10], integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10], integer=True))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:.0f}"))
 
 
@@ -116,7 +123,7 @@ def trajectories(ds: xr.Dataset, variables=PANELS, path=None, title: str = ""):
     fig.legend(cities_legend, [c.capitalize() for c in cities], loc="lower center", ncol=len(cities), fontsize=9,
                frameon=False)
     fig.suptitle(title or f"Trajectories per city: {ds.attrs.get('scenario', '')}", fontsize=12)
-    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+    _layout(fig)
     return _save(fig, path)
 
 
@@ -204,7 +211,7 @@ def goal_dashboard(goals: list[dict], path=None, title: str = ""):
     fig.legend(legend, ["value in this run: met", "value in this run: not met", "target", "where the goal is met"],
                loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle(title or "Plan goals", fontsize=11)
-    fig.tight_layout(rect=(0, 0.035, 1, 0.98))
+    _layout(fig)
     return _save(fig, path)
 
 
@@ -256,7 +263,7 @@ def compare(a: xr.Dataset, b: xr.Dataset, variables=("population", "gdp", "co2",
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=9, frameon=False)
     fig.suptitle(f"{name_b} compared with {name_a}: ({name_b} − {name_a}) / {name_a}, per city", fontsize=12)
-    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
+    _layout(fig)
     return _save(fig, path)
 
 
@@ -308,7 +315,7 @@ def fan_chart(percentiles: xr.Dataset, variables=("population", "gdp", "co2", "w
         labels.append(label)
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
     fig.suptitle(f"{title or 'Monte Carlo'}: median with 25–75 % and 5–95 % bands over the runs", fontsize=11)
-    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+    _layout(fig)
     return _save(fig, path)
 
 
@@ -329,9 +336,12 @@ def calibration_fit(config, result, path=None):
         for ax, city in zip(row, cities):
             t, d = table[table.city == city], default[default.city == city]
             colour = CITY_COLOURS.get(city)
+            single = len(t) == 1  # a census year: a line of one point would not show
             ax.plot(t.year, t.value / factor, "o", color="black", ms=3.5, label=f"observed ({target.series})")
-            ax.plot(t.year, t.simulated / factor, "-", color=colour, lw=1.8, label="calibrated model")
-            ax.plot(d.year, d.simulated / factor, "--", color=colour, lw=1.0, label="model before calibration")
+            ax.plot(t.year, t.simulated / factor, "-", color=colour, lw=1.8, marker="D" if single else None, ms=5,
+                    label="calibrated model")
+            ax.plot(d.year, d.simulated / factor, "--", color=colour, lw=1.0, marker="x" if single else None, ms=6,
+                    label="model before calibration")
             ax.set_title(f"{title_of(target.variable)}: {city.capitalize()}", fontsize=9)
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
@@ -340,11 +350,12 @@ def calibration_fit(config, result, path=None):
             _plain_y(ax)
         row[0].set_ylabel(units, fontsize=8)
     handles = [plt.Line2D([], [], ls="", marker="o", color="black", ms=3.5),
-               plt.Line2D([], [], color="grey", lw=1.8), plt.Line2D([], [], color="grey", lw=1.0, ls="--")]
+               plt.Line2D([], [], color="grey", lw=1.8, marker="D", ms=4),
+               plt.Line2D([], [], color="grey", lw=1.0, ls="--", marker="x", ms=5)]
     fig.legend(handles, ["observed", "calibrated model", "model before calibration (declared defaults)"],
                loc="lower center", ncol=3, fontsize=9, frameon=False)
     fig.suptitle(f"Calibration {config.name}: simulated against observed, {years[0]}–{years[-1]}", fontsize=11)
-    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
+    _layout(fig)
     return _save(fig, path)
 
 
@@ -370,5 +381,5 @@ def sobol_bars(table, path=None, title="Sobol indices", top=10):
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=9, frameon=False)
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
+    _layout(fig)
     return _save(fig, path)
