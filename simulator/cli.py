@@ -14,7 +14,7 @@ import time
 import traceback
 from pathlib import Path
 
-COMMANDS = ("run", "compare", "list", "describe", "export", "calibrate", "sensitivity")
+COMMANDS = ("run", "compare", "list", "describe", "export", "calibrate", "sensitivity", "backtest")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,7 +22,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="simulate",
         description="Hu-Bao-E-Wu regional simulator. `simulate SCENARIO.yaml` runs a scenario and writes "
                     "results.nc, CSV files, goals.json, report.md and plots to outputs/<scenario name>/.",
-        epilog="Commands: run (the default), compare, list, describe, export, calibrate, sensitivity. "
+        epilog="Commands: run (the default), compare, list, describe, export, calibrate, sensitivity, backtest. "
                "`simulate COMMAND --help` for each.")
     sub = parser.add_subparsers(dest="command")
 
@@ -63,6 +63,16 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.add_argument("config", help="calibration configuration YAML (e.g. calibration/baseline.yaml)")
     _out(calibrate, "outputs/calibration_<name>")
     _verbosity(calibrate)
+
+    backtest = sub.add_parser("backtest", help="rolling-origin backtest of a calibration against naive forecasts")
+    backtest.add_argument("config", help="calibration configuration YAML (e.g. calibration/baseline.yaml)")
+    backtest.add_argument("--origins", type=whole(1), nargs="+", default=[2014, 2016, 2018],
+                          help="origin years (each calibrated on data up to it; default 2014 2016 2018)")
+    backtest.add_argument("--runs", type=whole(10), default=400, help="posterior runs projected per origin")
+    backtest.add_argument("--readme", action="store_true",
+                          help="also rewrite README.md's 'How good are the forecasts' table from backtest.json")
+    _out(backtest, "outputs/backtest_<name>")
+    _verbosity(backtest)
 
     sensitivity = sub.add_parser("sensitivity", help="Sobol indices of each goal indicator (SALib)")
     sensitivity.add_argument("scenario")
@@ -136,7 +146,8 @@ def main(argv=None) -> int:
 
     try:
         return {"run": cmd_run, "compare": cmd_compare, "list": cmd_list, "describe": cmd_describe,
-                "export": cmd_export, "calibrate": cmd_calibrate, "sensitivity": cmd_sensitivity}[args.command](args)
+                "export": cmd_export, "calibrate": cmd_calibrate, "sensitivity": cmd_sensitivity,
+                "backtest": cmd_backtest}[args.command](args)
     except InputError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -472,10 +483,25 @@ def cmd_calibrate(args) -> int:
     return run_calibrate(args)
 
 
-def cmd_sensitivity(args) -> int:
-    from .ensemble import cmd_sensitivity as run_sensitivity
+def cmd_backtest(args) -> int:
+    from .backtest import run_backtest
 
-    return run_sensitivity(args)
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    run_backtest(Path(args.config), origins=tuple(args.origins), runs=args.runs,
+                 out=Path(args.out) if args.out else None, readme=args.readme, say=say, overwrite=args.overwrite)
+    return 0
+
+
+def cmd_sensitivity(args) -> int:
+    from .ensemble import sensitivity_outputs
+    from .model import load_model
+    from .scenario import load_scenario
+
+    model = load_model()
+    scenario = load_scenario(args.scenario, model)
+    folder = Path(args.out) if args.out else Path("outputs") / f"{scenario.name}_sensitivity"
+    return sensitivity_outputs(model, scenario, folder, runs=args.runs, seed=args.seed, overwrite=args.overwrite,
+                               quiet=args.quiet)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,11 @@ def ppf(dist: Distribution, u: np.ndarray) -> np.ndarray:
     if dist.dist == "triangular":
         width = a["high"] - a["low"]
         return stats.triang.ppf(u, (a["mode"] - a["low"]) / width, loc=a["low"], scale=width)
+    if dist.dist == "posterior":  # a row of the draws table (the same row for every column: see Samples)
+        from .scenario import read_draws
+
+        column = read_draws(a["draws"])["values"][:, a["column"]]
+        return column[np.minimum((u * len(column)).astype(np.int64), len(column) - 1)]
     if dist.dist == "choice":
         values = np.asarray(a["values"], dtype=float)
         weights = np.asarray(a.get("weights") or np.ones(len(values)), dtype=float)
@@ -107,6 +112,20 @@ def unit_sample(runs: int, dims: int, seed: int, sampling: str, chunk: int = 655
         raise ValueError(sampling)
 
 
+def unit_columns(distributions: list[Distribution]) -> tuple[list[int], list[str]]:
+    """Which column of the unit sample each uncertain input reads, and a label per column. The columns of
+    one posterior table share a column, so a run takes one whole row of draws (correlations kept)."""
+    columns, labels, groups = [], [], {}
+    for dist in distributions:
+        key = ("posterior", dist.args["draws"]) if dist.dist == "posterior" else None
+        if key is None or key not in groups:
+            labels.append(dist.label if key is None else f"calibrated parameters (a row of {Path(key[1]).name})")
+            if key is not None:
+                groups[key] = len(labels) - 1
+        columns.append(len(labels) - 1 if key is None else groups[key])
+    return columns, labels
+
+
 class Samples:
     """The sampled inputs on disk, input by input (inputs x runs, float64), read a block of runs at a time
     with plain reads, so memory stays at one block however many runs there are."""
@@ -119,6 +138,7 @@ class Samples:
         """Draw the whole sample once, up front, and store it."""
         tmp = path.with_suffix(".tmp")
         dims = len(distributions)
+        columns, labels = unit_columns(distributions)
         with open(tmp, "wb") as fh:
             fh.truncate(8 * runs * dims)
 
@@ -130,13 +150,14 @@ class Samples:
                 return ppf(distributions[j], np.clip(u, 1e-12, 1 - 1e-12))
 
             if sampling == "lhs":  # column by column: never more than one column in memory
-                for j, column in enumerate(_lhs_columns(runs, dims, seed)):
-                    put(j, 0, value(j, column))
+                for c, column in enumerate(_lhs_columns(runs, len(labels), seed)):
+                    for j in (j for j in range(dims) if columns[j] == c):
+                        put(j, 0, value(j, column))
             else:
                 start = 0
-                for block in unit_sample(runs, dims, seed, sampling):
+                for block in unit_sample(runs, len(labels), seed, sampling):
                     for j in range(dims):
-                        put(j, start, value(j, block[:, j]))
+                        put(j, start, value(j, block[:, columns[j]]))
                     start += len(block)
         os.replace(tmp, path)
         return cls(path, runs, dims)
@@ -560,7 +581,7 @@ def write_summaries(model: Model, plan: Plan, work: Path):
              f"{plan.runs} runs, {plan.sampling} sampling, seed {plan.seed}; {len(scenario.uncertain)} uncertain "
              f"inputs; {kept_sentence(summary)}. The goal table gives the probability that each goal is met with "
              "its Monte Carlo standard error; key indicators are medians over the kept runs. Per-run outputs: "
-             "runs.zarr (`simulator.ensemble.open_runs(folder)`, with `failed` and `implausible` flags per run); "
+             "runs.zarr (`simulator.ensemble.open_runs(folder)`, with a `failed` flag per run); "
              "percentiles: summary.nc.", ""]
     write_report(work / "report.md", median, scenario, goals, None, extra=extra)
     central = run(scenario, variables=[v for v in plan.variables if not v.startswith("share_")])
@@ -627,38 +648,37 @@ def sobol_indices(evaluate, names: list[str], n: int, seed: int = 0) -> dict:
     return out
 
 
-def cmd_sensitivity(args) -> int:
+def sensitivity_outputs(model: Model, scenario: Scenario, folder: Path, runs: int = 512, seed: int = 0,
+                        overwrite: bool = False, quiet: bool = False) -> int:
+    """Sobol indices of every goal indicator over the scenario's uncertain inputs, written into ``folder``."""
     import warnings
 
     import pandas as pd
 
     from . import plots
     from .goals import indicator, load_goals
-    from .model import load_model
-    from .outputs import staging, write_json
-    from .scenario import load_scenario
+    from .outputs import check_target, staging, write_json
 
-    model = load_model()
-    scenario = load_scenario(args.scenario, model)
+    check_target(folder, overwrite)
     if not scenario.uncertain:
         raise InputError(Problem(str(scenario.path), None, "uncertain",
                                  "no uncertain inputs: add an uncertain: block (e.g. assumed_parameters: uniform)"))
-    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     dists = scenario.uncertain
-    names = [d.label for d in dists]
-    goals = [g for g in load_goals(scenario.goals) if g["indicator"]["kind"] != "peak_year"]
+    columns, names = unit_columns(dists)
+    goals = load_goals(scenario.goals)
     variables = sorted({g["indicator"].get(k) for g in goals for k in ("variable", "numerator", "denominator")} - {None})
-    n_runs = args.runs * (len(dists) + 2)
-    say(f"{scenario.name}: Sobol indices of {len(goals)} goal indicators over {len(dists)} inputs, "
-        f"N = {args.runs} ({n_runs} runs) ...")
+    n_runs = runs * (len(names) + 2)
+    say(f"{scenario.name}: Sobol indices of {len(goals)} goal indicators over {len(names)} inputs, "
+        f"N = {runs} ({n_runs} runs) ...")
     failures = []
 
     def evaluate(u):
         from tqdm import tqdm
 
-        values = np.column_stack([ppf(d, np.clip(u[:, j], 1e-12, 1 - 1e-12)) for j, d in enumerate(dists)])
+        values = np.column_stack([ppf(d, np.clip(u[:, columns[j]], 1e-12, 1 - 1e-12)) for j, d in enumerate(dists)])
         out = []
-        for start in tqdm(range(0, len(u), 20000), unit="block of 20k runs", disable=args.quiet, desc="runs"):
+        for start in tqdm(range(0, len(u), 20000), unit="block of 20k runs", disable=quiet, desc="runs"):
             inputs = scenario.inputs(model, runs=min(20000, len(u) - start))
             apply(inputs, dists, values[start:start + 20000])
             result = simulate(model, inputs, scenario.time, scenario.method, record=variables, on_error="nan")
@@ -670,7 +690,7 @@ def cmd_sensitivity(args) -> int:
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        indices = sobol_indices(evaluate, names, args.runs, args.seed)
+        indices = sobol_indices(evaluate, names, runs, seed)
     elapsed = time.perf_counter() - started
     rows = []
     for j, goal in enumerate(goals):
@@ -681,18 +701,17 @@ def cmd_sensitivity(args) -> int:
     table = pd.DataFrame(rows)
     widest = float(table.ST_conf.max())
     warning = None
-    if widest > 0.05 or args.runs < 1024:
-        warning = (f"N = {args.runs} may be too small for stable indices: the widest 95 % confidence interval of a "
-                   f"total-order index is ±{widest:.3f} (see SALib issue #599); try --runs {max(1024, 4 * args.runs)}")
+    if widest > 0.05 or runs < 1024:
+        warning = (f"N = {runs} may be too small for stable indices: the widest 95 % confidence interval of a "
+                   f"total-order index is ±{widest:.3f} (see SALib issue #599); try --runs {max(1024, 4 * runs)}")
         say(f"warning: {warning}")
-    folder = Path(args.out) if args.out else Path("outputs") / f"{scenario.name}_sensitivity"
-    with staging(folder) as tmp:
+    with staging(folder, overwrite) as tmp:
         table.to_csv(tmp / "sobol.csv", index=False)
-        write_json({"scenario": scenario.name, "N": args.runs, "runs": n_runs, "failed_runs": int(sum(failures)),
+        write_json({"scenario": scenario.name, "N": runs, "runs": n_runs, "failed_runs": int(sum(failures)),
                     "seconds": elapsed, "warning": warning, "indices": rows}, tmp / "sobol.json")
-        plots.sobol_bars(table, path=tmp / "sobol.png", title=f"Sobol indices: {scenario.name} (N = {args.runs})")
+        plots.sobol_bars(table, path=tmp / "sobol.png", title=f"Sobol indices: {scenario.name} (N = {runs})")
         lines = [f"# Sobol sensitivity: `{scenario.name}`", "",
-                 f"N = {args.runs} ({n_runs} runs, {sum(failures)} failed, {elapsed:.1f} s), Saltelli sampling, "
+                 f"N = {runs} ({n_runs} runs, {sum(failures)} failed, {elapsed:.1f} s), Saltelli sampling, "
                  "first-order (S1) and total-order (ST) indices with 95 % confidence intervals.", ""]
         if warning:
             lines += [f"**Warning:** {warning}.", ""]

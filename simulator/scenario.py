@@ -20,6 +20,7 @@ Every problem is collected and reported as ``FILE:LINE: key.path: message``; not
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import os
 import re
@@ -40,7 +41,7 @@ TIME_KEYS = {"start": 2020, "end": 2035, "dt": 0.25, "method": "rk4", "save": 1}
 MC_KEYS = ("runs", "seed", "sampling", "chunk")
 SAMPLINGS = ("random", "lhs", "sobol")
 FORMATS = ("netcdf", "csv", "report", "plots")
-DISTRIBUTIONS = {
+DISTRIBUTIONS = {  # what a scenario may write; "posterior" rows come from a calibration's draws
     "uniform": ("low", "high"),
     "normal": ("mean", "sd"),
     "truncnormal": ("mean", "sd", "low", "high"),
@@ -142,6 +143,10 @@ def _read(path: Path, stack: tuple, problems: list, sources: _Sources) -> dict |
     own = {k: v for k, v in data.items() if k != "extends"}
     if isinstance(own.get("parameters_from"), str):  # relative to the file that names it
         own["parameters_from"] = str((path.parent / own["parameters_from"]).resolve())
+    posterior = own.get("uncertain", {}).get("posterior") if isinstance(own.get("uncertain"), dict) else None
+    if isinstance(posterior, dict) and isinstance(posterior.get("draws"), str):
+        own["uncertain"] = {**own["uncertain"], "posterior": {**posterior, "draws": str(
+            (path.parent / posterior["draws"]).resolve())}}
     _merge(merged, own)
     for key, value in own.items():
         sources.origin[(key,)] = doc
@@ -247,7 +252,7 @@ class _Checker:
         scenario.fitted = self.parameters(fitted, {}, source=self.fitted_doc)
         scenario.parameters = {**scenario.fitted, **self.parameters(own, scenario.fitted)}
         scenario.policies = self.policies(data.get("policies") or {}, grid)
-        scenario.uncertain = self.uncertain(data.get("uncertain") or {})
+        scenario.uncertain = self.uncertain(data.get("uncertain") or {}, calibrated=set(scenario.fitted))
         scenario.monte_carlo = self.monte_carlo(data.get("monte_carlo") or {})
         scenario.goals = self.goals(data.get("goals") or {})
         scenario.outputs = self.outputs(data.get("outputs") or {})
@@ -524,21 +529,28 @@ class _Checker:
         return (np.asarray(xs, float), np.asarray(ys, float))
 
     # -- uncertainty, Monte Carlo, goals, outputs ---------------------------------------------
-    def uncertain(self, section) -> list[Distribution]:
-        """The uncertain inputs, one per (input, element): explicit entries replace the generic
-        ``assumed_parameters`` ones, and a later entry for the same element replaces an earlier one."""
+    def uncertain(self, section, calibrated: set) -> list[Distribution]:
+        """The uncertain inputs, one per (input, element). Order of precedence, lowest first: the generic
+        ``assumed_parameters`` (never a calibrated parameter, nor a path a calibrated parameter scales),
+        the calibration's ``posterior`` draws (used jointly, a row per run), then explicit entries; a later
+        entry for the same element replaces an earlier one, so nothing is drawn twice."""
         model = self.model
         section = self.mapping(section, ("uncertain",))
         out = []
+        posterior = self.posterior(section["posterior"]) if "posterior" in section else []
+        calibrated = calibrated | {d.target for d in posterior}
         if "assumed_parameters" in section:
             if section["assumed_parameters"] != "uniform":
                 self.bad(("uncertain", "assumed_parameters"),
                          "the only choice is 'uniform' (each assumed value uniform over its range)")
             else:
-                out += assumed_distributions(model)
+                out += assumed_distributions(model, calibrated)
+        for dist in posterior:
+            out = [d for d in out if d.target != dist.target or d.element not in (dist.element, None)]
+            out.append(dist)
         for name, spec in section.items():
             path = ("uncertain", name)
-            if name == "assumed_parameters":
+            if name in ("assumed_parameters", "posterior"):
                 continue
             element = None
             match = re.match(r"^(.+?)\[([^\]]+)\]$", str(name))
@@ -566,7 +578,7 @@ class _Checker:
                 self.bad(path + ("dist",), f"one of {', '.join(DISTRIBUTIONS)}{_suggest(dist, DISTRIBUTIONS)}")
                 continue
             args = {k: v for k, v in spec.items() if k not in ("dist", "per_element")}
-            if not self.distribution(dist, args, path):
+            if not self.distribution(dist, args, path) or not self.within_bounds(var, target, dist, args, path):
                 continue
             size = model.size(var.name)
             elements = [element] if element is not None else range(size) if per_element else [None]
@@ -577,6 +589,51 @@ class _Checker:
                 out = [d for d in out if d.target != target or (k is not None and d.element not in (k, None))]
                 out.append(Distribution(target, dist, args, k, label))
         return out
+
+    def posterior(self, spec) -> list[Distribution]:
+        """``posterior: {draws: FILE.csv}``: a table of calibrated draws, a column per input (named like
+        ``tfp_growth[ordos]``), a row per draw; each run takes one whole row, so correlations survive."""
+        path = ("uncertain", "posterior")
+        spec = self.mapping(spec, path)
+        if set(spec) != {"draws"} or not isinstance(spec.get("draws"), str):
+            self.bad(path, "give {draws: FILE.csv}, a table of posterior draws from `simulate calibrate`")
+            return []
+        try:
+            table = read_draws(spec["draws"])
+        except (OSError, ValueError) as exc:
+            self.bad(path + ("draws",), f"cannot read the posterior draws {spec['draws']}: {exc}")
+            return []
+        out = []
+        for j, column in enumerate(table["columns"]):
+            match = re.match(r"^(.+?)(?:\[([^\]]+)\])?$", column)
+            target, var = self.uncertain_target(match.group(1), path + ("draws",))
+            if var is None:
+                continue
+            element = self.element_index(var, [x.strip() for x in match.group(2).split(",")], path) \
+                if match.group(2) else None
+            values = table["values"][:, j]
+            if var.bounds and (values.min() < var.bounds[0] or values.max() > var.bounds[1]):
+                self.bad(path + ("draws",), f"column {column}: draws outside {var.name}'s valid range {list(var.bounds)}")
+                continue
+            out.append(Distribution(target, "posterior", {"draws": spec["draws"], "column": j}, element, column))
+        return out
+
+    def within_bounds(self, var, target: str, dist: str, args: dict, path) -> bool:
+        """Refuse a distribution that can draw values outside the input's valid range (for a policy
+        multiplier: that would take the path outside its valid range)."""
+        if not var.bounds:
+            return True
+        low, high = support(dist, args)
+        if target.endswith(".multiplier"):
+            values = np.concatenate([ys for _, ys in var.points])
+            drawn = np.concatenate([values * low, values * high]) if np.isfinite([low, high]).all() else [-np.inf]
+            low, high = float(np.min(drawn)), float(np.max(drawn))
+        if low < var.bounds[0] or high > var.bounds[1]:
+            self.bad(path, f"a {dist} draw can reach {low:g} to {high:g}, outside {var.name}'s valid range "
+                           f"{list(var.bounds)} ({var.units}); keep the distribution within it (e.g. truncnormal "
+                           "with low and high inside the range)")
+            return False
+        return True
 
     def element_index(self, var, subs, path):
         if len(subs) != len(var.dims):
@@ -733,11 +790,39 @@ class _Checker:
         return out
 
 
-def assumed_distributions(model: Model) -> list[Distribution]:
-    """Every assumed parameter and assumed series multiplier, uniform over its range, element by element."""
+def support(dist: str, args: dict) -> tuple[float, float]:
+    """The smallest and largest value a distribution can draw."""
+    if dist in ("uniform", "truncnormal", "triangular"):
+        return float(args["low"]), float(args["high"])
+    if dist == "choice":
+        return float(min(args["values"])), float(max(args["values"]))
+    if dist == "lognormal":
+        return 0.0, math.inf
+    return -math.inf, math.inf
+
+
+def read_draws(path) -> dict:
+    """A table of posterior draws: {"columns": [names], "values": (draws, columns) float array}."""
+    return _read_draws(str(path), os.stat(path).st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_draws(path: str, mtime: int) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        columns = [c.strip() for c in fh.readline().strip().split(",")]
+        values = np.loadtxt(fh, delimiter=",", ndmin=2)
+    if values.shape[1] != len(columns) or not len(values) or not np.isfinite(values).all():
+        raise ValueError("expected a header of input names and at least one row of finite numbers per column")
+    return {"columns": columns, "values": values}
+
+
+def assumed_distributions(model: Model, calibrated=frozenset()) -> list[Distribution]:
+    """Every assumed parameter and assumed series multiplier, uniform over its range, element by element;
+    except calibrated parameters and the paths they scale (their level is calibrated)."""
+    scaled = {model.variables[name].scales for name in calibrated if name in model.variables}
     out = []
     for name, var in model.variables.items():
-        if var.status != "assumed" or var.range is None:
+        if var.status != "assumed" or var.range is None or name in calibrated or name in scaled:
             continue
         target = name if var.kind == "parameter" else name + ".multiplier"
         ranges = var.range.reshape(-1, 2)

@@ -31,7 +31,7 @@ KEYS = {
     "stock": COMMON | {"initial", "inflows", "outflows", "rate", "nonnegative", "plausible"},
     "flow": COMMON | {"equation", "report", "plausible"},
     "aux": COMMON | {"equation", "report", "plausible"},
-    "parameter": COMMON | {"value", "bounds", "status", "range", "vintage"},
+    "parameter": COMMON | {"value", "bounds", "status", "range", "vintage", "scales"},
     "series": COMMON | {"points", "bounds", "status", "range", "report", "vintage"},
     "lookup": COMMON | {"points", "x_units"},
 }
@@ -71,6 +71,7 @@ class Variable:
     status: str = ""  # sourced / derived / assumed
     range: np.ndarray | None = None  # plausible [low, high] per element, shape dims + (2,); for a series,
     #                                  the range of its multiplier. An assumed value's range is a Monte Carlo input.
+    scales: str = ""  # parameter: the time path whose level it sets (an ensemble draws only one of the two)
     plausible: tuple[float, float] | None = None  # outputs: a run leaving [low, high] is reported (and excluded
     #                                              from ensemble statistics); the model's own sanity bounds
     report: str = "point"  # outputs: "point" = the value at the save time; "mean" = average over the interval
@@ -298,6 +299,8 @@ def _read_variable(name, decl, doc, sector, spec, problems) -> Variable | None:
             if pair is None:
                 problem("bounds", "give [low, high] with low <= high")
             var.bounds = pair
+        if "scales" in decl:
+            var.scales = str(decl["scales"])
         if "vintage" in decl:
             var.vintage = _vintage(decl["vintage"], kind, problem)
         if "range" in decl:
@@ -318,8 +321,9 @@ FORECAST_RULES = ("hold_last", "trend")
 
 
 def _vintage(value, kind, problem):
-    """{info_year: YEAR[, forecast: hold_last | trend | NUMBER]} (forecast only for series)."""
-    allowed = {"info_year", "forecast"} if kind == "series" else {"info_year"}
+    """{info_year: YEAR[, forecast: hold_last | trend | NUMBER]} for series; {info_year: YEAR[, before:
+    NUMBER]} for parameters (before: the value known before that year, if any)."""
+    allowed = {"info_year", "forecast"} if kind == "series" else {"info_year", "before"}
     if not (isinstance(value, dict) and "info_year" in value and set(value) <= allowed
             and isinstance(value["info_year"], int) and not isinstance(value["info_year"], bool)):
         problem("vintage", f"give {{info_year: YEAR{', forecast: hold_last | trend | a number' if kind == 'series' else ''}}}")
@@ -328,7 +332,10 @@ def _vintage(value, kind, problem):
     if rule not in FORECAST_RULES and _number(rule) is None:
         problem("vintage", f"forecast: one of {', '.join(FORECAST_RULES)} or a number (a stated path)")
         return None
-    return {"info_year": value["info_year"], "forecast": rule}
+    if "before" in value and _number(value["before"]) is None:
+        problem("vintage", "before: a number")
+        return None
+    return {"info_year": value["info_year"], "forecast": rule, "before": _number(value.get("before"))}
 
 
 def _pair(value):

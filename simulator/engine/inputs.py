@@ -68,6 +68,21 @@ def time_problems(start: float, end: float, dt: float, save: float) -> list[str]
     return out
 
 
+def calendar_year(t: float, side: str = "start") -> int:
+    """The calendar year a time path is read for at model time ``t``.
+
+    Time paths are declared by calendar year ({2025: v} is the value over the year 2025) and read year by
+    year: linear between the years given, flat beyond them, constant within a year. Levels are year-end
+    values, so calendar year Y is the model-time interval (Y - 1, Y]. At a year boundary, ``side`` says
+    which year: "start" (a step that starts there) the year that begins, "end" (a step that ends there,
+    a value reported for the year) the year that ends.
+    """
+    whole = round(t)
+    if abs(t - whole) < 1e-9:
+        return whole + 1 if side == "start" else whole
+    return math.floor(t) + 1
+
+
 def _whole(x: float) -> bool:
     return abs(x - round(x)) < 1e-9 and round(x) >= 1
 
@@ -110,15 +125,21 @@ class Inputs:
         return Inputs(self.model, np.repeat(self.params[:1], runs, axis=0).copy(), dict(self.series),
                       dict(self.lookups))
 
-    def series_grid(self, grid: TimeGrid) -> np.ndarray:
-        """Every series element at every half step: (2 * n_steps + 1, n_series)."""
+    def series_grid(self, grid: TimeGrid) -> tuple[np.ndarray, np.ndarray]:
+        """Every series element at every half step, as the kernel reads them: (values where a step starts,
+        values where a step ends), each (2 * n_steps + 1, n_series). They differ only at year boundaries,
+        where a step starting there reads the new calendar year and a step ending there the old one."""
         times = grid.half_step_times()
-        out = np.zeros((len(times), max(self.model.n_series, 1)))
-        for name in self.model.series:
-            column = self.model.series_offset[name]
-            for k, (xs, ys) in enumerate(self.series[name]):
-                out[:, column + k] = np.interp(times, xs, ys)
-        return out
+        out = []
+        for side in ("start", "end"):
+            years = np.array([calendar_year(t, side) for t in times])
+            values = np.zeros((len(times), max(self.model.n_series, 1)))
+            for name in self.model.series:
+                column = self.model.series_offset[name]
+                for k, (xs, ys) in enumerate(self.series[name]):
+                    values[:, column + k] = np.interp(years, xs, ys)
+            out.append(values)
+        return out[0], out[1]
 
     def lookup_table(self) -> np.ndarray:
         """All lookup tables flattened: per table, per element, x values then y values."""

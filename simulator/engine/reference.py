@@ -13,7 +13,7 @@ import numpy as np
 from . import expressions as ex
 from .build import Model
 from .codegen import TIME_EPS
-from .inputs import METHODS, Inputs, TimeGrid
+from .inputs import METHODS, Inputs, TimeGrid, calendar_year
 
 
 class _Context:
@@ -23,6 +23,7 @@ class _Context:
         self.params = {n: inputs.parameter(n)[run] for n in model.parameters}
         self.multipliers = {n: inputs.parameter(n + ".multiplier")[run] for n in model.series}
         self.series = inputs.series
+        self.side = "end"  # which calendar year time paths are read for at a year boundary
         self.lookups = inputs.lookups
         self.t = 0.0
 
@@ -33,7 +34,8 @@ class _Context:
             return self.params[name]
         if var.kind == "series":
             points = self.series[name]
-            flat = np.array([np.interp(self.t, xs, ys) for xs, ys in points])
+            year = calendar_year(self.t, self.side)
+            flat = np.array([np.interp(year, xs, ys) for xs, ys in points])
             return flat.reshape(self.model.shape(name)) * self.multipliers[name]
         return self.values[name]
 
@@ -179,7 +181,7 @@ def _interpolate(xs, ys, x):
 
 def _initialise(ctx: _Context, t: float, check=None) -> dict[str, np.ndarray]:
     model = ctx.model
-    ctx.t = t
+    ctx.t, ctx.side = t, "end"
     state = {}
     for name in model.init_order:
         var = model.variables[name]
@@ -193,9 +195,9 @@ def _initialise(ctx: _Context, t: float, check=None) -> dict[str, np.ndarray]:
     return state
 
 
-def _rates(ctx: _Context, t: float, state: dict, dt: float, check=None) -> dict[str, np.ndarray]:
+def _rates(ctx: _Context, t: float, state: dict, dt: float, check=None, side: str = "start") -> dict[str, np.ndarray]:
     model = ctx.model
-    ctx.t = t
+    ctx.t, ctx.side = t, side
     ctx.values.update(state)
     for what, name in model.rate_order:
         if what == "var":
@@ -249,42 +251,45 @@ def columns(model: Model, record: list[str]):
     return as_index(rec_s), as_index(rec_mean), as_index(rec_point), labels
 
 
-def save_weights(grid: TimeGrid, method: str, report: str = "mean") -> np.ndarray:
-    """(n_saves + 1, half steps) weights that turn values on the half-step grid into what the
-    driver records: the value at t0, then interval averages weighted as the integrator weights its
+def save_weights(grid: TimeGrid, method: str, report: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+    """Weights (n_saves + 1, half steps) that turn series values on the half-step grid into what the
+    driver records, one for the values where steps start and one for where they end (the two grids of
+    Inputs.series_grid): the value at t0, then interval averages weighted as the integrator weights its
     stages (report mean) or the value at each save time (report point)."""
     n_half = 2 * grid.n_steps + 1
-    weights = np.zeros((grid.n_saves + 1, n_half))
-    weights[0, 0] = 1.0
+    starts, ends = np.zeros((grid.n_saves + 1, n_half)), np.zeros((grid.n_saves + 1, n_half))
+    ends[0, 0] = 1.0
     if report == "point":
         for row in range(1, grid.n_saves + 1):
-            weights[row, 2 * row * grid.steps_per_save] = 1.0
-        return weights
+            ends[row, 2 * row * grid.steps_per_save] = 1.0
+        return starts, ends
     dt = grid.dt
     for step in range(grid.n_steps):
         row = 1 + step // grid.steps_per_save
         h = 2 * step
         if METHODS[method] == 0:
-            weights[row, h] += dt
+            starts[row, h] += dt
         else:
-            weights[row, h] += dt / 6.0
-            weights[row, h + 1] += dt / 3.0 + dt / 3.0
-            weights[row, h + 2] += dt / 6.0
-    weights[1:] /= grid.steps_per_save * dt
-    return weights
+            starts[row, h] += dt / 6.0
+            starts[row, h + 1] += dt / 3.0 + dt / 3.0
+            ends[row, h + 2] += dt / 6.0
+    starts[1:] /= grid.steps_per_save * dt
+    ends[1:] /= grid.steps_per_save * dt
+    return starts, ends
 
 
 def series_outputs(model: Model, inputs: Inputs, grid: TimeGrid, method: str, names: list[str]) -> np.ndarray:
     """Recorded values of series (policy paths and data), per run: (runs, n_saves + 1, columns)."""
     if not names:
         return np.zeros((inputs.runs, grid.n_saves + 1, 0))
-    sg = inputs.series_grid(grid)
+    at_starts, at_ends = inputs.series_grid(grid)
     weights = {report: save_weights(grid, method, report) for report in ("mean", "point")}
     blocks = []
     for name in names:
         cols = [model.series_offset[name] + k for k in range(model.size(name))]
         mult = [model.multiplier_offset[name] + k for k in range(model.size(name))]
-        paths = weights[model.variables[name].report] @ sg[:, cols]
+        w_starts, w_ends = weights[model.variables[name].report]
+        paths = w_starts @ at_starts[:, cols] + w_ends @ at_ends[:, cols]
         blocks.append(paths[None, :, :] * inputs.params[:, None, mult])
     return np.concatenate(blocks, axis=2)
 
@@ -322,17 +327,15 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
 
     with np.errstate(all="ignore"):
         state = _initialise(ctx, grid.start, check)
+        _rates(ctx, grid.start, state, dt, check, side="end")
+        accumulate(1.0)
+        record_row(0, 1.0)
+        record_points(0)
         save = 0
         for step in range(grid.n_steps):
             h = 2 * step
             t = grid.start + h * half
             k1 = _rates(ctx, t, state, dt, check)
-            if step == 0:
-                accumulate(1.0)
-                record_row(0, 1.0)
-                record_points(0)
-            elif step % grid.steps_per_save == 0:
-                record_points(save)
             if method_code == 0:
                 accumulate(dt)
                 state = {n: state[n] + dt * k1[n] for n in model.stocks}
@@ -345,7 +348,7 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
                             dt, check)
                 accumulate(dt / 3.0)
                 k4 = _rates(ctx, grid.start + (h + 2) * half, {n: state[n] + dt * k3[n] for n in model.stocks},
-                            dt, check)
+                            dt, check, side="end")
                 accumulate(dt / 6.0)
                 state = {n: state[n] + dt / 6.0 * (k1[n] + 2.0 * k2[n] + 2.0 * k3[n] + k4[n])
                          for n in model.stocks}
@@ -357,8 +360,9 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
             if (step + 1) % grid.steps_per_save == 0:
                 save += 1
                 record_row(save, 1.0 / (grid.steps_per_save * dt))
-        _rates(ctx, grid.start + 2 * grid.n_steps * half, state, dt, check)
-        record_points(save)
+                if points:
+                    _rates(ctx, grid.start + (h + 2) * half, state, dt, check, side="end")
+                    record_points(save)
     return out
 
 

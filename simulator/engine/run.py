@@ -79,7 +79,7 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
                       dtype=np.bool_)
     params = np.ascontiguousarray(inputs.params, dtype=np.float64)
     with threads(n_threads):
-        kernel.run_batch(params, inputs.series_grid(grid), inputs.lookup_table(), float(grid.start),
+        kernel.run_batch(params, *inputs.series_grid(grid), inputs.lookup_table(), float(grid.start),
                          float(grid.dt), grid.n_steps, grid.steps_per_save, METHODS[method], rec_s, rec_mean, rec_point,
                          nonneg if len(nonneg) else np.zeros(1, np.bool_), out, status)
     if series:

@@ -29,7 +29,9 @@ def load_model() -> Model:
 def sector_model(sector: str, exogenous) -> Model:
     """One sector alone: its own declarations and the parameters, with every variable it reads from
     another sector replaced by a time path taken from ``exogenous`` (a Dataset of a full run).
-    Stocks are read at their time points; flows and auxiliaries, being interval averages, at mid-interval."""
+    Time paths are read by calendar year (engine.inputs.calendar_year): flows and auxiliaries, recorded as
+    averages over each year, are that year's values; stocks, recorded at year ends, enter as the mean of
+    the year's two ends."""
     full = load_model()
     spec = read_model([MODEL_DIR / "dimensions.yaml", MODEL_DIR / f"{sector}.yaml", MODEL_DIR / "parameters.yaml"])
     needed = set()
@@ -40,10 +42,10 @@ def sector_model(sector: str, exogenous) -> Model:
     for name in sorted(needed - set(spec.variables)):
         source = full.variables[name]
         data = exogenous[name]
-        at = times.copy() if source.kind == "stock" else times - 0.5 * np.diff(times, prepend=times[0] - 1)
-        at[0] = times[0]  # the start value is the instantaneous one
         flat = data.values.reshape(len(times), -1)
-        points = [(at.copy(), flat[:, k].copy()) for k in range(flat.shape[1])]
+        if source.kind == "stock":  # the start value stays the instantaneous one
+            flat = np.concatenate([flat[:1], 0.5 * (flat[1:] + flat[:-1])])
+        points = [(times.copy(), flat[:, k].copy()) for k in range(flat.shape[1])]
         spec.variables[name] = Variable(name=name, kind="series", dims=source.dims, units=source.units,
                                         doc=f"exogenous: {source.doc}", source="a full-model run", points=points,
                                         sector="exogenous")

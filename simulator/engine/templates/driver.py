@@ -3,12 +3,14 @@
 # ruff: noqa: F821
 #
 # Time grid: half steps h = 0, 1, 2, ... at t = t0 + h * dt / 2; Euler evaluates at even h,
-# RK4 at h, h+1 (twice) and h+2. An output row holds, for its save time: the stocks (rec_s); the
-# flows and rates as their average over the interval that ends there (rec_mean), weighted as the
-# integrator weights its stages, so a stock's change over an interval equals the sum of its recorded
-# flows times the interval length (mass balance closes exactly); and levels (rec_point) as their
-# value at the save time, taken from the first rate evaluation at that state. Row 0 holds the
-# initial values.
+# RK4 at h, h+1 (twice) and h+2. Time paths are read by calendar year (inputs.calendar_year): ``sg``
+# holds their values where a step starts, ``sge`` where a step ends (they differ only at year
+# boundaries), so a policy "from 2025" acts over all of 2025 and nowhere in 2024. An output row holds,
+# for its save time: the stocks (rec_s); the flows and rates as their average over the interval that
+# ends there (rec_mean), weighted as the integrator weights its stages, so a stock's change over an
+# interval equals the sum of its recorded flows times the interval length (mass balance closes
+# exactly); and levels (rec_point) as their value at the save time, from an evaluation at that state
+# with the time paths of the year that ends there. Row 0 holds the initial values.
 #
 # status per run: [0] 0 ok, 1 non-finite number; [1] the step; [2] the output column or -1 - state
 # index that was not finite.
@@ -45,7 +47,7 @@ def _first_nonfinite(x):
 
 
 @njit(**JIT)
-def run_one(p, sg, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, nonneg, out, status):
+def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, nonneg, out, status):
     """Integrate one run. out: (n_saves + 1, columns); status: (3,) int64."""
     s = np.zeros(N_STATE)
     v = np.zeros(N_VAR)
@@ -59,18 +61,16 @@ def run_one(p, sg, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean,
     save_length = steps_per_save * dt
     points_at = rec_s.shape[0] + rec_mean.shape[0]
     status[0] = 0
-    initialise(t0, p, sg, lk, v, s)
+    initialise(t0, p, sge, lk, v, s)
+    rates(t0, 0, p, sge, lk, v, s, k1, dt)
+    _accumulate(v, rec_mean, 1.0, acc)
+    _record(s, acc, rec_s, rec_mean, 1.0, out[0])
+    _record_points(v, rec_point, points_at, out[0])
     save = 0
     for step in range(n_steps):
         h = 2 * step
         t = t0 + h * half
         rates(t, h, p, sg, lk, v, s, k1, dt)
-        if step == 0:
-            _accumulate(v, rec_mean, 1.0, acc)
-            _record(s, acc, rec_s, rec_mean, 1.0, out[0])
-            _record_points(v, rec_point, points_at, out[0])
-        elif step % steps_per_save == 0:
-            _record_points(v, rec_point, points_at, out[save])
         if method == 0:
             _accumulate(v, rec_mean, dt, acc)
             for i in range(N_STATE):
@@ -87,7 +87,7 @@ def run_one(p, sg, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean,
             _accumulate(v, rec_mean, dt / 3.0, acc)
             for i in range(N_STATE):
                 stage[i] = s[i] + dt * k3[i]
-            rates(t0 + (h + 2) * half, h + 2, p, sg, lk, v, stage, k4, dt)
+            rates(t0 + (h + 2) * half, h + 2, p, sge, lk, v, stage, k4, dt)
             _accumulate(v, rec_mean, dt / 6.0, acc)
             for i in range(N_STATE):
                 s[i] = s[i] + dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])
@@ -103,9 +103,9 @@ def run_one(p, sg, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean,
         if (step + 1) % steps_per_save == 0:
             save += 1
             _record(s, acc, rec_s, rec_mean, 1.0 / save_length, out[save])
-    # levels at the end time: one more evaluation at the final state
-    rates(t0 + 2 * n_steps * half, 2 * n_steps, p, sg, lk, v, s, k1, dt)
-    _record_points(v, rec_point, points_at, out[save])
+            if rec_point.shape[0]:  # levels at the save time: one more evaluation at that state
+                rates(t0 + (h + 2) * half, h + 2, p, sge, lk, v, s, k1, dt)
+                _record_points(v, rec_point, points_at, out[save])
     for row in range(save + 1):
         bad = _first_nonfinite(out[row])
         if bad >= 0:
@@ -116,9 +116,9 @@ def run_one(p, sg, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean,
 
 
 @njit(**PARALLEL)
-def run_batch(params, sg, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, nonneg, out,
+def run_batch(params, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, nonneg, out,
               status):
     """Integrate every row of params; runs are independent, so any thread count gives the same bits."""
     for r in prange(params.shape[0]):
-        run_one(params[r], sg, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, nonneg,
+        run_one(params[r], sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, nonneg,
                 out[r], status[r])
