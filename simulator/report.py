@@ -187,13 +187,17 @@ def binding_share_table(ds: xr.Dataset) -> list[str]:
 
 
 def shadow_table(prices: list[dict]) -> list[str]:
+    """Dynamic shadow prices (shadow.py), each policy path named with the limit it raises."""
     if not prices:
         return ["No limit binds, so no dynamic shadow price was computed."]
     lines = ["| limit raised by 1 % | city | extra allowance over the run | four-city GDP gained | shadow price |",
              "|---|---|---|---|---|"]
+    limit_of = {lever.policy: limit.label for limit in LIMITS for lever in limit.levers}
     for p in prices:
         factor, label = DISPLAY.get(p["allowance_units"], (1.0, p["allowance_units"]))
-        lines.append(f"| {p['limit']} | {p['city']} | {fmt(p['extra_allowance'] / factor)} {label} | "
+        policy = p["limit"]
+        raised = f"{limit_of[policy]}: {policy}" if policy in limit_of else policy
+        lines.append(f"| {raised} | {p['city']} | {fmt(p['extra_allowance'] / factor)} {label} | "
                      f"{fmt(p['gdp_gained_yuan'] / 1e8)} 100m yuan | {fmt(p['shadow_price'])} {p['units']} |")
     return lines
 

@@ -291,3 +291,17 @@ def test_calibration_fit_axes_span_the_window_in_years():
     assert_years_as_years(hohhot)
     assert hohhot.get_ylabel() == "10k persons"
     np.testing.assert_allclose(hohhot.get_lines()[0].get_ydata(), [LEVELS["population"][0] / 1e4])
+
+
+def test_shadow_prices_name_the_limit_each_policy_path_raises():
+    prices = [{"limit": "water_red_line", "city": "hohhot", "allowance_units": "m3", "extra_allowance": 1.6e8,
+               "gdp_gained_yuan": 2e9, "shadow_price": 12.5, "units": "yuan/m3"}]
+    assert report.shadow_table(prices)[2] == ("| water: water_red_line | hohhot | 1.6 100m m3 | 20.0 100m yuan | "
+                                              "12.5 yuan/m3 |")
+
+
+def test_goal_dashboard_shows_a_goal_that_could_not_be_evaluated():
+    goals = goal_records()
+    goals[0].update(value=None, met=None, note="not evaluated: the run does not cover 2025")
+    fig = plots.goal_dashboard(goals)
+    assert fig.axes[0].get_title(loc="left") == "gdp_growth_2021_2025: not evaluated: the run does not cover 2025"
