@@ -17,7 +17,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter  # noqa: E402
 
 from .limits import LIMITS, limit_on  # noqa: E402
-from .report import display, goal_number, goal_scale  # noqa: E402
+from .report import display, goal_kind, goal_number, goal_scale  # noqa: E402
 
 CITY_COLOURS = {"hohhot": "#1b9e77", "baotou": "#d95f02", "ordos": "#7570b3", "ulanqab": "#e7298a"}
 # the panels of the trajectories figure; a limit's use is drawn with its cap and demand (limits.py)
@@ -159,8 +159,10 @@ def _goal_words(goal: dict, value: float) -> str:
     """"3.68 % vs target at least 6 %", "peak 2020, target by 2030"."""
     if goal.get("units") == "year":
         when = "by" if goal["comparison"] == "<=" else "from"
-        return f"peak {value:.0f}, target {when} {goal['target']:.0f}"
-    return f"{goal_number(goal, value)} vs target {COMPARISON_WORDS[goal['comparison']]} {goal_number(goal, goal['target'])}"
+        what = "peak " if goal_kind(goal) == "peak_year" else ""
+        return f"{what}{value:.0f}, target {when} {goal['target']:.0f}"
+    target = goal_number(goal, goal["target"])
+    return f"{goal_number(goal, value)} vs target {COMPARISON_WORDS[goal['comparison']]} {target}"
 
 
 def _goal_row(ax, goal: dict):

@@ -52,7 +52,7 @@ def fmt(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 10 else f"{x:.1f}"
 
 
-def _goal_kind(goal: dict) -> str | None:
+def goal_kind(goal: dict) -> str | None:
     """The indicator kind of a goal record (records from goals.py carry the id, not the indicator)."""
     from .goals import load_goals
 
@@ -66,7 +66,7 @@ def goal_scale(goal: dict) -> tuple[float, str]:
     over a limit, wind and solar over coal power) as a ratio, other dimensionless indicators in percent."""
     if goal.get("units") not in ("1", "1/year"):
         return 1.0, ""
-    ratio = _goal_kind(goal) == "max" or (_goal_kind(goal) == "share" and abs(goal["target"]) >= 1)
+    ratio = goal_kind(goal) == "max" or (goal_kind(goal) == "share" and abs(goal["target"]) >= 1)
     return (1.0, "") if ratio else (100.0, " %")
 
 

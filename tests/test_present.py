@@ -268,7 +268,8 @@ def test_fan_chart_labels_the_bands_draws_the_limit_and_the_deterministic_run():
     assert len(dashed) == 1
     cap = run_dataset()["water_supply_cap"].sel(city="hohhot").values / 1e8
     np.testing.assert_allclose(dashed[0].get_ydata(), cap)
-    assert not [line for line in axis_titled(fig, "GDP (2020 prices): Hohhot").get_lines() if line.get_linestyle() == "--"]
+    gdp = axis_titled(fig, "GDP (2020 prices): Hohhot")
+    assert not [line for line in gdp.get_lines() if line.get_linestyle() == "--"]
     assert_years_as_years(water)
     assert water.get_ylabel() == "100m m3 per year"
 
