@@ -10,6 +10,7 @@ import numpy as np
 import xarray as xr
 
 from .engine.units import parse_unit
+from .goals import load_goals
 from .limits import LIMITS
 
 # display units for the report: (base unit symbol, factor, label)
@@ -54,8 +55,6 @@ def fmt(x: float) -> str:
 
 def goal_kind(goal: dict) -> str | None:
     """The indicator kind of a goal record (records from goals.py carry the id, not the indicator)."""
-    from .goals import load_goals
-
     if "indicator" in goal:
         return goal["indicator"].get("kind")
     return next((g["indicator"]["kind"] for g in load_goals() if g["id"] == goal["id"]), None)
@@ -66,7 +65,8 @@ def goal_scale(goal: dict) -> tuple[float, str]:
     over a limit, wind and solar over coal power) as a ratio, other dimensionless indicators in percent."""
     if goal.get("units") not in ("1", "1/year"):
         return 1.0, ""
-    ratio = goal_kind(goal) == "max" or (goal_kind(goal) == "share" and abs(goal["target"]) >= 1)
+    kind = goal_kind(goal)
+    ratio = kind == "max" or (kind == "share" and abs(goal["target"]) >= 1)
     return (1.0, "") if ratio else (100.0, " %")
 
 
