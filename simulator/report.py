@@ -120,33 +120,41 @@ def indicators_table(ds: xr.Dataset, years=(2020, 2025, 2030, 2035)) -> list[str
     return lines
 
 
+def _total(ds: xr.Dataset, name: str, city, where, mean: bool = False) -> str:
+    """A variable summed (or averaged) over the selected years of one city, in display units; "–" if the
+    run's outputs do not include it."""
+    if name not in ds:
+        return "–"
+    factor, units = display(ds[name].attrs.get("units", ""))
+    data = ds[name].sel(city=city).where(where)
+    value = float(data.mean() if mean else data.sum())
+    return f"{fmt(value / factor)} {units.split(' per')[0]}"
+
+
 def binding_table(ds: xr.Dataset) -> list[str]:
     """One run: where each limit binds, the demand it turns away, its shadow price and the GDP lost."""
+    recorded = [limit for limit in LIMITS if limit.binding in ds]
+    missing = [limit.binding for limit in LIMITS if limit.binding not in ds]
+    note = [f"Not in this run's outputs (add them to `outputs.variables`): {', '.join(missing)}."] if missing else []
+    if not recorded:
+        return note
     lines = ["| limit | city | binds in | years binding | shortfall, total | mean shadow price when binding | "
              "GDP lost, total |", "|---|---|---|---|---|---|---|"]
-    any_binding = False
     projection = ds["time"] > ds["time"][0]
-    for limit in LIMITS:
-        if limit.binding not in ds:
-            continue
+    for limit in recorded:
         for city in ds["city"].values:
-            b = ds[limit.binding].sel(city=city).where(projection, 0)
-            years = ds["time"].values[b.values > 0.5]
+            binds = (ds[limit.binding].sel(city=city) > 0.5) & projection
+            years = ds["time"].values[binds.values]
             if not len(years):
                 continue
-            any_binding = True
-            f_s, u_s = display(ds[limit.shortfall].attrs["units"])
-            f_l, u_l = display(ds[limit.gdp_lost].attrs["units"])
-            total_short = float(ds[limit.shortfall].sel(city=city).where(projection).sum())
-            mean_price = float(ds[limit.shadow_price].sel(city=city).where(b > 0.5).mean())
-            total_lost = float(ds[limit.gdp_lost].sel(city=city).where(projection).sum())
             span = f"{years[0]:g}–{years[-1]:g}" if len(years) > 1 else f"{years[0]:g}"
-            lines.append(f"| {limit.label} | {city} | {span} | {len(years)} | {fmt(total_short / f_s)} "
-                         f"{u_s.split(' per')[0]} | {fmt(mean_price)} {ds[limit.shadow_price].attrs['units']} | "
-                         f"{fmt(total_lost / f_l)} {u_l.split(' per')[0]} |")
-    if not any_binding:
+            lines.append(f"| {limit.label} | {city} | {span} | {len(years)} | "
+                         f"{_total(ds, limit.shortfall, city, projection)} | "
+                         f"{_total(ds, limit.shadow_price, city, binds, mean=True)} | "
+                         f"{_total(ds, limit.gdp_lost, city, projection)} |")
+    if len(lines) == 2:
         lines.append("| – | – | no limit binds in this run | | | | |")
-    return lines
+    return lines + ([""] + note if note else [])
 
 
 def runs_sentence(attrs: dict) -> str | None:

@@ -306,3 +306,23 @@ def test_goal_dashboard_shows_a_goal_that_could_not_be_evaluated():
     goals[0].update(value=None, met=None, note="not evaluated: the run does not cover 2025")
     fig = plots.goal_dashboard(goals)
     assert fig.axes[0].get_title(loc="left") == "gdp_growth_2021_2025: not evaluated: the run does not cover 2025"
+
+
+def test_report_of_a_run_without_binding_indicators_does_not_claim_that_no_limit_binds():
+    lines = report.binding_table(run_dataset())
+    assert not any("no limit binds" in line for line in lines)
+    assert lines == ["Not in this run's outputs (add them to `outputs.variables`): water_binding, coal_binding, "
+                     "energy_binding."]
+
+
+def test_report_binding_table_of_one_run():
+    ds = run_dataset()
+    binding = np.zeros((len(YEARS), 4))
+    binding[11:, 0] = 1  # water binds in Hohhot 2031-2035
+    ds["water_binding"] = (("time", "city"), binding, {"units": "1"})
+    ds["water_shortfall"] = (("time", "city"), binding * 2e7, {"units": "m3/year"})
+    ds["water_shadow_price"] = (("time", "city"), binding * 10.0, {"units": "yuan/m3"})
+    lines = report.binding_table(ds)
+    assert lines[2] == "| water | hohhot | 2031–2035 | 5 | 1 100m m3 | 10.0 yuan/m3 | – |"
+    assert lines[-1] == ("Not in this run's outputs (add them to `outputs.variables`): coal_binding, "
+                         "energy_binding.")
