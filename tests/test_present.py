@@ -326,3 +326,13 @@ def test_report_binding_table_of_one_run():
     assert lines[2] == "| water | hohhot | 2031–2035 | 5 | 1 100m m3 | 10.0 yuan/m3 | – |"
     assert lines[-1] == ("Not in this run's outputs (add them to `outputs.variables`): coal_binding, "
                          "energy_binding.")
+
+
+def test_fan_chart_takes_the_limit_from_the_deterministic_run_when_the_runs_did_not_record_it():
+    percentiles = percentiles_dataset().drop_vars("coal_cap")
+    deterministic = run_dataset()
+    fig = plots.fan_chart(percentiles, variables=("coal_output",), deterministic=deterministic)
+    assert "limit (deterministic run)" in legend_texts(fig)
+    ordos = axis_titled(fig, "Coal output: Ordos")
+    dashed = [line for line in ordos.get_lines() if line.get_linestyle() == "--"]
+    np.testing.assert_allclose(dashed[0].get_ydata(), deterministic["coal_cap"].sel(city="ordos").values / 1e4)
