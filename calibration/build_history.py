@@ -13,6 +13,13 @@ year with units, source id and confidence. Breaks in the official series are han
   real growth rates (X03), i.e. the observed real growth rates chained backwards; the growth rates are also
   written as their own series.
 - CO2: the CEADs inventory (X05), 2010-2019, a modelled estimate (medium confidence).
+- Population before the window (population_yearend_2000s): X04's year-end resident population for 2000 and
+  2004-2009 (calibration/data/population_2000_2009.csv, extracted from the X04 workbook for those years only).
+  Its 2004-2010 values are consistent with the 2010 census (2010: 287.36 against 286.66e4 in Hohhot) and were
+  final by 2011, so a backtest from any origin may use them; the intercensal values after 2010 are a
+  back-revision to the 2020 census (information of 2021) and are not used. Not a calibration target: the
+  backtest's naive population forecasts (census trend, last growth, drift) and the pre-origin net migration
+  (external_migration_rate's vintage) come from it.
 """
 
 from pathlib import Path
@@ -62,6 +69,9 @@ def main():
     for city in CITIES:
         for year in range(2010, 2020):
             add("co2_ceads", city, year, co2.loc[year, city] * 1e6, "tCO2/year", "X05", "medium", "CEADs inventory")
+    early = pd.read_csv(DATA / "population_2000_2009.csv")
+    for r in early.itertuples():
+        add(r.series, r.city, r.year, r.value, r.units, r.source, r.confidence, r.note)
     out = pd.DataFrame(rows)
     out.to_csv(DATA / "history.csv", index=False, float_format="%.10g")
     print(f"wrote {DATA / 'history.csv'} ({len(out)} rows)")

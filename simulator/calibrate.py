@@ -65,6 +65,7 @@ class Free:
     high: float
     default: float
     prior: tuple[float, float] | None = None  # (mean, sd)
+    needs: tuple[str, ...] = ()  # target series that inform it; a window without them holds it (backtests)
 
 
 @dataclass
@@ -164,6 +165,10 @@ def load_config(path, model: Model) -> Config:
         if prior is not None and not (isinstance(prior, dict) and set(prior) == {"mean", "sd"} and prior["sd"] > 0):
             bad(key + ("prior",), "give {mean: m, sd: s} with s > 0")
             prior = None
+        needs = spec.get("needs") or []
+        if not (isinstance(needs, list) and all(isinstance(n, str) for n in needs)):
+            bad(key + ("needs",), "a list of target series names, e.g. [population_census]")
+            needs = []
         size = model.size(name)
         per_element = spec.get("per_element", True) and size > 1
         groups = [[k] for k in range(size)] if per_element else [list(range(size))]
@@ -172,7 +177,7 @@ def load_config(path, model: Model) -> Config:
             label = model.element_label(name, group[0]) if per_element else name
             free.append(Free(name, group, label, float(bounds[0]), float(bounds[1]),
                              float(np.clip(default, bounds[0], bounds[1])),
-                             (float(prior["mean"]), float(prior["sd"])) if prior else None))
+                             (float(prior["mean"]), float(prior["sd"])) if prior else None, tuple(needs)))
 
     observed = pd.read_csv(data_path) if data_path.exists() else pd.DataFrame()
     targets = []
@@ -369,7 +374,7 @@ def sample_posterior(problem: FitProblem, x, cov, scale: float, config: Config, 
     rng = np.random.default_rng(config.seed)
     span = problem.highs - problem.lows
     ball = rng.multivariate_normal(np.zeros(n), cov / 100, size=walkers, method="eigh", check_valid="ignore")
-    ball += rng.normal(0, 1e-4, size=ball.shape) * span
+    ball += rng.normal(0, 1e-3, size=ball.shape) * span
     start = np.clip(x + ball, problem.lows + 1e-6 * span, problem.highs - 1e-6 * span)
 
     def log_prob(batch):
@@ -384,7 +389,7 @@ def sample_posterior(problem: FitProblem, x, cov, scale: float, config: Config, 
     sampler = emcee.EnsembleSampler(walkers, n, log_prob, vectorize=True,
                                     moves=[(emcee.moves.DEMove(), 0.8), (emcee.moves.DESnookerMove(), 0.2)])
     sampler.random_state = np.random.RandomState(config.seed).get_state()
-    sampler.run_mcmc(start, spec["steps"], progress=False)
+    sampler.run_mcmc(start, spec["steps"], progress=False, skip_initial_state_check=True)
     burn, thin = spec["burn"], spec["thin"]
     chain = sampler.get_chain(discard=burn)  # (steps, walkers, n)
     draws = sampler.get_chain(discard=burn, thin=thin, flat=True)
@@ -539,7 +544,7 @@ def fitted_document(config: Config, model: Model, result: dict) -> dict:
             "data_sha256": _hash(config.data_path), "date": date.today().isoformat(),
             "window": [config.grid.start, config.grid.end], "cost": result["cost"],
             "residuals": result["m"], "free": result["n"],
-            "carried_over": {name: f"the {config.grid.end:g} value of {a}/{b} in the calibrated run (fitted for "
+            "carried_over": {name: f"the {config.grid.end:g} value of {a}/{b} in the calibrated run (for "
                                    f"{config.grid.start:g}: {_fitted_value(config, result, name)})"
                              for name, (a, b) in config.carry_over.items()}},
         "parameters": values,
@@ -547,7 +552,11 @@ def fitted_document(config: Config, model: Model, result: dict) -> dict:
 
 
 def _fitted_value(config: Config, result: dict, name: str) -> str:
-    return ", ".join(f"{v:.4g}" for f, v in zip(config.free, result["x"]) if f.name == name) or "not fitted"
+    fitted = ", ".join(f"{v:.4g}" for f, v in zip(config.free, result["x"]) if f.name == name)
+    if fitted:
+        return f"fitted {fitted}"
+    where = display_path(config.scenario_path) if config.scenario_path else "the model's declared value"
+    return f"not fitted, from {where}"
 
 
 def posterior_table(config: Config, model: Model, result: dict) -> pd.DataFrame:
@@ -573,7 +582,7 @@ def posterior_table(config: Config, model: Model, result: dict) -> pd.DataFrame:
     return table
 
 
-POSTERIOR_KEY_SUPPORTED = False  # flips when scenario.py reads `uncertain: {posterior: {draws: FILE}}`
+POSTERIOR_KEY_SUPPORTED = True  # scenario.py reads `uncertain: {posterior: {draws: FILE}}` (calendar-years commit)
 
 
 def uncertain_document(config: Config, model: Model, result: dict, posterior_file: str | None = None) -> dict:

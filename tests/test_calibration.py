@@ -88,32 +88,110 @@ def test_recovers_known_parameters_from_noisy_synthetic_data(model, tmp_path):
         assert x[f"external_migration_rate[{city}]"] == pytest.approx(truth["external_migration_rate"][k], abs=0.001)
     assert len(fitted["ensemble"]["accepted"]) > 10  # the filtered ensemble keeps runs near the truth
     write_outputs(tmp_path, config, model, fitted)
-    assert {"fitted.yaml", "uncertain.yaml", "fit.json", "report.md", "fit.png", "posterior_samples.csv"} <= {
-        p.name for p in tmp_path.iterdir()}
+    assert {"fitted.yaml", "uncertain.yaml", "fit.json", "report.md", "fit.png", "posterior_samples.csv",
+            "posterior.csv", "identifiability.json"} <= {p.name for p in tmp_path.iterdir()}
+
+
+def _shipped_config(tmp_path, steps=200):
+    config = (ROOT / "calibration" / "baseline.yaml").read_text()
+    config = config.replace("data: data/history.csv", f"data: {ROOT / 'calibration' / 'data' / 'history.csv'}")
+    config = config.replace("scenario: start_2010.yaml", f"scenario: {ROOT / 'calibration' / 'start_2010.yaml'}")
+    config = config.replace("fitted_file: fitted/baseline.yaml", "fitted_file: fitted.yaml")
+    config = config.replace("posterior: {walkers: 48, steps: 1500, burn: 500, thin: 10}",
+                            f"posterior: {{walkers: 40, steps: {steps}, burn: {steps // 2}, thin: 5}}")
+    (tmp_path / "baseline.yaml").write_text(config)
+    return tmp_path / "baseline.yaml"
 
 
 def test_shipped_calibration_end_to_end(tmp_path):
-    """Finishes in seconds here (minutes is the promise), writes every output, and the fit loads into a scenario."""
-    config = (ROOT / "calibration" / "baseline.yaml").read_text()
-    config = config.replace("data: data/history.csv", f"data: {ROOT / 'calibration' / 'data' / 'history.csv'}")
-    config = config.replace("fitted_file: fitted/baseline.yaml", "fitted_file: fitted.yaml")
-    (tmp_path / "baseline.yaml").write_text(config)
+    """Finishes in seconds here (minutes is the promise), writes every output into --out and nothing beside
+    the configuration, and the fit, with its joint posterior draws, loads into a scenario."""
+    config = _shipped_config(tmp_path)
     out = tmp_path / "out"
-    assert main(["calibrate", str(tmp_path / "baseline.yaml"), "--out", str(out), "--quiet"]) == 0
+    assert main(["calibrate", str(config), "--out", str(out), "--quiet"]) == 0
     fit = __import__("json").loads((out / "fit.json").read_text())
     gdp = [r for r in fit if r["series"] == "gdp_real"]
     assert len(gdp) == 4 and all(r["mape"] < 0.05 for r in gdp)
     for r in fit:
         assert {"series", "city", "n", "mape", "rmspe", "r2", "theil_um", "theil_us", "theil_uc"} <= set(r)
-    assert (tmp_path / "fitted.yaml").exists() and (tmp_path / "fitted_uncertain.yaml").exists()
-    scenario = tmp_path / "uses_fit.yaml"
-    scenario.write_text("name: uses_fit\nparameters_from: fitted.yaml\nextends: fitted_uncertain.yaml\n"
+    # --out is a trial: the fitted files beside the configuration are not written
+    assert not (tmp_path / "fitted.yaml").exists() and not (tmp_path / "fitted_uncertain.yaml").exists()
+    assert (out / "fitted.yaml").exists() and (out / "uncertain.yaml").exists() and (out / "posterior.csv").exists()
+    scenario = out / "uses_fit.yaml"
+    scenario.write_text("name: uses_fit\nparameters_from: fitted.yaml\nextends: uncertain.yaml\n"
                         "monte_carlo: {runs: 4}\n")
     loaded = simulator.load_scenario(scenario)
-    fitted = yaml.safe_load((tmp_path / "fitted.yaml").read_text())["parameters"]
+    fitted = yaml.safe_load((out / "fitted.yaml").read_text())["parameters"]
     assert loaded.parameters["tfp_growth"][2] == pytest.approx(fitted["tfp_growth"]["ordos"])
     assert any(d.target == "tfp_growth" for d in loaded.uncertain)
     simulator.run(loaded)
+    report = (out / "report.md").read_text()
+    assert "## Posterior (emcee)" in report and "## Identifiability" in report and "R-hat" in report
+
+
+def test_without_out_the_fitted_files_are_updated(tmp_path):
+    config = _shipped_config(tmp_path, steps=60)
+    assert main(["calibrate", str(config), "--quiet", "--out", str(tmp_path / "trial")]) == 0
+    assert not (tmp_path / "fitted.yaml").exists()
+    from simulator.calibrate import fitted_paths, update_fitted_files
+    from simulator.model import load_model
+
+    model = load_model()
+    cfg = load_config(config, model)
+    result = calibrate(cfg, model, say=lambda *a: None)
+    update_fitted_files(cfg, model, result)
+    paths = fitted_paths(cfg)
+    assert all(p.exists() for p in paths.values())
+    assert yaml.safe_load(paths["uncertain"].read_text()) == {"uncertain": {"posterior": {"draws": "fitted_posterior.csv"}}}
+
+
+def test_committed_posterior_draws_are_joint_rows_named_as_uncertain_targets(model):
+    """calibration/fitted/baseline_posterior.csv: a column per fitted number (scenario uncertain syntax), a row
+    per retained draw (a few thousand at most), values inside the declared bounds; the carried-over start
+    ratio converted per draw like the fitted file."""
+    import pandas as pd
+
+    draws = pd.read_csv(ROOT / "calibration" / "fitted" / "baseline_posterior.csv")
+    config = load_config(ROOT / "calibration" / "baseline.yaml", model)
+    expected = [f.label for f in config.free if f.name not in config.carry_over]
+    expected += [f"capital_output_ratio[{c}]" for c in model.spec.elements("city")]
+    assert list(draws.columns) == expected
+    assert 500 <= len(draws) <= 5000
+    for column in draws.columns:
+        name = column.split("[")[0]
+        low, high = model.variables[name].bounds
+        assert draws[column].between(low, high).all(), column
+    fitted = yaml.safe_load((ROOT / "calibration" / "fitted" / "baseline.yaml").read_text())["parameters"]
+    median = draws["capital_output_ratio[ordos]"].median()
+    assert median == pytest.approx(fitted["capital_output_ratio"]["ordos"], rel=0.15)
+    uncertain = yaml.safe_load((ROOT / "calibration" / "fitted" / "baseline_uncertain.yaml").read_text())
+    assert uncertain == {"uncertain": {"posterior": {"draws": "baseline_posterior.csv"}}}
+
+
+def test_identifiability_report_flags_a_parameter_on_its_bound(model, tmp_path):
+    """A bound that cuts through the data's best value is reported as a warning with the reason."""
+    config = _shipped_config(tmp_path, steps=40).read_text().replace(
+        "tfp_growth: {bounds: [-0.03, 0.08]}", "tfp_growth: {bounds: [-0.03, 0.005]}")
+    (tmp_path / "tight.yaml").write_text(config)
+    cfg = load_config(tmp_path / "tight.yaml", model)
+    result = calibrate(cfg, model, say=lambda *a: None, posterior=False)
+    ident = result["identifiability"]
+    assert any(w["parameter"].startswith("tfp_growth") and w["bound"] == "upper" for w in ident["on_bound"])
+    assert "the bound, not the data" in ident["on_bound"][0]["reason"]
+    n = len(cfg.free)
+    assert np.array(ident["correlation"]).shape == (n, n)
+    assert len(ident["profile"]["cost"]) == len(ident["profile"]["step_in_bound_widths"])
+
+
+def test_split_rhat_of_independent_chains_is_near_one_and_of_shifted_ones_is_not():
+    from simulator.calibrate import split_rhat
+
+    rng = np.random.default_rng(0)
+    same = rng.normal(size=(2000, 16, 2))
+    assert np.all(np.abs(split_rhat(same) - 1) < 0.01)
+    shifted = same.copy()
+    shifted[:, :4, 0] += 3.0  # one walker group stuck elsewhere
+    assert split_rhat(shifted)[0] > 1.2
 
 
 def test_committed_fit_matches_its_configuration_and_data():

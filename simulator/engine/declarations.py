@@ -322,7 +322,7 @@ FORECAST_RULES = ("hold_last", "trend")
 
 def _vintage(value, kind, problem):
     """{info_year: YEAR[, forecast: hold_last | trend | NUMBER]} for series; {info_year: YEAR[, before:
-    NUMBER]} for parameters (before: the value known before that year, if any)."""
+    NUMBER or {element: NUMBER}]} for parameters (before: the value known before that year, if any)."""
     allowed = {"info_year", "forecast"} if kind == "series" else {"info_year", "before"}
     if not (isinstance(value, dict) and "info_year" in value and set(value) <= allowed
             and isinstance(value["info_year"], int) and not isinstance(value["info_year"], bool)):
@@ -332,10 +332,12 @@ def _vintage(value, kind, problem):
     if rule not in FORECAST_RULES and _number(rule) is None:
         problem("vintage", f"forecast: one of {', '.join(FORECAST_RULES)} or a number (a stated path)")
         return None
-    if "before" in value and _number(value["before"]) is None:
-        problem("vintage", "before: a number")
+    before = value.get("before")
+    if before is not None and _number(before) is None and not (
+            isinstance(before, dict) and before and all(_number(v) is not None for v in before.values())):
+        problem("vintage", "before: a number, or one per element {element: number}")
         return None
-    return {"info_year": value["info_year"], "forecast": rule, "before": _number(value.get("before"))}
+    return {"info_year": value["info_year"], "forecast": rule, "before": before}
 
 
 def _pair(value):
