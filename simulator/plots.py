@@ -339,7 +339,7 @@ def calibration_fit(config, result, path=None):
             t, d = table[table.city == city], default[default.city == city]
             colour = CITY_COLOURS.get(city)
             single = len(t) == 1  # a census year: a line of one point would not show
-            ax.plot(t.year, t.value / factor, "o", color="black", ms=3.5, label=f"observed ({target.series})")
+            ax.plot(t.year, t.value / factor, "o", color="black", ms=3.5, zorder=3, label=f"observed ({target.series})")
             ax.plot(t.year, t.simulated / factor, "-", color=colour, lw=1.8, marker="D" if single else None, ms=5,
                     label="calibrated model")
             ax.plot(d.year, d.simulated / factor, "--", color=colour, lw=1.0, marker="x" if single else None, ms=6,
