@@ -1,0 +1,169 @@
+"""Backtest: inputs as known at an origin (no information after it), naive benchmarks by hand, the command's
+bad input, the README table, and the credibility gate (issue 11 item 5) on the 2016 origin."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulator.backtest import (GATE_ORIGIN, README_BEGIN, README_END, Options, naive_forecasts, run_backtest,
+                                update_readme, vintage_inputs)
+from simulator.cli import main
+from simulator.engine import default_inputs
+
+from .conftest import ROOT
+
+CONFIG = ROOT / "calibration" / "baseline.yaml"
+
+
+@pytest.mark.parametrize("origin", [2014, 2016, 2018])
+def test_no_input_carries_information_after_the_origin(model, origin):
+    """Every series' values after the origin follow its declared rule from points at or before the origin;
+    parameters dated later take their 'before' value or are listed as leaks."""
+    base = default_inputs(model)
+    inputs, leaks = vintage_inputs(model, base, origin)
+    leaked = {leak["input"] for leak in leaks}
+    years = np.arange(origin + 1, 2021, dtype=float)
+    for name in model.series:
+        vintage = model.variables[name].vintage or {}
+        rule = vintage.get("forecast", "hold_last")
+        for k, ((xs, ys), (bx, by)) in enumerate(zip(inputs.series[name], base.series[name])):
+            known = bx <= origin + 1e-6
+            if name in leaked or not np.any(bx > origin + 1e-6):
+                continue
+            after = np.interp(years, xs, ys)
+            if isinstance(rule, (int, float)) and not isinstance(rule, bool):
+                assert np.allclose(after, rule), name
+            elif not known.any():  # a constant path
+                assert np.allclose(after, by[0]), name
+            elif rule == "hold_last" or known.sum() < 2:
+                assert np.allclose(after, by[known][-1]), name
+            else:  # trend through the last two known points
+                kx, ky = bx[known], by[known]
+                slope = (ky[-1] - ky[-2]) / (kx[-1] - kx[-2])
+                assert np.allclose(after, ky[-1] + slope * (years - kx[-1])), name
+    for name in model.parameters:
+        vintage = model.variables[name].vintage
+        if vintage and vintage["info_year"] > origin:
+            if vintage.get("before") is not None:
+                before = vintage["before"]
+                expected = [before[e] for e in model.spec.elements("city")] if isinstance(before, dict) else before
+                assert np.allclose(inputs.parameter(name)[0], expected), name
+            else:
+                assert name in leaked, name
+    # the shock of 2020 and the investment path after the origin are not known at the origin
+    assert np.interp(2020.0, *inputs.series["output_shock"][0]) == 0
+    invest = base.series["investment_rate"][0]
+    assert np.interp(2020.0, *inputs.series["investment_rate"][0]) == pytest.approx(np.interp(float(origin), *invest))
+
+
+def test_every_input_with_information_after_2020_is_marked(model):
+    """Inputs whose sources cite figures after 2020 carry `vintage` with the year of their information."""
+    for name in ("region_birth_rate", "region_death_rate", "outside_coal_demand_index", "water_red_line",
+                 "irrigation_efficiency", "renewable_capacity_2020", "coal_power_capacity_2020",
+                 "urban_domestic_water_per_capita", "industrial_water_intensity_2020", "electricity_export"):
+        vintage = model.variables[name].vintage
+        assert vintage is not None and vintage["info_year"] > 2020, name
+
+
+def test_naive_forecasts_by_hand():
+    levels = pd.Series({2010: 100.0, 2011: 110.0, 2012: 121.0, 2013: 133.1, 2014: 146.41, 2015: 161.051})
+    out = naive_forecasts("gdp_real", levels, 2014, [2015, 2016])
+    assert out["rw_drift"] == pytest.approx([146.41 * 1.1, 146.41 * 1.21])  # last level x mean growth of 4 years
+    assert out["loglinear_trend"] == pytest.approx([161.051, 177.1561])  # an exact exponential is its own trend
+    census = pd.Series({2010: 1000.0})
+    early = pd.Series({2000: 800.0, 2006: 900.0, 2007: 920.0, 2008: 950.0, 2009: 980.0})
+    pop = naive_forecasts("population_census", census, 2016, [2020], early)
+    assert pop["last_census"] == pytest.approx([1000.0])
+    assert pop["census_trend"] == pytest.approx([1000.0 * (1000 / 800) ** (10 / 10)])
+    assert pop["last_growth"] == pytest.approx([1000.0 * math.exp(10 * math.log(1000 / 980))])
+    assert pop["rw_drift"] == pytest.approx([1000.0 * math.exp(10 * math.log(1000 / 900) / 4)])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--origins", "2030"], "--origins: origin 2030 outside"),
+    (["--origins", "2019"], "--origins: origin 2019 outside"),
+    (["--runs", "3"], "--runs"),
+])
+def test_bad_flags_exit_2_and_write_nothing(tmp_path, capsys, argv, message):
+    out = tmp_path / "bt"
+    assert main_exit(["backtest", str(CONFIG), "--out", str(out), "--quiet"] + argv) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_missing_configuration_exits_2(tmp_path, capsys):
+    assert main_exit(["backtest", str(tmp_path / "nothere.yaml"), "--out", str(tmp_path / "bt")]) == 2
+    assert "nothere.yaml" in capsys.readouterr().err
+    assert not (tmp_path / "bt").exists()
+
+
+def main_exit(argv) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exc:  # argparse errors
+        return exc.code
+
+
+@pytest.fixture(scope="module")
+def gate(tmp_path_factory):
+    """The backtest from the gate origin with short chains (the full command uses the configuration's)."""
+    out = tmp_path_factory.mktemp("backtest") / "out"
+    doc = run_backtest(CONFIG, origins=(GATE_ORIGIN,), runs=120, out=out, say=lambda *a: None,
+                       options=Options(walkers=40, steps=300, burn=150, starts=2))
+    return doc, out
+
+
+def test_backtest_writes_its_record(gate):
+    doc, out = gate
+    assert {"backtest.json", "report.md", f"backtest_{GATE_ORIGIN}.png"} <= {p.name for p in out.iterdir()}
+    record = json.loads((out / "backtest.json").read_text())
+    rows = record["results"][0]["rows"]
+    assert {(r["series"], r["city"]) for r in rows} == {(s, c) for s in ("gdp_real", "population_census")
+                                                         for c in ("hohhot", "baotou", "ordos", "ulanqab")}
+    for r in rows:
+        assert {"skill", "mape", "coverage_50", "coverage_90", "width_90", "crps", "crps_naive", "best_naive"} <= set(r)
+        assert all(y > GATE_ORIGIN for y in r["years"])  # judged only after the origin
+    result = record["results"][0]
+    assert result["window"][1] == GATE_ORIGIN
+    assert result["posterior"]["acceptance"] > 0.1
+
+
+def _summary(doc, series):
+    return next(s for s in doc["summary"] if s["series"] == series and s["origin"] == GATE_ORIGIN)
+
+
+def test_gate_model_beats_the_best_naive_forecast_on_real_gdp(gate):
+    gdp = _summary(gate[0], "gdp_real")
+    assert gdp["skill"] > 0, f"four-city GDP MAPE {gdp['mape']:.3f} vs best naive {gdp['mape_best_naive']:.3f}"
+
+
+def test_gate_90_percent_band_covers_gdp(gate):
+    gdp = _summary(gate[0], "gdp_real")
+    assert gdp["coverage_90"] >= 0.8, gdp
+    assert gdp["width_90"] < 0.5  # not by being enormous
+
+
+@pytest.mark.xfail(strict=True, reason="population from 2016: the only pre-origin information on the census "
+                   "basis is the 2010 census and the 2005-2010 growth; the model's migration extrapolates the "
+                   "2005-2010 boom (Ordos, Baotou) and loses to the 2010 census held (issue 11; see README)")
+def test_gate_model_beats_the_best_naive_forecast_on_population(gate):
+    assert _summary(gate[0], "population_census")["skill"] > 0
+
+
+@pytest.mark.xfail(strict=True, reason="population bands from 2016 hold only parameter uncertainty: net "
+                   "migration is held at its pre-origin value (no census after 2010 to fit it), so the band is "
+                   "far too narrow")
+def test_gate_90_percent_band_covers_population(gate):
+    assert _summary(gate[0], "population_census")["coverage_90"] >= 0.8
+
+
+def test_readme_table_is_rewritten_between_its_markers_only(gate, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\nbefore\n{README_BEGIN}\nold table\n{README_END}\nafter\n")
+    update_readme(gate[0], readme)
+    text = readme.read_text()
+    assert text.startswith("# title\n\nbefore\n") and text.endswith(f"{README_END}\nafter\n")
+    assert "old table" not in text and "| origin | series | city |" in text and "gdp_real" in text
