@@ -23,4 +23,18 @@ def run_ensemble(scenario, runs=None, seed=None, folder=None, workers=None, sche
     from .ensemble import run_ensemble as run
 
     return run(scenario, runs=runs, seed=seed, folder=folder, workers=workers, scheduler=scheduler, progress=progress)
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version as _version
+
+try:
+    __version__ = _version("hubaoewu-simulator")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0+unknown"
+
+
+def __getattr__(name):
+    """``simulator.plots`` and ``simulator.ensemble`` on first use (they import matplotlib and scipy)."""
+    if name in ("plots", "ensemble", "report"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'simulator' has no attribute {name!r}")

@@ -17,6 +17,16 @@ def as_scenario(scenario) -> Scenario:
     return scenario if isinstance(scenario, Scenario) else load_scenario(scenario, load_model())
 
 
+def portable_path(path: str) -> str:
+    """A path relative to the working folder (so outputs name no absolute path of the machine)."""
+    import os
+
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return Path(path).name
+
+
 def resolved_yaml(scenario: Scenario) -> str:
     """The scenario as run: its merged keys (extends applied) as YAML text."""
     def plain(x):
@@ -27,10 +37,18 @@ def resolved_yaml(scenario: Scenario) -> str:
         return x
 
     data = plain({k: v for k, v in scenario.data.items() if k != "extends"})
+    if isinstance(data.get("parameters_from"), str):  # never a path of this machine
+        data["parameters_from"] = portable_path(data["parameters_from"])
+    posterior = data.get("uncertain", {}).get("posterior") if isinstance(data.get("uncertain"), dict) else None
+    if isinstance(posterior, dict) and isinstance(posterior.get("draws"), str):
+        posterior["draws"] = portable_path(posterior["draws"])
+
     data.setdefault("time", {})
     data["time"] = {"start": scenario.time.start, "end": scenario.time.end, "dt": scenario.time.dt,
                     "save": scenario.time.save, "method": scenario.method}
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    stamp = (f"# resolved by simulate {__import__('simulator').__version__}; paths are relative to the folder it "
+             "ran in\n")
+    return stamp + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
 def recorded_variables(model, scenario: Scenario, chosen) -> list[str]:

@@ -24,6 +24,9 @@ def _parser() -> argparse.ArgumentParser:
                     "results.nc, CSV files, goals.json, report.md and plots to outputs/<scenario name>/.",
         epilog="Commands: run (the default), compare, list, describe, export, calibrate, sensitivity, backtest. "
                "`simulate COMMAND --help` for each.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"simulate {__version__}")
     sub = parser.add_subparsers(dest="command")
 
     run = sub.add_parser("run", help="run a scenario (the default command)",
@@ -390,10 +393,14 @@ def cmd_list(args) -> int:
             out.append(f"  {name} [{v.units}] {_compact(v.value)}  {v.status}  {' '.join(v.source.split())[:90]}")
         out.append("")
     if what in ("all", "policies"):
-        out.append("Policies and time paths (set under `policies:`): name [units]  description")
+        out.append("Policies and time paths (set under `policies:`, by calendar year): name [units] default path  "
+                   "status  source")
         for name in model.series:
             v = model.variables[name]
-            out.append(f"  {name} [{v.units}]  {v.doc}")
+            xs, ys = v.points[0]
+            path = ", ".join(f"{x:g}: {y:g}" for x, y in list(zip(xs, ys))[:4]) + (", ..." if len(xs) > 4 else "")
+            more = " (first element)" if len(v.points) > 1 else ""
+            out.append(f"  {name} [{v.units}] {{{path}}}{more}  {v.status}  {' '.join(v.source.split())[:90]}")
         out.append("")
     if what in ("all", "variables"):
         out.append("Variables (outputs): name [units] kind dims  description")
@@ -417,6 +424,18 @@ def _compact(value) -> str:
     if len(flat) and np.all(flat == flat[0]):
         return f"{flat[0]:g}"
     return "[" + ", ".join(f"{x:g}" for x in flat[:6]) + (", ..." if len(flat) > 6 else "") + "]"
+
+
+def _calibrated(model) -> dict:
+    """The baseline's calibrated parameter values, if the shipped baseline scenario is at hand."""
+    from .errors import InputError
+    from .scenario import load_scenario
+
+    baseline = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
+    try:
+        return load_scenario(baseline, model).fitted if baseline.exists() else {}
+    except InputError:
+        return {}
 
 
 def cmd_describe(args) -> int:
@@ -450,7 +469,10 @@ def cmd_describe(args) -> int:
             lines.append(f"  outflows:    {', '.join(var.outflows)}")
         lines.append(f"  non-negative: {var.nonnegative}")
     if var.kind == "parameter":
-        lines.append(f"  value:       {_compact(var.value)}")
+        lines.append(f"  declared:    {_compact(var.value)}")
+        fitted = _calibrated(model).get(var.name)
+        if fitted is not None:
+            lines.append(f"  calibrated:  {_compact(fitted)}  (the baseline's value: calibration/fitted/baseline.yaml)")
     if var.kind in ("series", "lookup"):
         for k, (xs, ys) in enumerate(var.points):
             label = model.element_label(var.name, k)

@@ -33,7 +33,7 @@ from scipy.stats import qmc
 
 from .engine import Inputs, Model, simulate, to_dataset
 from .engine.run import year_coordinate
-from .errors import InputError, Problem
+from .errors import InputError, Problem, flag_error
 from .scenario import Distribution, Scenario
 
 PERCENTILES = (5, 25, 50, 75, 95)
@@ -521,6 +521,8 @@ def run_ensemble_outputs(model: Model, scenario: Scenario, folder: Path, options
     scenario = with_integration(scenario, options.method, options.dt)
     plan = make_plan(model, scenario, runs=options.runs, seed=options.seed)
     check_target(folder, options.overwrite)
+    if options.scheduler not in (None, "local"):
+        check_scheduler(options.scheduler)
     need = estimate_bytes(model, plan)
     free = free_bytes(folder.parent)
     if need > 0.9 * free:
@@ -549,6 +551,25 @@ def run_ensemble_outputs(model: Model, scenario: Scenario, folder: Path, options
         if g.get("probability") is not None:
             say(f"  {g['id']:<30} P(met) = {g['probability']:6.1%} ± {g['stderr'] or 0:.1%}")
     return 0
+
+
+def check_scheduler(address: str, timeout: float = 5.0):
+    """Refuse, before anything is written, a Dask scheduler address that does not answer."""
+    import socket
+    from urllib.parse import urlparse
+
+    parsed = urlparse(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parsed.hostname, parsed.port
+    except ValueError:
+        host = port = None
+    if not host or not port:
+        raise flag_error("--scheduler", f"give 'local' or a scheduler address such as tcp://HOST:8786 (got {address!r})")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        raise flag_error("--scheduler", f"no Dask scheduler answers at {address} ({exc.strerror or exc}); start one "
+                                        "or use --scheduler local") from None
 
 
 def kept_sentence(summary: xr.Dataset) -> str:

@@ -36,7 +36,9 @@ class _Writer:
 
     def name(self, var_name: str, index: dict) -> str:
         """A variable's name at an index (dim -> element in flat mode, dim -> subscript text otherwise)."""
-        dims = self.model.variables[var_name].dims
+        base = var_name[: -len("_start")] if var_name.endswith("_start") and var_name not in self.model.variables \
+            else var_name
+        dims = self.model.variables[base].dims
         if not dims:
             return var_name
         if self.flat:
@@ -121,15 +123,45 @@ def _table(xs, ys) -> str:
     return f"[({_number(min(xs))},{_number(min(ys))})-({_number(max(xs))},{_number(max(ys))})],{points}"
 
 
+# Time paths are read by calendar year (simulator.engine.inputs.calendar_year): during a step starting
+# at Time, the year INTEGER(Time) + 1, which is what Vensim's Euler step evaluates.
+CALENDAR_YEAR = "INTEGER(Time) + 1"
+
+
 def _lookup(xs, ys) -> str:
     if len(xs) == 1:  # a constant path
         return _number(ys[0])
-    return f"WITH LOOKUP(Time, ({_table(xs, ys)}))"
+    return f"WITH LOOKUP({CALENDAR_YEAR}, ({_table(xs, ys)}))"
+
+
+def _at(values: np.ndarray, dims, index: dict, spec, flat: bool) -> str:
+    """A start value as Vensim text: one number (flat, or scalar) or a subscripted table."""
+    if flat or not dims:
+        return _number(values[tuple(spec.elements(d).index(index[d]) for d in dims)] if dims else values)
+    rows = values.reshape(-1, values.shape[-1]) if values.ndim > 1 else values[None, :]
+    return ";".join(",".join(_number(x) for x in row) for row in rows)
+
+
+def start_state(model: Model, scenario: Scenario, inputs: Inputs) -> dict[str, np.ndarray]:
+    """The stocks' initial values and the initial() values, as the engine computes them at the start time
+    (time paths read for the start year). Vensim reads time paths at INITIAL TIME as it does in the first
+    step (the first projected year), so the export writes these numbers, with the formula in the comment."""
+    from .engine import TimeGrid, simulate
+
+    names = [n for n, v in model.variables.items() if v.kind == "stock" or v.hidden_kind == "initial"]
+    grid = TimeGrid(scenario.time.start, scenario.time.start + scenario.time.dt, scenario.time.dt, scenario.time.dt)
+    result = simulate(model, inputs.with_runs(1), grid, "euler", record=names)
+    out = {}
+    for name in names:
+        columns = [result.labels.index((name, k)) for k in range(model.size(name))]
+        out[name] = result.values[0, 0, columns].reshape(model.shape(name))
+    return out
 
 
 def to_vensim(model: Model, scenario: Scenario, inputs: Inputs | None = None, flat: bool = False) -> str:
     """The model with the scenario's inputs as Vensim .mdl text."""
     inputs = inputs or scenario.inputs(model)
+    start = start_state(model, scenario, inputs)
     w = _Writer(model, flat)
     spec = model.spec
     parts = ["{UTF-8}\n"]
@@ -168,7 +200,7 @@ def to_vensim(model: Model, scenario: Scenario, inputs: Inputs | None = None, fl
                     parts.append(f"{name}_path[{', '.join(combo)}](\n\t{_table(xs, ys)})\n\t~\t{var.units}\n"
                                  f"\t~\ttime path of {name}\n\t|\n")
                 dims = ", ".join(var.dims)
-                parts.append(w.block(f"{name}[{dims}]", f"{name}_path[{dims}](Time)", var.units, doc))
+                parts.append(w.block(f"{name}[{dims}]", f"{name}_path[{dims}]({CALENDAR_YEAR})", var.units, doc))
         elif var.kind == "lookup":
             for k, combo in enumerate(itertools.product(*(spec.elements(d) for d in var.dims))):
                 xs, ys = inputs.lookups[name][k]
@@ -182,13 +214,19 @@ def to_vensim(model: Model, scenario: Scenario, inputs: Inputs | None = None, fl
                     ins = " + ".join(w.ref(ex.Ref(f), env) for f in var.inflows) or "0"
                     outs = " + ".join(w.ref(ex.Ref(f), env) for f in var.outflows)
                     rate = f"{ins} - ({outs})" if outs else ins
-                parts.append(w.block(w.name(name, index), f"INTEG({rate}, {w.expr(var.initial, env)})", var.units,
-                                     doc))
+                initial = _at(start[name], var.dims, index, spec, flat)
+                if not flat and var.dims:  # a subscripted constant of its own: INTEG takes no list
+                    parts.append(w.block(w.name(f"{name}_start", index), initial, var.units,
+                                         f"start-year value of {name}: {w.expr(var.initial, env)}"))
+                    initial = w.name(f"{name}_start", index)
+                parts.append(w.block(w.name(name, index), f"INTEG({rate}, {initial})", var.units,
+                                     f"{doc} Initial value: {w.expr(var.initial, env)}, at the start year."))
         else:  # aux, flow
             for index, env in w.indexes(var.dims):
                 rhs = w.expr(var.equation, env)
                 if var.hidden_kind == "initial":
-                    rhs = f"INITIAL({rhs})"
+                    doc = f"the start-year value of {rhs}"
+                    rhs = _at(start[name], var.dims, index, spec, flat)
                 units = var.units or str(model.units.get(name, "Dmnl"))
                 parts.append(w.block(w.name(name, index), rhs, units, doc or var.name))
     g = scenario.time

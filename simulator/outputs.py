@@ -85,6 +85,12 @@ def check_target(folder: Path, overwrite: bool = False, flag: str = "--out") -> 
         raise OutputError(f"{flag} {folder}: {exc.strerror or exc}") from None
 
 
+def version() -> str:
+    from . import __version__
+
+    return __version__
+
+
 def _existing_parent(path: Path) -> Path:
     probe = path.parent
     while not probe.exists():
@@ -157,7 +163,7 @@ def publish(tmp: Path, folder: Path, overwrite: bool = False):
     """Move the finished outputs in ``tmp`` into ``folder``, writing the manifest of what simulate made."""
     folder = Path(folder)
     new = sorted(e.name for e in tmp.iterdir() if e.name != MANIFEST)
-    write_json({"program": "simulate", "files": new}, tmp / MANIFEST)
+    write_json({"program": "simulate", "version": version(), "files": new}, tmp / MANIFEST)
     if not folder.exists():
         os.replace(tmp, folder)
         return
@@ -194,7 +200,11 @@ def write_netcdf(ds: xr.Dataset, path: Path):
     for name in ds.data_vars:
         ds[name].attrs = {k: (str(v) if not isinstance(v, (int, float, np.number)) else v)
                           for k, v in ds[name].attrs.items()}
-    ds.attrs["Conventions"] = "CF-1.8"
+    ds.attrs["conventions"] = ("CF-style variable attributes (units, long_name, cell_methods); time is the "
+                               "calendar year: levels at its end, flows and rates averaged over it")
+    ds.attrs["simulator_version"] = version()
+    if "time" in ds.coords:
+        ds["time"].attrs = {"long_name": "calendar year", "units": "1"}
     ds.to_netcdf(path, engine="netcdf4")
 
 

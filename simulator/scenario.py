@@ -49,8 +49,6 @@ DISTRIBUTIONS = {  # what a scenario may write; "posterior" rows come from a cal
     "triangular": ("low", "mode", "high"),
     "choice": ("values",),
 }
-SUPPORTED_START = (2010, 2020)  # stocks start from the statistics of the start year
-LATEST_END = 2050  # exogenous paths reach 2035 (held flat after their last year); further is not a projection
 MC_LIMITS = {"runs": (1, 10**9), "seed": (0, 2**63 - 1), "chunk": (1, 10**7)}
 SWITCH_EPS = 1e-6  # years: a switch is a step between start - eps and start
 
@@ -295,14 +293,17 @@ class _Checker:
         return TimeGrid(start=values["start"], end=values["end"], dt=values["dt"], save=values["save"]), method
 
     def horizon(self, start: float, end: float) -> bool:
-        """Whether the run starts and ends where the model has a basis (reported if not)."""
+        """Whether the run starts and ends where the model has a basis (its declared ``horizon``)."""
+        if self.model.spec.horizon is None:
+            return True
+        (first, last), latest = self.model.spec.horizon
         ok = True
-        if not SUPPORTED_START[0] <= start <= SUPPORTED_START[1] or start % 1:
-            self.bad(("time", "start"), f"the model starts from the statistics of a year "
-                                        f"{SUPPORTED_START[0]}-{SUPPORTED_START[1]} (got {start:g})")
+        if not first <= start <= last or start % 1:
+            self.bad(("time", "start"), f"the model starts from the statistics of a year {first:g}-{last:g} "
+                                        f"(got {start:g})")
             ok = False
-        if end > LATEST_END:
-            self.bad(("time", "end"), f"runs end by {LATEST_END} at the latest (got {end:g}): the model's exogenous "
+        if end > latest:
+            self.bad(("time", "end"), f"runs end by {latest:g} at the latest (got {end:g}): the model's exogenous "
                                       "paths and the plan's goals reach 2035, and beyond that it has no basis")
             ok = False
         return ok

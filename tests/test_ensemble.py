@@ -151,7 +151,7 @@ def test_disk_estimate_refuses_an_impossible_request(tmp_path, capsys):
     from simulator.cli import main
 
     path = tmp_path / "huge.yaml"
-    path.write_text(SMALL.format(root=ROOT, runs=10**12, chunk=10000))
+    path.write_text(SMALL.format(root=ROOT, runs=10**9, chunk=10000))
     assert main([str(path), "--out", str(tmp_path / "huge")]) == 2
     err = capsys.readouterr().err
     assert "monte_carlo.runs" in err and "GB are free" in err and not (tmp_path / "huge").exists()

@@ -100,6 +100,7 @@ class ModelSpec:
     variables: dict[str, Variable] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     sector_docs: dict[str, str] = field(default_factory=dict)
+    horizon: tuple | None = None  # ((first, last start year), latest end year) the model's data support
 
     def base(self, dim: str) -> str:
         return self.aliases.get(dim, dim)
@@ -138,9 +139,17 @@ def read_model(paths) -> ModelSpec:
         spec.files.append(str(path))
         docs.append(doc)
         for key in doc.data:
-            if key not in ("sector", "doc", "dimensions", "units", "variables"):
+            if key not in ("sector", "doc", "dimensions", "units", "variables", "horizon"):
                 problems.append(doc.problem((key,), f"unknown section {key!r} "
-                                                    "(expected sector, doc, dimensions, units, variables)"))
+                                                    "(expected sector, doc, dimensions, units, variables, horizon)"))
+        if "horizon" in doc.data:
+            horizon = doc.data["horizon"]
+            first = _pair(horizon.get("start")) if isinstance(horizon, dict) else None
+            last = _number(horizon.get("end")) if isinstance(horizon, dict) else None
+            if first is None or last is None:
+                problems.append(doc.problem(("horizon",), "give {start: [first, last start year], end: latest end year}"))
+            else:
+                spec.horizon = (first, last)
         _read_dimensions(doc, spec, problems)
         for name, text in (doc.data.get("units") or {}).items():
             spec.unit_definitions[str(name)] = str(text)
