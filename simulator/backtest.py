@@ -450,6 +450,7 @@ def summary(results: list[dict]) -> list[dict]:
             naive = float(np.mean([r["mape_best_naive"] for r in rows]))
             record = {"origin": result["origin"], "series": series, "mape": model, "mape_best_naive": naive,
                       "skill": 1 - model / naive if naive else None,
+                      "skill_ex2020": _skill_ex2020(rows),
                       "cities_beating_naive": sum(1 for r in rows if (r["skill"] or 0) > 0), "cities": len(rows)}
             pooled = [r for r in rows if "coverage_90" in r]
             if pooled:
@@ -458,6 +459,19 @@ def summary(results: list[dict]) -> list[dict]:
                     record[key] = float(np.average([r[key] for r in pooled], weights=weights))
             out.append(record)
     return out
+
+
+def _skill_ex2020(rows) -> float | None:
+    """Skill of the four-city mean MAPE over the years before 2020 (the shock neither side foresaw)."""
+    model, naive = [], []
+    for r in rows:
+        keep = [k for k, y in enumerate(r["years"]) if y < 2020]
+        if not keep:
+            return None
+        actual = np.array(r["observed"])[keep]
+        model.append(np.mean(np.abs(np.array(r["model"])[keep] / actual - 1)))
+        naive.append(min(np.mean(np.abs(np.array(f)[keep] / actual - 1)) for f in r["naive"].values()))
+    return float(1 - np.mean(model) / np.mean(naive)) if np.mean(naive) > 0 else None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -470,7 +484,15 @@ def table_lines(doc: dict) -> list[str]:
             return "–"
         return f"{100 * x:.1f} %" if pct else f"{x:+.2f}"
 
-    lines = ["| origin | series | city | model MAPE | best naive (MAPE) | skill | skill w/o 2020 | conditional MAPE "
+    lines = ["| origin | series | four-city mean MAPE, model / best naive | skill | skill w/o 2020 | "
+              "cities beating naive | 90 % coverage | 90 % width | CRPS model / naive |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for s in doc["summary"]:
+        lines.append(f"| {s['origin']} | {s['series']} | {f(s['mape'], True)} / {f(s['mape_best_naive'], True)} | "
+                     f"{f(s['skill'])} | {f(s.get('skill_ex2020'))} | {s['cities_beating_naive']} of {s['cities']} | "
+                     f"{s.get('coverage_90', float('nan')):.2f} | {f(s.get('width_90'), True)} | "
+                     f"{f(s.get('crps'), True)} / {f(s.get('crps_naive'), True)} |")
+    lines += ["", "| origin | series | city | model MAPE | best naive (MAPE) | skill | skill w/o 2020 | conditional MAPE "
              "| 50 % / 90 % band coverage | 90 % width | CRPS model / naive |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for result in doc["results"]:
@@ -481,13 +503,6 @@ def table_lines(doc: dict) -> list[str]:
                          f"({f(r['mape_best_naive'], True)}) | {f(r['skill'])} | {f(r.get('skill_ex2020'))} | "
                          f"{f(r['mape_conditional'], True)} | {cov} | "
                          f"{f(r.get('width_90'), True)} | {crps} |")
-    lines += ["", "| origin | series | four-city mean MAPE, model / best naive | skill | cities beating naive | "
-              "90 % coverage | 90 % width | CRPS model / naive |", "|---|---|---|---|---|---|---|---|"]
-    for s in doc["summary"]:
-        lines.append(f"| {s['origin']} | {s['series']} | {f(s['mape'], True)} / {f(s['mape_best_naive'], True)} | "
-                     f"{f(s['skill'])} | {s['cities_beating_naive']} of {s['cities']} | "
-                     f"{s.get('coverage_90', float('nan')):.2f} | {f(s.get('width_90'), True)} | "
-                     f"{f(s.get('crps'), True)} / {f(s.get('crps_naive'), True)} |")
     return lines
 
 
@@ -515,3 +530,28 @@ def update_readme(doc: dict, path: Path | None = None):
     body = [f"Measured by `simulate backtest {doc['config']} --origins {' '.join(map(str, doc['origins']))} "
             f"--runs {doc['runs']}` (backtest.json):", ""] + table_lines(doc)
     path.write_text(head + README_BEGIN + "\n" + "\n".join(body) + "\n" + README_END + tail, encoding="utf-8")
+
+
+def main(argv=None) -> int:
+    """``python -m simulator.backtest --readme [BACKTEST_JSON]``: rewrite README.md's table from a backtest
+    already run (default outputs/backtest_baseline/backtest.json), without running it again."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m simulator.backtest")
+    parser.add_argument("--readme", action="store_true", required=True)
+    parser.add_argument("record", nargs="?", default="outputs/backtest_baseline/backtest.json")
+    args = parser.parse_args(argv)
+    path = Path(args.record)
+    if not path.is_file():
+        print(f"{path}: no backtest record; run `simulate backtest calibration/baseline.yaml` first", file=__import__("sys").stderr)
+        return 2
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["summary"] = summary(doc["results"])
+    update_readme(doc)
+    print("README.md: 'How good are the forecasts' table rewritten from", path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
