@@ -521,7 +521,10 @@ def report(doc: dict) -> str:
 
 def update_readme(doc: dict, path: Path | None = None):
     """Rewrite the text between the README's backtest markers from the backtest document."""
-    path = path or Path(__file__).resolve().parent.parent / "README.md"
+    if path is None:  # the README of the working copy the command runs in, else the one beside the package
+        here = Path.cwd() / "README.md"
+        path = here if here.is_file() and README_BEGIN in here.read_text(encoding="utf-8") else (
+            Path(__file__).resolve().parent.parent / "README.md")
     text = path.read_text(encoding="utf-8")
     if README_BEGIN not in text or README_END not in text:
         raise InputError([Problem(str(path), None, "", f"the markers {README_BEGIN!r} and {README_END!r} are missing")])

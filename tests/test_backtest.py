@@ -100,6 +100,17 @@ def test_missing_configuration_exits_2(tmp_path, capsys):
     assert not (tmp_path / "bt").exists()
 
 
+def test_bad_configuration_exits_2_naming_file_line_and_key(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    text = CONFIG.read_text().replace("data: data/history.csv", f"data: {CONFIG.parent / 'data' / 'history.csv'}")
+    text = text.replace("scenario: start_2010.yaml", f"scenario: {CONFIG.parent / 'start_2010.yaml'}")
+    bad.write_text(text + "windw: {start: 2010}\n")
+    assert main_exit(["backtest", str(bad), "--out", str(tmp_path / "bt"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml:" in err and "windw" in err and "unknown key" in err
+    assert not (tmp_path / "bt").exists()
+
+
 def main_exit(argv) -> int:
     try:
         return main(argv)
