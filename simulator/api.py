@@ -59,7 +59,7 @@ def recorded_variables(model, scenario: Scenario, chosen) -> list[str]:
 
     goals = goals_module.load_goals(scenario.goals)
     needed = [g["indicator"].get(k) for g in goals for k in ("variable", "numerator", "denominator")]
-    needed += [getattr(limit, field) for limit in LIMITS for field in ("binding", "shortfall", "shadow_price", "gdp_lost")]
+    needed += [name for limit in LIMITS for name in limit.variables()]
     needed += guarded(model)
     return list(dict.fromkeys([*chosen, *(n for n in needed if n and n in model.variables)]))
 

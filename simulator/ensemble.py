@@ -37,6 +37,9 @@ from .errors import InputError, Problem, flag_error
 from .scenario import Distribution, Scenario
 
 PERCENTILES = (5, 25, 50, 75, 95)
+# what an ensemble's work folder may hold (anything else is not removed when a different setup starts afresh)
+WORK_ENTRIES = {"manifest.json", "done", "samples.bin", "samples.tmp", "runs.zarr", "summary.nc", "goals.json",
+                "scenario.resolved.yaml", "goal_indicators.npz", "report.md", "fan_chart.png", "goals.png"}
 # what an ensemble records by default: key trajectories and what the goals need
 ENSEMBLE_VARIABLES = ("population", "urban_population", "gdp", "capital", "energy_use", "co2", "coal_output",
                       "water_demand", "water_use", "water_supply_cap", "groundwater_storage", "water_cap_pressure",
@@ -297,6 +300,12 @@ def run_plan(model: Model, plan: Plan, work: Path, workers=None, scheduler=None,
         except (OSError, ValueError):
             same = False
         if not same:
+            strange = sorted(e.name for e in work.iterdir() if e.name not in WORK_ENTRIES)
+            if strange:
+                from .errors import OutputError
+
+                raise OutputError(f"{work} holds files an ensemble did not write ({', '.join(strange[:5])}); "
+                                  "move them, or remove the folder")
             say(f"  {work} holds a different or unfinished ensemble setup; starting afresh")
             shutil.rmtree(work)
     fresh = not work.exists()
@@ -516,6 +525,7 @@ def with_integration(scenario: Scenario, method: str | None, dt: float | None) -
 def run_ensemble_outputs(model: Model, scenario: Scenario, folder: Path, options: EnsembleOptions) -> int:
     """Run (or resume) a scenario's ensemble and write its outputs into ``folder``."""
     from .outputs import check_target, lock, publish
+    from .report import runs_sentence
 
     say = (lambda *a: None) if options.quiet else (lambda *a: print(*a, flush=True))
     scenario = with_integration(scenario, options.method, options.dt)
@@ -546,7 +556,7 @@ def run_ensemble_outputs(model: Model, scenario: Scenario, folder: Path, options
     resumed = f" ({plan.runs - done_now} were done before)" if done_now < plan.runs else ""
     say(f"{scenario.name}: {done_now} runs computed in {elapsed:.1f} s ({done_now / max(elapsed, 1e-9):,.0f} runs/s)"
         f"{resumed}; outputs in {folder}/")
-    say("  " + kept_sentence(summary))
+    say("  " + runs_sentence(summary.attrs))
     for g in goals:
         if g.get("probability") is not None:
             say(f"  {g['id']:<30} P(met) = {g['probability']:6.1%} ± {g['stderr'] or 0:.1%}")
@@ -572,22 +582,12 @@ def check_scheduler(address: str, timeout: float = 5.0):
                                         "or use --scheduler local") from None
 
 
-def kept_sentence(summary: xr.Dataset) -> str:
-    """How many runs count in the probabilities, and why the others do not."""
-    kept, excluded = int(summary.attrs["runs_kept"]), int(summary.attrs["runs_excluded"])
-    if not excluded:
-        return f"all {kept:,} runs kept"
-    reasons = json.loads(summary.attrs["excluded_reasons"])
-    why = "; ".join(f"{n:,} {reason}" for reason, n in reasons.items())
-    return f"{kept:,} runs kept, {excluded:,} excluded from percentiles and probabilities ({why})"
-
-
 def write_summaries(model: Model, plan: Plan, work: Path):
     """summary.nc, goals.json, the report and plots of a finished ensemble, written into ``work``."""
     from . import plots
     from .api import resolved_yaml, run
     from .outputs import write_json
-    from .report import write_report
+    from .report import runs_sentence, write_report
 
     scenario = plan.scenario
     summary, goals, per_run = summarise(model, plan, work)
@@ -600,17 +600,14 @@ def write_summaries(model: Model, plan: Plan, work: Path):
     median.attrs["scenario"] = scenario.name
     extra = ["## Monte Carlo", "",
              f"{plan.runs} runs, {plan.sampling} sampling, seed {plan.seed}; {len(scenario.uncertain)} uncertain "
-             f"inputs; {kept_sentence(summary)}. The goal table gives the probability that each goal is met with "
+             f"inputs; {runs_sentence(summary.attrs)}. The goal table gives the probability that each goal is met with "
              "its Monte Carlo standard error; key indicators are medians over the kept runs. Per-run outputs: "
              "runs.zarr (`simulator.ensemble.open_runs(folder)`, with a `failed` flag per run); "
              "percentiles: summary.nc.", ""]
     write_report(work / "report.md", median, scenario, goals, None, extra=extra)
     central = run(scenario, variables=[v for v in plan.variables if not v.startswith("share_")])
-    try:
-        plots.fan_chart(summary, path=work / "fan_chart.png", title=f"{scenario.name}: {plan.runs} runs",
-                        deterministic=central)
-    except TypeError:  # plots without the deterministic line
-        plots.fan_chart(summary, path=work / "fan_chart.png", title=f"{scenario.name}: {plan.runs} runs")
+    plots.fan_chart(summary, path=work / "fan_chart.png", title=f"{scenario.name}: {plan.runs} runs",
+                    deterministic=central)
     plots.goal_dashboard(goals, path=work / "goals.png", title=f"Plan goals: {scenario.name} ({plan.runs} runs)")
     return summary, goals
 

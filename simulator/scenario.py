@@ -463,7 +463,8 @@ class _Checker:
         if keys == {"multiply"}:
             factor = spec["multiply"]
             if _number(factor) is not None:
-                return self.checked(xs, ys * float(factor), var, path)
+                with np.errstate(over="ignore"):  # an overflow is refused by checked()
+                    return self.checked(xs, ys * float(factor), var, path)
             if isinstance(factor, dict) and "start" in factor and set(factor) <= {"start", "value"}:
                 start = self.year(factor["start"], path + ("multiply", "start"), grid)
                 value = _number(factor.get("value", 1))
@@ -478,7 +479,8 @@ class _Checker:
                     return None
                 fx, fy = years
             grid_x = np.union1d(xs, fx)
-            return self.checked(grid_x, np.interp(grid_x, xs, ys) * np.interp(grid_x, fx, fy), var, path)
+            with np.errstate(over="ignore"):
+                return self.checked(grid_x, np.interp(grid_x, xs, ys) * np.interp(grid_x, fx, fy), var, path)
         if keys & {"start", "value", "multiply"}:
             self.bad(path, "a switch is {start: year, value: v}; a multiplier is {multiply: factor or {year: factor}}")
             return None
@@ -631,7 +633,7 @@ class _Checker:
             low, high = float(np.min(drawn)), float(np.max(drawn))
         if low < var.bounds[0] or high > var.bounds[1]:
             self.bad(path, f"a {dist} draw can reach {low:g} to {high:g}, outside {var.name}'s valid range "
-                           f"{list(var.bounds)} ({var.units}); keep the distribution within it (e.g. truncnormal "
+                           f"[{var.bounds[0]:g}, {var.bounds[1]:g}] ({var.units}); keep the distribution within it (e.g. truncnormal "
                            "with low and high inside the range)")
             return False
         return True

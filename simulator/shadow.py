@@ -12,15 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from .engine import simulate, to_dataset
+from .limits import LIMITS as CATALOGUE
 from .scenario import Scenario
 
 # (policy path raised, output that measures the allowance, binding indicator, unit of the allowance)
-LIMITS = (
-    ("yellow_river_allocation", "yellow_river_allocation", "water_binding", "m3"),
-    ("water_red_line", "water_red_line", "water_binding", "m3"),
-    ("coal_cap", "coal_cap", "coal_binding", "t"),
-    ("energy_intensity_limit", "energy_cap", "energy_binding", "tce"),
-)
+LIMITS = tuple((lever.policy, lever.allowance, limit.binding, limit.allowance_units)
+               for limit in CATALOGUE for lever in limit.levers)
 STEP = 0.01
 
 

@@ -164,7 +164,8 @@ EVERY_SECTION = {
                  "yellow_river_allocation": {"multiply": {"start": 2026, "value": 0.8}}},
     "uncertain": {"assumed_parameters": "uniform",
                   "capital_output_ratio": {"dist": "triangular", "low": 2, "mode": 3, "high": 4},
-                  "tfp_growth": {"dist": "normal", "mean": 0.015, "sd": 0.005, "per_element": True},
+                  "tfp_growth": {"dist": "truncnormal", "mean": 0.015, "sd": 0.005, "low": -0.02, "high": 0.05,
+                                 "per_element": True},
                   "tfp_growth[ordos]": {"dist": "truncnormal", "mean": 0.01, "sd": 0.005, "low": 0, "high": 0.05},
                   "policies.coal_cap": {"dist": "uniform", "low": 0.8, "high": 1.2},
                   "depreciation_rate": {"dist": "choice", "values": [0.08, 0.1], "weights": [1, 1]}},
@@ -201,6 +202,12 @@ def _scenario_documents():
             doc["parameters_from"] = str((path.parent / doc["parameters_from"]).resolve())
         docs.append(doc)
     return docs
+
+
+def test_the_scenario_with_every_section_is_valid(tmp_path):
+    path = tmp_path / "every.yaml"
+    path.write_text(yaml.safe_dump(EVERY_SECTION))
+    assert simulator.load_scenario(path).name == "every"
 
 
 @settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))

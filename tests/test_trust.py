@@ -123,8 +123,8 @@ def test_an_error_in_a_fitted_parameter_names_the_users_line(tmp_path, capsys):
     scenario = mine(tmp_path, "parameters:\n  tfp_growth: {ordos: 5}\n")
     assert main([str(scenario), "--out", str(tmp_path / "o"), "-q"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"{scenario}:4: parameters.tfp_growth.ordos:") or "my.yaml:4: parameters.tfp_growth.ordos" in err
-    assert "fitted" not in err
+    assert "my.yaml:4: parameters.tfp_growth.ordos: 5 is outside" in err
+    assert "baseline.yaml" not in err
 
 
 def test_a_per_city_override_keeps_the_other_cities_fitted_values(tmp_path):
@@ -133,7 +133,7 @@ def test_a_per_city_override_keeps_the_other_cities_fitted_values(tmp_path):
     fitted = base.parameters["investment_rate_scale"]
     assert own.parameters["investment_rate_scale"][2] == 1.2
     np.testing.assert_array_equal(own.parameters["investment_rate_scale"][[0, 1, 3]], fitted[[0, 1, 3]])
-    restated = simulator.load_scenario(mine(tmp_path, f"parameters:\n  investment_rate_scale: {{ordos: {fitted[2]!r}}}\n"))
+    restated = simulator.load_scenario(mine(tmp_path, f"parameters:\n  investment_rate_scale: {{ordos: {float(fitted[2])!r}}}\n"))
     np.testing.assert_array_equal(restated.parameters["investment_rate_scale"], fitted)
 
 
@@ -202,23 +202,27 @@ def test_draws_outside_a_parameters_bounds_are_refused(tmp_path, capsys):
 
 
 def test_implausible_runs_are_counted_and_excluded_from_the_probabilities(model):
+    scenario = SCENARIOS / "baseline_uncertain.yaml"
+    _, _, runs = simulator.run_ensemble(scenario, runs=40, seed=1)
+    largest = runs["population"].max(dim=("time", "city"))
+    threshold = float(largest.median())  # about half the runs leave [0, threshold]
     population = model.variables["population"]
     saved = population.plausible
-    population.plausible = (0.0, 2.3e6)  # Ordos starts at 2.15 million: some runs leave this range
+    population.plausible = (0.0, threshold)
     try:
-        summary, goals, runs = simulator.run_ensemble(SCENARIOS / "baseline_uncertain.yaml", runs=40, seed=1)
+        summary, goals, runs = simulator.run_ensemble(scenario, runs=40, seed=1)
     finally:
         population.plausible = saved
     excluded = int(summary.attrs["runs_excluded"])
     reasons = json.loads(summary.attrs["excluded_reasons"])
-    assert 0 < excluded < 40 and sum(reasons.values()) == excluded
+    assert 10 < excluded < 30 and sum(reasons.values()) == excluded
     assert any("population" in reason for reason in reasons)
     assert int(summary.attrs["runs_kept"]) + excluded == 40
     assert all(g["excluded_runs"] == excluded for g in goals)
-    kept = runs["population"].max(dim=("time", "city")) <= 2.3e6
+    kept = runs["population"].max(dim=("time", "city")) <= threshold
     assert int(kept.sum()) == 40 - excluded
-    high = runs["population"].sel(time=2035, city="ordos").where(kept).quantile(0.95, dim="run")
-    assert float(summary["population"].sel(percentile=95, time=2035, city="ordos")) == pytest.approx(float(high), rel=1e-5)
+    high = np.percentile(runs["population"].sel(time=2035, city="ordos").values[kept.values], 95)
+    assert float(summary["population"].sel(percentile=95, time=2035, city="ordos")) == pytest.approx(high, rel=1e-6)
 
 
 def test_a_deterministic_run_outside_a_plausible_range_says_so(tmp_path, model, capsys):
@@ -255,7 +259,7 @@ def test_a_policy_from_2025_acts_over_2025_and_not_before(tmp_path, method, dt):
 
 def test_a_linear_path_gives_each_calendar_year_its_value(tmp_path):
     ds = simulator.run(mine(tmp_path, "policies:\n  water_saving_effort: {2020: 0, 2025: 0.03}\n"))
-    values = ds["water_saving_effort"].sel(time=slice(2020, 2027)).values
+    values = ds["water_saving_effort"].sel(time=slice(2020, 2027), city="ordos").values
     np.testing.assert_allclose(values, [0, 0.006, 0.012, 0.018, 0.024, 0.03, 0.03, 0.03], atol=1e-15)
 
 
