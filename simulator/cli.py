@@ -59,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write the model with a scenario's inputs as a Vensim .mdl")
     export.add_argument("scenario")
     export.add_argument("--format", choices=("vensim",), default="vensim")
-    export.add_argument("--out", required=True, help="the .mdl file to write")
+    export.add_argument("--out", required=True, type=path_text, help="the .mdl file to write (a new file)")
+    export.add_argument("--overwrite", action="store_true", help="replace the file if it exists")
     export.add_argument("--flat", action="store_true", help="one variable per city instead of subscripts")
 
     calibrate = sub.add_parser("calibrate", help="fit parameters to the cities' statistics")

@@ -242,18 +242,34 @@ def to_vensim(model: Model, scenario: Scenario, inputs: Inputs | None = None, fl
     return "\n".join(parts)
 
 
+def write_vensim(model: Model, scenario: Scenario, out: Path, flat: bool = False, overwrite: bool = False) -> str:
+    """Write the .mdl file atomically. An existing file is replaced only with ``overwrite`` (simulate cannot
+    tell whether it wrote it). Returns the text written."""
+    from .errors import OutputError
+
+    out = Path(out)
+    if out.is_dir() or (out.exists() and not overwrite):
+        raise OutputError(f"--out {out}: {'is a folder' if out.is_dir() else 'the file exists'}; choose a new "
+                          "file name" + ("" if out.is_dir() else ", or add --overwrite to replace it"))
+    text = to_vensim(model, scenario, flat=flat)
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"--out {out}: cannot write it ({exc.strerror or exc})") from None
+    return text
+
+
 def cmd_export(args) -> int:
     from .model import load_model
     from .scenario import load_scenario
 
     model = load_model()
     scenario = load_scenario(args.scenario, model)
-    text = to_vensim(model, scenario, flat=args.flat)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
-    print(f"wrote {out} ({'flat' if args.flat else 'subscripted'}, {len(model.variables)} variables, "
+    write_vensim(model, scenario, Path(args.out), flat=args.flat, overwrite=args.overwrite)
+    print(f"wrote {args.out} ({'flat' if args.flat else 'subscripted'}, {len(model.variables)} variables, "
           f"{scenario.time.start:g}-{scenario.time.end:g}, dt {scenario.time.dt:g})")
     return 0

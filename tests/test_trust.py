@@ -383,3 +383,12 @@ def test_no_nan_or_inf_reaches_a_path(tmp_path, capsys):
     scenario = mine(tmp_path, "policies:\n  coal_cap: {multiply: 1.0e+308}\n")
     assert main([str(scenario), "--out", str(tmp_path / "o"), "-q"]) == 2
     assert "finite" in capsys.readouterr().err
+
+
+def test_export_never_replaces_an_existing_file_unasked(tmp_path, capsys):
+    target = write(tmp_path / "model.mdl", "the user's model")
+    assert main(["export", str(BASELINE), "--out", str(target)]) == 2
+    assert "--overwrite" in capsys.readouterr().err and target.read_text() == "the user's model"
+    assert main(["export", str(BASELINE), "--out", str(target), "--overwrite"]) == 0
+    assert target.read_text().startswith("{UTF-8}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.mdl"]
