@@ -198,6 +198,8 @@ def backtest_origin(config, model: Model, base: Inputs, observed: pd.DataFrame, 
     held = [f.label for f, ok in zip(cfg.free, informed) if not ok]
     free = [replace(f, default=float(x)) for f, x, ok in zip(cfg.free, x0, informed) if ok]
     cfg = replace(cfg, free=free)
+    fitted_names = {f.name for f in free}
+    leaks = [leak for leak in leaks if leak["input"] not in fitted_names]  # refitted on pre-origin data
     say(f"origin {origin}: window {cfg.grid.start:g}-{origin}, {len(free)} numbers fitted"
         + (f", held (no information before {origin + 1}): {', '.join(held)}" if held else ""))
     fit = calibrate(cfg, model, say=lambda *a: None, base=inputs, posterior=True)
