@@ -212,12 +212,13 @@ def cmd_run(args) -> int:
                                      f"{grid.save:g} years)")
     folder = _out_folder(args, scenario, scenario.name)
     check_target(folder, args.overwrite)
-    ensemble = bool(scenario.uncertain) or args.runs is not None or args.scheduler
-    if ensemble and not scenario.uncertain:
-        flag = "--runs" if args.runs is not None else "--scheduler"
-        raise flag_error(flag, f"{scenario.path} has no uncertain inputs, so every Monte Carlo run would be the same "
-                               "run; add an uncertain: block (for example extends: baseline_uncertain.yaml) or "
-                               f"drop {flag}")
+    asked = "--runs" if args.runs is not None else "--scheduler" if args.scheduler else \
+        "monte_carlo" if scenario.data.get("monte_carlo") else None
+    if asked and not scenario.uncertain:
+        raise flag_error(asked if asked != "monte_carlo" else str(scenario.path),
+                         f"{scenario.path} has no uncertain inputs, so every Monte Carlo run would be the same run; "
+                         f"add an uncertain: block (for example extends: baseline_uncertain.yaml) or drop {asked}")
+    ensemble = bool(scenario.uncertain)
     if ensemble:
         from .ensemble import EnsembleOptions, run_ensemble_outputs
 

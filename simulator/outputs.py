@@ -139,24 +139,23 @@ def staging(folder: Path, overwrite: bool = False):
     folder = Path(folder)
     check_target(folder, overwrite)
     with lock(folder):
-        tmp = make_work_folder(folder, "tmp")
+        tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"  # unique while the lock is held
         try:
+            make_work_folder(tmp)
             yield tmp
             publish(tmp, folder, overwrite)
         except OSError as exc:
             raise OutputError(f"cannot write the outputs in {folder}: {exc.strerror or exc}"
                               + (f" ({exc.filename})" if exc.filename else "")) from None
-        finally:
+        finally:  # also when a signal arrived between making the folder and using it
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def make_work_folder(folder: Path, kind: str) -> Path:
-    """A new private folder beside ``folder`` (readable like ordinary outputs once published)."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{kind}-", dir=folder.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; outputs are ordinary files
-    return tmp
+def make_work_folder(path: Path) -> Path:
+    """A new folder for outputs in the making (ordinary permissions, so outputs are readable once published)."""
+    shutil.rmtree(path, ignore_errors=True)  # left by a killed simulate process that had the same pid
+    path.mkdir()
+    return path
 
 
 def publish(tmp: Path, folder: Path, overwrite: bool = False):
