@@ -33,7 +33,7 @@ from scipy.stats import qmc
 
 from .engine import Inputs, Model, simulate, to_dataset
 from .engine.run import year_coordinate
-from .errors import InputError, Problem, flag_error
+from .errors import InputError, OutputError, Problem, flag_error
 from .scenario import Distribution, Scenario
 
 PERCENTILES = (5, 25, 50, 75, 95)
@@ -302,8 +302,6 @@ def run_plan(model: Model, plan: Plan, work: Path, workers=None, scheduler=None,
         if not same:
             strange = sorted(e.name for e in work.iterdir() if e.name not in WORK_ENTRIES)
             if strange:
-                from .errors import OutputError
-
                 raise OutputError(f"{work} holds files an ensemble did not write ({', '.join(strange[:5])}); "
                                   "move them, or remove the folder")
             say(f"  {work} holds a different or unfinished ensemble setup; starting afresh")
@@ -545,13 +543,18 @@ def run_ensemble_outputs(model: Model, scenario: Scenario, folder: Path, options
     with lock(folder):
         say(f"{scenario.name}: {plan.runs} runs of {len(scenario.uncertain)} uncertain inputs "
             f"({plan.sampling}, seed {plan.seed}, chunks of {plan.chunk}; about {need / 1e6:.0f} MB on disk)")
-        computed = run_plan(model, plan, work, workers=options.workers, scheduler=options.scheduler,
-                            progress=not options.quiet, say=say)
-        elapsed = time.perf_counter() - started
-        summary, goals = write_summaries(model, plan, work)
-        shutil.rmtree(work / "done")
-        (work / "samples.bin").unlink()
-        publish(work, folder, options.overwrite)
+        try:
+            computed = run_plan(model, plan, work, workers=options.workers, scheduler=options.scheduler,
+                                progress=not options.quiet, say=say)
+            elapsed = time.perf_counter() - started
+            summary, goals = write_summaries(model, plan, work)
+            shutil.rmtree(work / "done")
+            (work / "samples.bin").unlink()
+            publish(work, folder, options.overwrite)
+        except OSError as exc:  # the finished chunks stay in the work folder: the same command resumes
+            raise OutputError(f"cannot write the ensemble in {work}: {exc.strerror or exc}"
+                              + (f" ({exc.filename})" if exc.filename else "") + "; free room or fix it and run "
+                              "the same command again to resume") from None
     done_now = sum(min(plan.chunk, plan.runs - k * plan.chunk) for k in range(plan.n_chunks - computed, plan.n_chunks))
     resumed = f" ({plan.runs - done_now} were done before)" if done_now < plan.runs else ""
     say(f"{scenario.name}: {done_now} runs computed in {elapsed:.1f} s ({done_now / max(elapsed, 1e-9):,.0f} runs/s)"
