@@ -178,3 +178,15 @@ def test_readme_table_is_rewritten_between_its_markers_only(gate, tmp_path):
     text = readme.read_text()
     assert text.startswith("# title\n\nbefore\n") and text.endswith(f"{README_END}\nafter\n")
     assert "old table" not in text and "| origin | series | city |" in text and "gdp_real" in text
+
+
+def test_readme_command_reads_an_existing_record(gate, tmp_path, monkeypatch):
+    """`python -m simulator.backtest --readme RECORD` rewrites the working copy's README without a new run."""
+    from simulator import backtest
+
+    _, out = gate
+    (tmp_path / "README.md").write_text(f"{README_BEGIN}\n{README_END}\n")
+    monkeypatch.chdir(tmp_path)
+    assert backtest.main(["--readme", str(out / "backtest.json")]) == 0
+    assert "| 2016 | gdp_real |" in (tmp_path / "README.md").read_text()
+    assert backtest.main(["--readme", str(tmp_path / "none.json")]) == 2
