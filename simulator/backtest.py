@@ -24,7 +24,8 @@ For each origin Y:
 5. scores per series and city: MAPE of levels (with and without 2020), error of cumulative growth from Y,
    skill = 1 - MAPE(model) / MAPE(best naive), coverage of the 50 % and 90 % bands, their mean width, CRPS
    (properscoring) of the model's ensemble and of the best naive method with its own empirical error spread
-   from earlier pseudo-origins.
+   from earlier pseudo-origins (at horizons with fewer than two pseudo-origins, the longest horizon's errors
+   widened by sqrt(h / h') as a random walk's; population has one census, so its naive CRPS is the error).
 
 Outputs (through ``outputs.staging``): ``backtest.json``, ``report.md``, ``backtest_<Y>.png``.
 ``--readme`` rewrites README.md's "How good are the forecasts" table from backtest.json.
@@ -348,8 +349,14 @@ def _score(series, city, origin, obs, actual, years, model_point, model_cond, en
         row["crps"] = float(np.mean(properscoring.crps_ensemble(actual, ens.T) / actual))
         levels = obs[obs.index <= origin]
         crps_naive = []
+        spread = {h: naive_error_spread(series, levels, origin, best, h) for h in range(1, int(max(years)) - origin + 1)}
+        usable = [h for h, e in spread.items() if len(e) >= 2]
         for h_index, (y, a) in enumerate(zip(years, actual)):
-            errors = naive_error_spread(series, levels, origin, best, int(y - origin))
+            h = int(y - origin)
+            errors = spread[h]
+            if len(errors) < 2 and usable:  # too few pseudo-origins that far out: the longest horizon with
+                nearest = max(k for k in usable if k <= h) if any(k <= h for k in usable) else min(usable)
+                errors = spread[nearest] * math.sqrt(h / nearest)  # errors, widened as a random walk's
             centre = naive[best][h_index]
             members = centre * (1 + errors) if len(errors) >= 2 else np.array([centre])
             crps_naive.append(float(properscoring.crps_ensemble(a, members)) / a)
