@@ -97,7 +97,7 @@ def _shipped_config(tmp_path, steps=200):
     config = config.replace("data: data/history.csv", f"data: {ROOT / 'calibration' / 'data' / 'history.csv'}")
     config = config.replace("scenario: start_2010.yaml", f"scenario: {ROOT / 'calibration' / 'start_2010.yaml'}")
     config = config.replace("fitted_file: fitted/baseline.yaml", "fitted_file: fitted.yaml")
-    config = config.replace("posterior: {walkers: 48, steps: 1500, burn: 500, thin: 10}",
+    config = config.replace("posterior: {walkers: 48, steps: 1500, burn: 500, thin: 20}",
                             f"posterior: {{walkers: 40, steps: {steps}, burn: {steps // 2}, thin: 5}}")
     (tmp_path / "baseline.yaml").write_text(config)
     return tmp_path / "baseline.yaml"
