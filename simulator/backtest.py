@@ -104,7 +104,8 @@ def vintage_inputs(model: Model, base: Inputs, origin: int) -> tuple[Inputs, lis
         if vintage and vintage["info_year"] > origin:
             before = vintage.get("before")
             if isinstance(before, dict):
-                inputs.set_parameter(name, [float(before[e]) for e in model.spec.elements(model.variables[name].dims[0])])
+                elements = model.spec.elements(model.variables[name].dims[0])
+                inputs.set_parameter(name, [float(before[e]) for e in elements])
             elif before is not None:
                 inputs.set_parameter(name, float(before))
             else:
@@ -349,7 +350,8 @@ def _score(series, city, origin, obs, actual, years, model_point, model_cond, en
         row["crps"] = float(np.mean(properscoring.crps_ensemble(actual, ens.T) / actual))
         levels = obs[obs.index <= origin]
         crps_naive = []
-        spread = {h: naive_error_spread(series, levels, origin, best, h) for h in range(1, int(max(years)) - origin + 1)}
+        spread = {h: naive_error_spread(series, levels, origin, best, h)
+                  for h in range(1, int(max(years)) - origin + 1)}
         usable = [h for h, e in spread.items() if len(e) >= 2]
         for h_index, (y, a) in enumerate(zip(years, actual)):
             h = int(y - origin)
@@ -501,7 +503,8 @@ def table_lines(doc: dict) -> list[str]:
                      f"{f(s['skill'])} | {f(s.get('skill_ex2020'))} | {s['cities_beating_naive']} of {s['cities']} | "
                      f"{s.get('coverage_90', float('nan')):.2f} | {f(s.get('width_90'), True)} | "
                      f"{f(s.get('crps'), True)} / {f(s.get('crps_naive'), True)} |")
-    lines += ["", "| origin | series | city | model MAPE | best naive (MAPE) | skill | skill w/o 2020 | conditional MAPE "
+    lines += ["", "| origin | series | city | model MAPE | best naive (MAPE) | skill | skill w/o 2020 | "
+              "conditional MAPE "
              "| 50 % / 90 % band coverage | 90 % width | CRPS model / naive |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for result in doc["results"]:
@@ -521,7 +524,8 @@ def report(doc: dict) -> str:
     lines += table_lines(doc) + [""]
     for result in doc["results"]:
         p = result["posterior"]
-        lines.append(f"- origin {result['origin']}: fitted {len(result['fitted'])} numbers (cost {result['cost']:.4g}); "
+        lines.append(f"- origin {result['origin']}: fitted {len(result['fitted'])} numbers "
+                     f"(cost {result['cost']:.4g}); "
                      f"held without information: {', '.join(result['held']) or 'none'}; posterior acceptance "
                      f"{p['acceptance']:.2f}, max R-hat {p['max_rhat']}, min ESS {p['min_ess']}; "
                      f"leaks: {', '.join(sorted({leak['input'] for leak in result['leaks']})) or 'none'}")
@@ -556,7 +560,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     path = Path(args.record)
     if not path.is_file():
-        print(f"{path}: no backtest record; run `simulate backtest calibration/baseline.yaml` first", file=__import__("sys").stderr)
+        print(f"{path}: no backtest record; run `simulate backtest calibration/baseline.yaml` first",
+              file=__import__("sys").stderr)
         return 2
     doc = json.loads(path.read_text(encoding="utf-8"))
     doc["summary"] = summary(doc["results"])

@@ -641,7 +641,8 @@ def _diagnostics_record(config: Config, result: dict) -> dict:
         out["posterior"] = {
             "walkers": chain["walkers"], "steps": chain["steps"], "burn": chain["burn"], "thin": chain["thin"],
             "draws": int(len(chain["draws"])), "acceptance": chain["acceptance"], "likelihood_scale": chain["scale"],
-            "rhat": dict(zip(labels, map(_finite, chain["rhat"]))), "ess": dict(zip(labels, map(_finite, chain["ess"]))),
+            "rhat": dict(zip(labels, map(_finite, chain["rhat"]))),
+            "ess": dict(zip(labels, map(_finite, chain["ess"]))),
             "tau": dict(zip(labels, map(_finite, chain["tau"])))}
     return out
 
@@ -672,8 +673,10 @@ def calibration_report(config: Config, model: Model, result: dict, records: list
     for j, (fr, value) in enumerate(zip(config.free, result["x"])):
         sd = np.std(accepted[:, j]) if len(accepted) > 10 else result["sd_jacobian"][j]
         source = " ".join(model.variables[fr.name].source.split())[:120]
-        lines.append(f"| {fr.label} | {value:.5g} | {sd:.2g} | {fr.default:.5g} | [{fr.low:g}, {fr.high:g}] | {source} |")
-    lines += ["", f"Jacobian check: {ens['drawn']} draws from the Jacobian Gaussian, {ens.get('inside_bounds', 0)} inside "
+        lines.append(f"| {fr.label} | {value:.5g} | {sd:.2g} | {fr.default:.5g} | [{fr.low:g}, {fr.high:g}] "
+                     f"| {source} |")
+    lines += ["", f"Jacobian check: {ens['drawn']} draws from the Jacobian Gaussian, "
+              f"{ens.get('inside_bounds', 0)} inside "
               f"the bounds, {len(accepted)} accepted (chi-square within the 95 % bound of the best fit, threshold "
               f"{ens['threshold'] if ens['threshold'] is None else round(ens['threshold'], 2)}).", ""]
     lines += _posterior_lines(config, result) + _identifiability_lines(result["identifiability"])
@@ -687,7 +690,8 @@ def _posterior_lines(config: Config, result: dict) -> list[str]:
     lines = ["## Posterior (emcee)", "",
              f"{chain['walkers']} walkers x {chain['steps']} steps, burn-in {chain['burn']} discarded, thinned by "
              f"{chain['thin']}: {len(chain['draws'])} draws (`posterior.csv`, a row per draw). Likelihood tempered by "
-             f"the reduced chi-square {chain['scale']:.2f}. Mean acceptance {chain['acceptance']:.2f}; split R-hat over "
+             f"the reduced chi-square {chain['scale']:.2f}. Mean acceptance {chain['acceptance']:.2f}; "
+             "split R-hat over "
              "4 walker groups (want < 1.1); ESS from the integrated autocorrelation time.", "",
              "| parameter | posterior median | 5 % | 95 % | R-hat | ESS |", "|---|---|---|---|---|---|"]
     draws = chain["draws"]

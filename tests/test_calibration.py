@@ -142,7 +142,8 @@ def test_without_out_the_fitted_files_are_updated(tmp_path):
     update_fitted_files(cfg, model, result)
     paths = fitted_paths(cfg)
     assert all(p.exists() for p in paths.values())
-    assert yaml.safe_load(paths["uncertain"].read_text()) == {"uncertain": {"posterior": {"draws": "fitted_posterior.csv"}}}
+    expected = {"uncertain": {"posterior": {"draws": "fitted_posterior.csv"}}}
+    assert yaml.safe_load(paths["uncertain"].read_text()) == expected
 
 
 def test_committed_posterior_draws_are_joint_rows_named_as_uncertain_targets(model):
