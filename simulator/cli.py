@@ -205,13 +205,13 @@ def cmd_run(args) -> int:
 
     model = load_model()
     scenario = load_scenario(args.scenario, model)
-    if args.dt is not None:
-        grid = scenario.time
-        for problem in time_problems(grid.start, grid.end, args.dt, grid.save):
-            raise flag_error("--dt", f"{problem} (the scenario runs {grid.start:g}-{grid.end:g}, saving every "
-                                     f"{grid.save:g} years)")
+    grid = scenario.time
+    problems = time_problems(grid.start, grid.end, args.dt, grid.save) if args.dt is not None else []
+    if problems:
+        raise flag_error("--dt", f"{problems[0]} (the scenario runs {grid.start:g}-{grid.end:g}, saving every "
+                                 f"{grid.save:g} years)")
     folder = _out_folder(args, scenario, scenario.name)
-    check_target(folder, args.overwrite)
+    check_target(folder, args.overwrite, "--out" if args.out else "output folder")
     asked = "--runs" if args.runs is not None else "--scheduler" if args.scheduler else \
         "monte_carlo" if scenario.data.get("monte_carlo") else None
     if asked and not scenario.uncertain:

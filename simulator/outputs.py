@@ -64,7 +64,7 @@ def foreign_entries(folder: Path) -> list[str]:
     return sorted(e.name for e in folder.iterdir() if e.name not in owned)
 
 
-def check_target(folder: Path, overwrite: bool = False, flag: str = "--out") -> None:
+def check_target(folder: Path, overwrite: bool = False, flag: str = "output folder") -> None:
     """Refuse, before any work, an output folder that cannot be written or holds files simulate did not make."""
     folder = Path(folder)
     try:
