@@ -15,7 +15,7 @@ For each origin Y:
    from Y's observed GDP, with the start state carried over from the calibrated run of the window (capital
    over GDP per posterior draw, population of the best fit; no census after 2010 is known at Y): a point
    forecast (the best fit) and a band (runs from the posterior draws); beside it the *conditional*
-   forecast, the same best fit with the observed inputs after Y;
+   forecast, the same run with the observed time paths after Y (parameters as known at Y);
 4. the naive benchmarks from the same pre-origin data: random walk with drift (mean log growth of the last
    4 years), a log-linear trend over the window; for population (the 2010 census is the only census-basis
    level before 2020; the intercensal series after 2010 is a back-revision to the 2020 census) the 2010
@@ -210,7 +210,9 @@ def backtest_origin(config, model: Model, base: Inputs, observed: pd.DataFrame, 
     draws = chain["draws"][rng.choice(len(chain["draws"]), size=min(options.runs, len(chain["draws"])), replace=False)]
     problem = fit["problem"]
     point = project(model, cfg, problem, fit["x"][None, :], inputs, origin)
-    conditional = project(model, cfg, problem, fit["x"][None, :], base, origin, state_from=inputs)
+    # the same run with the observed time paths after the origin (parameters as known at the origin)
+    observed_paths = Inputs(model, inputs.params.copy(), {k: list(v) for k, v in base.series.items()}, base.lookups)
+    conditional = project(model, cfg, problem, fit["x"][None, :], observed_paths, origin, state_from=inputs)
     band = project(model, cfg, problem, draws, inputs, origin)
     grid = point.grid
     times = list(grid.times)
