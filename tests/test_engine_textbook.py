@@ -114,3 +114,18 @@ variables:
 
     averages = np.array([delay3_exact(np.linspace(x - 0.25, x, 2001)).mean() for x in t[after]])
     np.testing.assert_allclose(ds["delayed3"].values[after], averages, rtol=3e-3)
+
+
+def test_initial_of_time_is_the_start_time(tmp_path):
+    """initial() of an expression that reads time is its value at the start, not re-evaluated each step."""
+    path = tmp_path / "clock.yaml"
+    path.write_text("""
+variables:
+  started: {kind: aux, units: year, equation: "initial(time)", doc: the start time}
+  elapsed: {kind: aux, units: year, equation: "time - started", doc: time since the start}
+""")
+    model = load(path)
+    for method in ("euler", "rk4"):
+        ds = to_dataset(simulate(model, default_inputs(model), TimeGrid(2010, 2015, 0.25), method))
+        assert np.all(ds["started"].values == 2010.0)
+        np.testing.assert_allclose(ds["elapsed"].values, ds["time"].values - 2010.0)

@@ -514,10 +514,10 @@ def _order(variables, spec, problems) -> Model | None:
     static, initial_only = [], {n for n, v in variables.items() if v.hidden_kind == "initial"}
     for n in init_order:
         var = variables[n]
-        if var.kind == "stock" or uses_time(n):
-            continue
-        deps = refs(n)
-        if n in initial_only or all(variables[d].kind in ("parameter", "lookup") or d in static for d in deps):
+        if n in initial_only:  # its value at the start time, whatever it reads (time included)
+            static.append(n)
+        elif var.kind != "stock" and not uses_time(n) and all(
+                variables[d].kind in ("parameter", "lookup") or d in static for d in refs(n)):
             static.append(n)
     static_set = set(static)
 
