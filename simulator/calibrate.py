@@ -723,16 +723,17 @@ def _identifiability_lines(ident: dict) -> list[str]:
 
 
 def cmd_calibrate(args) -> int:
-    from .outputs import staging
+    from .outputs import check_target, staging
 
     model = load_model()
     config = load_config(args.config, model)
     folder = Path(args.out) if args.out else Path("outputs") / f"calibration_{config.name}"
+    check_target(folder, args.overwrite, "--out" if args.out else "output folder")  # before the long fit
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
     say(f"calibrating {len(config.free)} numbers against {sum(len(t.rows) for t in config.targets)} observations "
         f"({config.grid.start:g}-{config.grid.end:g}) ...")
     result = calibrate(config, model, say)
-    with staging(folder) as tmp:
+    with staging(folder, args.overwrite) as tmp:
         write_outputs(tmp, config, model, result)
     if args.out:  # a trial fit: everything stays in DIR, the committed fit is not touched
         say(f"cost {result['cost']:.4g}; fitted parameters and report in {folder}/ "

@@ -392,3 +392,10 @@ def test_export_never_replaces_an_existing_file_unasked(tmp_path, capsys):
     assert main(["export", str(BASELINE), "--out", str(target), "--overwrite"]) == 0
     assert target.read_text().startswith("{UTF-8}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.mdl"]
+
+
+def test_calibrate_refuses_a_folder_with_user_files_before_fitting(tmp_path, capsys):
+    write(tmp_path / "thesis.docx", "x")
+    before = listing(tmp_path)
+    assert main(["calibrate", str(ROOT / "calibration" / "baseline.yaml"), "--out", str(tmp_path), "-q"]) == 2
+    assert "thesis.docx" in capsys.readouterr().err and listing(tmp_path) == before
