@@ -51,15 +51,16 @@ def resolved_yaml(scenario: Scenario) -> str:
     return stamp + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
-def recorded_variables(model, scenario: Scenario, chosen) -> list[str]:
+def recorded_variables(model, scenario: Scenario, chosen, every_limit_variable: bool = True) -> list[str]:
     """What a run must record: the chosen variables, and whatever the goals, the binding report and the
-    plausibility guards read (outputs.variables limits what is written, not what is checked)."""
+    plausibility guards read (outputs.variables limits what is written, not what is checked). Ensembles
+    record only each limit's binding indicator (``every_limit_variable=False``)."""
     from .limits import LIMITS
     from .plausibility import guarded
 
     goals = goals_module.load_goals(scenario.goals)
     needed = [g["indicator"].get(k) for g in goals for k in ("variable", "numerator", "denominator")]
-    needed += [name for limit in LIMITS for name in limit.variables()]
+    needed += [name for limit in LIMITS for name in (limit.variables() if every_limit_variable else [limit.binding])]
     needed += guarded(model)
     return list(dict.fromkeys([*chosen, *(n for n in needed if n and n in model.variables)]))
 

@@ -295,13 +295,10 @@ def summary(ds, goals, scenario, folder, elapsed) -> str:
 
 
 def format_goal_value(goal: dict, value=None) -> str:
-    """A goal's value (or target) as the terminal prints it: percent for fractions, a year for years."""
-    value = goal["value"] if value is None else value
-    if goal.get("units") in ("1", "1/year"):
-        return f"{value * 100:.2f} %"
-    if goal.get("units") == "year":
-        return f"{value:.0f}"
-    return f"{value:.4g}"
+    """A goal's value (or target) as the terminal prints it: as the report does (percent, ratio or year)."""
+    from .report import goal_number
+
+    return goal_number(goal, goal["value"] if value is None else value)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -226,7 +226,7 @@ def make_plan(model: Model, scenario: Scenario, runs=None, seed=None, chunk=None
     from .api import recorded_variables
 
     chosen = variables or scenario.outputs.get("variables") or [v for v in ENSEMBLE_VARIABLES if v in model.variables]
-    variables = recorded_variables(model, scenario, chosen)
+    variables = recorded_variables(model, scenario, chosen, every_limit_variable=False)
     return Plan(scenario, runs, int(seed if seed is not None else mc.get("seed", 0)), mc.get("sampling", "lhs"),
                 int(chunk or mc.get("chunk", 10000)), variables)
 
@@ -249,6 +249,7 @@ class Store:
         import zarr
 
         self.path, self.model, self.plan = path, model, plan
+        self.guarded = [n for n in plan.variables if model.variables[n].plausible is not None]
         if create:
             root = zarr.open_group(str(path), mode="w", zarr_format=2)
             grid = plan.scenario.time
@@ -269,6 +270,11 @@ class Store:
             array = root.create_array("failed", shape=(plan.runs,), chunks=(plan.chunk,), dtype="i1", fill_value=None)
             array.attrs["_ARRAY_DIMENSIONS"] = ["run"]
             array.attrs["description"] = "1 where the run went non-finite (its outputs are NaN)"
+            array = root.create_array("implausible", shape=(plan.runs,), chunks=(plan.chunk,), dtype="u4",
+                                      fill_value=None)
+            array.attrs["_ARRAY_DIMENSIONS"] = ["run"]
+            array.attrs["description"] = ("bit j set where the run left the plausible range of guarded variable j: "
+                                          + ", ".join(self.guarded))
         self.root = zarr.open_group(str(path), mode="r+", zarr_format=2)
 
     @staticmethod
@@ -288,6 +294,21 @@ class Store:
         flags = np.zeros(stop - start, dtype="i1")
         flags[failed] = 1
         self.root["failed"][start:stop] = flags
+        self.root["implausible"][start:stop] = self.implausible(values, labels, failed)
+
+    def implausible(self, values: np.ndarray, labels, failed) -> np.ndarray:
+        """Per run, a bit per guarded variable whose plausible range the run leaves (failed runs: 0)."""
+        bits = np.zeros(values.shape[0], dtype="u4")
+        columns = {}
+        for j, (name, _) in enumerate(labels):
+            columns.setdefault(name, []).append(j)
+        for bit, name in enumerate(self.guarded):
+            low, high = self.model.variables[name].plausible
+            block = values[:, :, columns[name]]
+            outside = ~((block >= low) & (block <= high)).all(axis=(1, 2))
+            bits |= outside.astype("u4") << bit
+        bits[failed] = 0
+        return bits
 
 
 def run_plan(model: Model, plan: Plan, work: Path, workers=None, scheduler=None, progress=True, say=print):
@@ -414,23 +435,18 @@ def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
     at a time, goal indicators one block of runs at a time."""
     from .goals import aggregate, load_goals, per_run
 
-    from .plausibility import outside
-
     runs = open_runs(work)
     failed = runs["failed"].values.astype(bool)
     reasons_excluded = {"went non-finite": int(failed.sum())} if failed.any() else {}
-    implausible = np.zeros(plan.runs, dtype=bool)
-    for name in plan.variables:
-        if model.variables[name].plausible is None:
-            continue
-        for start in range(0, plan.runs, block):
-            flags = outside(model, xr.Dataset({name: runs[name].isel(run=slice(start, start + block))}).load())[name]
-            flags &= ~failed[start:start + block]
-            if flags.any():
-                low, high = model.variables[name].plausible
-                reason = f"left the plausible range of {name} [{low:g}, {high:g}] {model.variables[name].units}"
-                reasons_excluded[reason] = reasons_excluded.get(reason, 0) + int((flags & ~implausible[start:start + block]).sum())
-                implausible[start:start + block] |= flags
+    bits = runs["implausible"].values
+    guarded = [n for n in plan.variables if model.variables[n].plausible is not None]
+    for bit, name in enumerate(guarded):  # a run is counted under the first range it leaves
+        first = (bits & (1 << bit)).astype(bool) & ((bits & ((1 << bit) - 1)) == 0)
+        if first.any():
+            low, high = model.variables[name].plausible
+            reasons_excluded[f"left the plausible range of {name} [{low:g}, {high:g}] "
+                             f"{model.variables[name].units}"] = int(first.sum())
+    implausible = bits != 0
     keep = ~failed & ~implausible
     percentile_vars = {}
     for name in plan.variables:
@@ -577,7 +593,8 @@ def check_scheduler(address: str, timeout: float = 5.0):
     except ValueError:
         host = port = None
     if not host or not port:
-        raise flag_error("--scheduler", f"give 'local' or a scheduler address such as tcp://HOST:8786 (got {address!r})")
+        raise flag_error("--scheduler", "give 'local' or a scheduler address such as tcp://HOST:8786 "
+                                        f"(got {address!r})")
     try:
         socket.create_connection((host, port), timeout=timeout).close()
     except OSError as exc:

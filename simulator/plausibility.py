@@ -1,6 +1,7 @@
 """Plausibility guards: each model variable may declare the range a sane run stays in (``plausible:`` in
-the model files). A run that leaves it is reported with the variable, city, year and run; ensembles
-count such runs and leave them out of percentiles and probabilities, saying how many."""
+the model files). A run that leaves it is reported with the variable, city and year; ensembles flag such
+runs as they are stored (ensemble.Store.implausible), count them and leave them out of percentiles and
+probabilities, saying how many."""
 
 from __future__ import annotations
 
@@ -13,21 +14,6 @@ from .engine import Model
 def guarded(model: Model) -> list[str]:
     """The variables that declare a plausible range."""
     return [name for name, var in model.variables.items() if var.plausible is not None]
-
-
-def outside(model: Model, ds: xr.Dataset) -> dict[str, np.ndarray]:
-    """Per guarded variable in ``ds``: a boolean per run (or a scalar for one run), True where the run
-    leaves the plausible range (or is not finite) at any time and element."""
-    out = {}
-    for name in guarded(model):
-        if name not in ds:
-            continue
-        low, high = model.variables[name].plausible
-        da = ds[name]
-        bad = ~((da >= low) & (da <= high))
-        others = [d for d in da.dims if d != "run"]
-        out[name] = bad.any(dim=others).values
-    return out
 
 
 def messages(model: Model, ds: xr.Dataset, limit: int = 10) -> list[str]:

@@ -333,7 +333,8 @@ class _Checker:
         the scenario file that set the entry)."""
         model = self.model
         out = {}
-        bad = self.bad if source is None else (lambda path, message: self.problems.append(source.problem(path, message)))
+        bad = self.bad if source is None else \
+            (lambda path, message: self.problems.append(source.problem(path, message)))
         for name, spec in section.items():
             path = ("parameters", name)
             var = model.variables.get(name) if isinstance(name, str) else None
@@ -616,7 +617,8 @@ class _Checker:
                 if match.group(2) else None
             values = table["values"][:, j]
             if var.bounds and (values.min() < var.bounds[0] or values.max() > var.bounds[1]):
-                self.bad(path + ("draws",), f"column {column}: draws outside {var.name}'s valid range {list(var.bounds)}")
+                self.bad(path + ("draws",), f"column {column}: draws outside {var.name}'s valid range "
+                                            f"[{var.bounds[0]:g}, {var.bounds[1]:g}]")
                 continue
             out.append(Distribution(target, "posterior", {"draws": spec["draws"], "column": j}, element, column))
         return out
@@ -633,8 +635,8 @@ class _Checker:
             low, high = float(np.min(drawn)), float(np.max(drawn))
         if low < var.bounds[0] or high > var.bounds[1]:
             self.bad(path, f"a {dist} draw can reach {low:g} to {high:g}, outside {var.name}'s valid range "
-                           f"[{var.bounds[0]:g}, {var.bounds[1]:g}] ({var.units}); keep the distribution within it (e.g. truncnormal "
-                           "with low and high inside the range)")
+                           f"[{var.bounds[0]:g}, {var.bounds[1]:g}] ({var.units}); keep the distribution within it "
+                           "(e.g. truncnormal with low and high inside the range)")
             return False
         return True
 

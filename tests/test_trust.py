@@ -133,7 +133,8 @@ def test_a_per_city_override_keeps_the_other_cities_fitted_values(tmp_path):
     fitted = base.parameters["investment_rate_scale"]
     assert own.parameters["investment_rate_scale"][2] == 1.2
     np.testing.assert_array_equal(own.parameters["investment_rate_scale"][[0, 1, 3]], fitted[[0, 1, 3]])
-    restated = simulator.load_scenario(mine(tmp_path, f"parameters:\n  investment_rate_scale: {{ordos: {float(fitted[2])!r}}}\n"))
+    restate = f"parameters:\n  investment_rate_scale: {{ordos: {float(fitted[2])!r}}}\n"
+    restated = simulator.load_scenario(mine(tmp_path, restate))
     np.testing.assert_array_equal(restated.parameters["investment_rate_scale"], fitted)
 
 

@@ -147,7 +147,8 @@ def read_model(paths) -> ModelSpec:
             first = _pair(horizon.get("start")) if isinstance(horizon, dict) else None
             last = _number(horizon.get("end")) if isinstance(horizon, dict) else None
             if first is None or last is None:
-                problems.append(doc.problem(("horizon",), "give {start: [first, last start year], end: latest end year}"))
+                problems.append(doc.problem(("horizon",), "give {start: [first, last start year], "
+                                                          "end: latest end year}"))
             else:
                 spec.horizon = (first, last)
         _read_dimensions(doc, spec, problems)

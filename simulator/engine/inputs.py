@@ -77,10 +77,14 @@ def calendar_year(t: float, side: str = "start") -> int:
     which year: "start" (a step that starts there) the year that begins, "end" (a step that ends there,
     a value reported for the year) the year that ends.
     """
-    whole = round(t)
-    if abs(t - whole) < 1e-9:
-        return whole + 1 if side == "start" else whole
-    return math.floor(t) + 1
+    return int(calendar_years(np.array([t], dtype=float), side)[0])
+
+
+def calendar_years(times: np.ndarray, side: str = "start") -> np.ndarray:
+    """calendar_year for an array of model times (as floats)."""
+    whole = np.round(times)
+    boundary = np.abs(times - whole) < 1e-9
+    return np.where(boundary, whole + (side == "start"), np.floor(times) + 1)
 
 
 def _whole(x: float) -> bool:
@@ -130,16 +134,14 @@ class Inputs:
         values where a step ends), each (2 * n_steps + 1, n_series). They differ only at year boundaries,
         where a step starting there reads the new calendar year and a step ending there the old one."""
         times = grid.half_step_times()
-        out = []
-        for side in ("start", "end"):
-            years = np.array([calendar_year(t, side) for t in times])
-            values = np.zeros((len(times), max(self.model.n_series, 1)))
-            for name in self.model.series:
-                column = self.model.series_offset[name]
-                for k, (xs, ys) in enumerate(self.series[name]):
-                    values[:, column + k] = np.interp(years, xs, ys)
-            out.append(values)
-        return out[0], out[1]
+        starts, ends = calendar_years(times, "start"), calendar_years(times, "end")
+        years, index = np.unique(np.concatenate([starts, ends]), return_inverse=True)
+        table = np.zeros((len(years), max(self.model.n_series, 1)))  # each series element, year by year
+        for name in self.model.series:
+            column = self.model.series_offset[name]
+            for k, (xs, ys) in enumerate(self.series[name]):
+                table[:, column + k] = np.interp(years, xs, ys)
+        return table[index[:len(times)]], table[index[len(times):]]
 
     def lookup_table(self) -> np.ndarray:
         """All lookup tables flattened: per table, per element, x values then y values."""

@@ -278,11 +278,13 @@ def save_weights(grid: TimeGrid, method: str, report: str = "mean") -> tuple[np.
     return starts, ends
 
 
-def series_outputs(model: Model, inputs: Inputs, grid: TimeGrid, method: str, names: list[str]) -> np.ndarray:
-    """Recorded values of series (policy paths and data), per run: (runs, n_saves + 1, columns)."""
+def series_outputs(model: Model, inputs: Inputs, grid: TimeGrid, method: str, names: list[str],
+                   series_grid=None) -> np.ndarray:
+    """Recorded values of series (policy paths and data), per run: (runs, n_saves + 1, columns).
+    ``series_grid``: Inputs.series_grid(grid), if already computed."""
     if not names:
         return np.zeros((inputs.runs, grid.n_saves + 1, 0))
-    at_starts, at_ends = inputs.series_grid(grid)
+    at_starts, at_ends = series_grid or inputs.series_grid(grid)
     weights = {report: save_weights(grid, method, report) for report in ("mean", "point")}
     blocks = []
     for name in names:

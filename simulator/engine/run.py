@@ -78,12 +78,14 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
     nonneg = np.array([model.variables[n].nonnegative for n in model.stocks for _ in range(model.size(n))],
                       dtype=np.bool_)
     params = np.ascontiguousarray(inputs.params, dtype=np.float64)
+    series_grid = inputs.series_grid(grid)
     with threads(n_threads):
-        kernel.run_batch(params, *inputs.series_grid(grid), inputs.lookup_table(), float(grid.start),
+        kernel.run_batch(params, *series_grid, inputs.lookup_table(), float(grid.start),
                          float(grid.dt), grid.n_steps, grid.steps_per_save, METHODS[method], rec_s, rec_mean, rec_point,
                          nonneg if len(nonneg) else np.zeros(1, np.bool_), out, status)
     if series:
-        out = np.concatenate([out, series_outputs(model, inputs, grid, method, series).astype(dtype)], axis=2)
+        recorded = series_outputs(model, inputs, grid, method, series, series_grid).astype(dtype)
+        out = np.concatenate([out, recorded], axis=2)
     failed = np.flatnonzero(status[:, 0])
     if len(failed) and on_error == "raise":
         raise _nonfinite_error(model, inputs, grid, method, status, failed, labels)
