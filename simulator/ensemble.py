@@ -625,7 +625,7 @@ def write_summaries(model: Model, plan: Plan, work: Path):
              "runs.zarr (`simulator.ensemble.open_runs(folder)`, with a `failed` flag per run); "
              "percentiles: summary.nc.", ""]
     write_report(work / "report.md", median, scenario, goals, None, extra=extra)
-    central = run(scenario, variables=[v for v in plan.variables if not v.startswith("share_")])
+    central = run(scenario, variables=plan.variables)
     plots.fan_chart(summary, path=work / "fan_chart.png", title=f"{scenario.name}: {plan.runs} runs",
                     deterministic=central)
     plots.goal_dashboard(goals, path=work / "goals.png", title=f"Plan goals: {scenario.name} ({plan.runs} runs)")
