@@ -226,6 +226,26 @@ def test_implausible_runs_are_counted_and_excluded_from_the_probabilities(model)
     assert float(summary["population"].sel(percentile=95, time=2035, city="ordos")) == pytest.approx(high, rel=1e-6)
 
 
+def test_every_run_of_an_ensemble_starts_from_the_observed_start_year(baseline):
+    """2020 is data: GDP, population and CO2 of the start year are the statistics in every run, whatever
+    the draws (unpublished start-year quantities, such as water use, may differ between runs)."""
+    _, _, runs = simulator.run_ensemble(SCENARIOS / "baseline_uncertain.yaml", runs=64, seed=3)
+    for name in ("gdp", "population", "urban_population", "co2"):
+        start = runs[name].sel(time=2020)
+        np.testing.assert_allclose(start.values, np.broadcast_to(baseline[name].sel(time=2020).values, start.shape),
+                                   rtol=2e-6, err_msg=name)
+    # no limit cuts the observed year: a draw's own 2020 coal output is what it produces in 2020
+    for binding in ("coal_binding", "water_binding", "energy_binding"):
+        assert not runs[binding].sel(time=2020).any(), binding
+
+
+def test_no_assumed_coal_cap_can_sit_below_the_2020_output(model):
+    cap, output = model.variables["coal_cap"], model.variables["coal_output_2020"]
+    for c, city in enumerate(model.spec.dims["city"]):
+        _, caps = cap.points[c]
+        assert caps[0] * cap.range[c][0] >= output.range[c][1], city
+
+
 def test_a_deterministic_run_outside_a_plausible_range_says_so(tmp_path, model, capsys):
     population = model.variables["population"]
     saved = population.plausible
