@@ -14,7 +14,8 @@ import time
 import traceback
 from pathlib import Path
 
-COMMANDS = ("run", "compare", "list", "describe", "export", "calibrate", "sensitivity", "backtest")
+COMMANDS = ("run", "compare", "list", "describe", "export", "calibrate", "sensitivity", "backtest", "search",
+            "discover")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,7 +23,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="simulate",
         description="Hu-Bao-E-Wu regional simulator. `simulate SCENARIO.yaml` runs a scenario and writes "
                     "results.nc, CSV files, goals.json, report.md and plots to outputs/<scenario name>/.",
-        epilog="Commands: run (the default), compare, list, describe, export, calibrate, sensitivity, backtest. "
+        epilog="Commands: run (the default), compare, list, describe, export, calibrate, sensitivity, backtest, "
+               "search, discover. "
                "`simulate COMMAND --help` for each.")
     from . import __version__
 
@@ -85,6 +87,30 @@ def _parser() -> argparse.ArgumentParser:
     sensitivity.add_argument("--seed", type=whole(0), default=0)
     _out(sensitivity, "outputs/<scenario name>_sensitivity")
     _verbosity(sensitivity)
+
+    search = sub.add_parser("search", help="policy search: the lever mixes that do best across uncertain futures",
+                            description="Many-objective search (NSGA-II) over the scenario's search: levers, each "
+                                        "policy scored over the same futures from its uncertain: block. Resumable.")
+    search.add_argument("scenario", help="scenario YAML file with a search: block (e.g. scenarios/plan_search.yaml)")
+    search.add_argument("--futures", type=whole(1), help="futures each policy is scored over (overrides search.futures)")
+    search.add_argument("--generations", type=whole(1), help="generations (overrides search.generations)")
+    search.add_argument("--seed", type=whole(0), help="random seed of the futures and the search (overrides search.seed)")
+    search.add_argument("--workers", type=whole(1), help="threads")
+    _out(search, "outputs/<scenario name>_search")
+    _verbosity(search)
+
+    discover = sub.add_parser("discover", help="scenario discovery: the futures in which a goal fails (PRIM)",
+                              description="Run the scenario's ensemble and find, with PRIM, the region of its uncertain "
+                                          "inputs where a goal fails. Resumable.")
+    discover.add_argument("scenario", help="scenario YAML file with an uncertain: block (e.g. scenarios/plan_uncertain.yaml)")
+    discover.add_argument("--goal", required=True, help="goal id (see `simulate list goals`)")
+    discover.add_argument("--runs", type=whole(10), help="futures (overrides monte_carlo.runs)")
+    discover.add_argument("--seed", type=whole(0), help="random seed (overrides monte_carlo.seed)")
+    discover.add_argument("--density", type=share, default=0.5,
+                          help="least share of failing futures in the box reported (default 0.5)")
+    discover.add_argument("--workers", type=whole(1), help="threads")
+    _out(discover, "outputs/<scenario name>_discover_<goal>")
+    _verbosity(discover)
     return parser
 
 
@@ -107,6 +133,16 @@ def whole(least: int):
         return value
     parse.__name__ = f"whole number >= {least}"
     return parse
+
+
+def share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number between 0 and 1 (got {text!r})") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"a number above 0 and at most 1 (got {text!r})")
+    return value
 
 
 def time_step(text: str) -> float:
@@ -151,7 +187,7 @@ def main(argv=None) -> int:
     try:
         return {"run": cmd_run, "compare": cmd_compare, "list": cmd_list, "describe": cmd_describe,
                 "export": cmd_export, "calibrate": cmd_calibrate, "sensitivity": cmd_sensitivity,
-                "backtest": cmd_backtest}[args.command](args)
+                "backtest": cmd_backtest, "search": cmd_search, "discover": cmd_discover}[args.command](args)
     except InputError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -523,6 +559,33 @@ def cmd_sensitivity(args) -> int:
     folder = Path(args.out) if args.out else Path("outputs") / f"{scenario.name}_sensitivity"
     return sensitivity_outputs(model, scenario, folder, runs=args.runs, seed=args.seed, overwrite=args.overwrite,
                                quiet=args.quiet)
+
+
+
+def cmd_search(args) -> int:
+    from .model import load_model
+    from .scenario import load_scenario
+    from .search import SearchOptions, search_outputs
+
+    model = load_model()
+    scenario = load_scenario(args.scenario, model)
+    folder = Path(args.out) if args.out else Path("outputs") / f"{scenario.name}_search"
+    return search_outputs(model, scenario, folder, SearchOptions(
+        futures=args.futures, generations=args.generations, seed=args.seed, workers=args.workers,
+        overwrite=args.overwrite, quiet=args.quiet))
+
+
+def cmd_discover(args) -> int:
+    from .discover import DiscoverOptions, discover_outputs
+    from .model import load_model
+    from .scenario import load_scenario
+
+    model = load_model()
+    scenario = load_scenario(args.scenario, model)
+    folder = Path(args.out) if args.out else Path("outputs") / f"{scenario.name}_discover_{args.goal}"
+    return discover_outputs(model, scenario, folder, DiscoverOptions(
+        goal=args.goal, runs=args.runs, seed=args.seed, density=args.density, workers=args.workers,
+        overwrite=args.overwrite, quiet=args.quiet))
 
 
 if __name__ == "__main__":

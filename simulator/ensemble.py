@@ -174,8 +174,9 @@ class Samples:
         return out
 
 
-def apply(inputs: Inputs, distributions: list[Distribution], values: np.ndarray):
-    """Set each run's sampled inputs (later entries override earlier ones on the same element)."""
+def apply(inputs: Inputs, distributions: list[Distribution], values: np.ndarray, scale: bool = False):
+    """Set each run's sampled inputs (later entries override earlier ones on the same element); with
+    ``scale``, multiply what is there instead (a policy lever on a path whose multiplier is also drawn)."""
     model = inputs.model
     for j, dist in enumerate(distributions):
         if dist.target.endswith(".multiplier"):
@@ -184,7 +185,10 @@ def apply(inputs: Inputs, distributions: list[Distribution], values: np.ndarray)
         else:
             base, size = model.param_offset[dist.target], model.size(dist.target)
         offsets = [base + dist.element] if dist.element is not None else list(range(base, base + size))
-        inputs.params[:, offsets] = values[:, j:j + 1]
+        if scale:
+            inputs.params[:, offsets] *= values[:, j:j + 1]
+        else:
+            inputs.params[:, offsets] = values[:, j:j + 1]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -298,15 +302,9 @@ class Store:
 
     def implausible(self, values: np.ndarray, labels, failed) -> np.ndarray:
         """Per run, a bit per guarded variable whose plausible range the run leaves (failed runs: 0)."""
-        bits = np.zeros(values.shape[0], dtype="u4")
-        columns = {}
-        for j, (name, _) in enumerate(labels):
-            columns.setdefault(name, []).append(j)
-        for bit, name in enumerate(self.guarded):
-            low, high = self.model.variables[name].plausible
-            block = values[:, :, columns[name]]
-            outside = ~((block >= low) & (block <= high)).all(axis=(1, 2))
-            bits |= outside.astype("u4") << bit
+        from .plausibility import flags
+
+        bits = flags(self.model, self.guarded, values, labels)
         bits[failed] = 0
         return bits
 

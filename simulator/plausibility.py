@@ -35,3 +35,17 @@ def messages(model: Model, ds: xr.Dataset, limit: int = 10) -> list[str]:
                 lines.append(f"{name}{where} leaves its plausible range [{low:g}, {high:g}] {var.units} in "
                              f"{int(series.time[t])}: {value:.3g}")
     return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
+
+
+def flags(model: Model, names: list[str], values: np.ndarray, labels) -> np.ndarray:
+    """Per run of a batch (values[run, save, column], columns named by ``labels``), a bit per variable of
+    ``names`` (guarded ones) whose plausible range the run leaves."""
+    bits = np.zeros(values.shape[0], dtype="u4")
+    columns: dict[str, list[int]] = {}
+    for j, (name, _) in enumerate(labels):
+        columns.setdefault(name, []).append(j)
+    for bit, name in enumerate(names):
+        low, high = model.variables[name].plausible
+        block = values[:, :, columns[name]]
+        bits |= (~((block >= low) & (block <= high)).all(axis=(1, 2))).astype("u4") << bit
+    return bits

@@ -13,6 +13,7 @@ uncertain           NAME or policies.NAME: a distribution (used by Monte Carlo);
 monte_carlo         runs, seed, sampling (random | lhs | sobol), chunk
 goals               select: [ids]; override: {id: {target: ..., tolerance: ...}}
 outputs             variables: [...]; formats: [netcdf, csv, report, plots]; folder: path
+search              levers, objectives, constraints, futures, generations, population, seed (``simulate search``)
 
 Every problem is collected and reported as ``FILE:LINE: key.path: message``; nothing is evaluated.
 """
@@ -36,7 +37,7 @@ from .engine.units import UnitError, parse_unit
 from .errors import Problem, ScenarioError
 
 TOP_KEYS = ("name", "description", "extends", "parameters_from", "time", "parameters", "policies", "uncertain",
-            "monte_carlo", "goals", "outputs")
+            "monte_carlo", "goals", "outputs", "search")
 TIME_KEYS = {"start": 2020, "end": 2035, "dt": 0.25, "method": "rk4", "save": 1}
 MC_KEYS = ("runs", "seed", "sampling", "chunk")
 SAMPLINGS = ("random", "lhs", "sobol")
@@ -51,6 +52,8 @@ DISTRIBUTIONS = {  # what a scenario may write; "posterior" rows come from a cal
 }
 MC_LIMITS = {"runs": (1, 10**9), "seed": (0, 2**63 - 1), "chunk": (1, 10**7)}
 SWITCH_EPS = 1e-6  # years: a switch is a step between start - eps and start
+SEARCH_DEFAULTS = {"futures": 200, "generations": 20, "population": 40, "seed": 0}
+SEARCH_LIMITS = {"futures": (1, 10**6), "generations": (1, 10**4), "population": (4, 10**5), "seed": (0, 2**63 - 1)}
 
 
 @dataclass
@@ -62,6 +65,49 @@ class Distribution:
     args: dict
     element: int | None = None  # flat element index, or None for one draw shared by all elements
     label: str = ""
+
+
+@dataclass(frozen=True)
+class SearchLever:
+    """One lever of a policy search: a parameter (all elements or one) or a policy multiplier, searched over
+    [low, high] or over a list of choices."""
+
+    label: str  # as the scenario writes it: investment_rate_scale[ordos], policies.coal_cap
+    target: str  # parameter name, or "NAME.multiplier" for a policy path
+    element: int | None
+    low: float
+    high: float
+    choices: tuple[float, ...] = ()
+
+    def values(self, u: np.ndarray) -> np.ndarray:
+        """The lever's values for positions ``u`` in [0, 1] (the optimiser's coordinates)."""
+        if self.choices:
+            index = np.minimum((np.asarray(u) * len(self.choices)).astype(int), len(self.choices) - 1)
+            return np.asarray(self.choices)[index]
+        return self.low + np.asarray(u) * (self.high - self.low)
+
+
+@dataclass(frozen=True)
+class SearchObjective:
+    """Maximise or minimise either the probability a goal is met, or the mean over the futures of a
+    variable's four-city total in one year."""
+
+    label: str
+    sense: str  # "max" or "min"
+    goal: str = ""
+    variable: str = ""
+    year: float = 0.0
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    levers: tuple[SearchLever, ...]
+    objectives: tuple[SearchObjective, ...]
+    constraints: tuple[tuple[str, float], ...]  # (goal id, least probability it must be met)
+    futures: int
+    generations: int
+    population: int
+    seed: int
 
 
 @dataclass
@@ -79,6 +125,7 @@ class Scenario:
     monte_carlo: dict = field(default_factory=dict)
     goals: dict = field(default_factory=dict)
     outputs: dict = field(default_factory=dict)
+    search: SearchSpec | None = None
 
     def inputs(self, model: Model, runs: int = 1) -> Inputs:
         """Kernel inputs: the model's defaults with this scenario's parameters and policies."""
@@ -254,6 +301,8 @@ class _Checker:
         scenario.monte_carlo = self.monte_carlo(data.get("monte_carlo") or {})
         scenario.goals = self.goals(data.get("goals") or {})
         scenario.outputs = self.outputs(data.get("outputs") or {})
+        if data.get("search") is not None:
+            scenario.search = self.search(data["search"], scenario)
         return scenario
 
     def mapping(self, value, path) -> dict:
@@ -556,20 +605,9 @@ class _Checker:
             path = ("uncertain", name)
             if name in ("assumed_parameters", "posterior"):
                 continue
-            element = None
-            match = re.match(r"^(.+?)\[([^\]]+)\]$", str(name))
-            if match:  # one element: tfp_growth[ordos]
-                name_only, subs = match.group(1), [x.strip() for x in match.group(2).split(",")]
-                target, var = self.uncertain_target(name_only, path)
-                if var is None:
-                    continue
-                element = self.element_index(var, subs, path)
-                if element is None:
-                    continue
-            else:
-                target, var = self.uncertain_target(name, path)
-                if var is None:
-                    continue
+            target, var, element = self.input_reference(name, path)
+            if var is None:
+                continue
             spec = self.mapping(spec, path)
             if not spec:
                 continue
@@ -652,6 +690,16 @@ class _Checker:
                 return None
             index.append(elements.index(sub))
         return int(np.ravel_multi_index(index, self.model.spec.shape(var.dims))) if index else None
+
+    def input_reference(self, name, path):
+        """``NAME``, ``NAME[city]``, ``policies.NAME`` or ``policies.NAME[city]`` -> (target, declaration,
+        element or None), or (None, None, None) after reporting the problem."""
+        match = re.match(r"^(.+?)\[([^\]]+)\]$", str(name))
+        target, var = self.uncertain_target(match.group(1) if match else name, path)
+        if var is None or not match:
+            return target, var, None
+        element = self.element_index(var, [x.strip() for x in match.group(2).split(",")], path)
+        return (target, var, element) if element is not None else (None, None, None)
 
     def uncertain_target(self, name, path):
         model = self.model
@@ -793,6 +841,106 @@ class _Checker:
             else:
                 out["folder"] = folder
         return out
+
+
+    # -- policy search ----------------------------------------------------------------------
+    def search(self, section, scenario: Scenario) -> SearchSpec | None:
+        """``search:``: the levers (like uncertain inputs: NAME, NAME[city], policies.NAME[city]) with
+        {low, high} or {values: [...]}, the objectives ({maximise|minimise: goal id or variable, year}),
+        constraints ({goal, at_least}) and the sizes of the search."""
+        from .goals import load_goals
+
+        section = self.mapping(section, ("search",))
+        known = ("levers", "objectives", "constraints", *SEARCH_DEFAULTS)
+        for key in section:
+            if key not in known:
+                self.bad(("search", key), f"unknown key{_suggest(key, known)}; allowed: {', '.join(known)}")
+        if not scenario.uncertain:
+            self.bad(("search",), "a search scores each policy over uncertain futures: give an uncertain: block")
+        goal_ids = [g["id"] for g in load_goals(scenario.goals)]
+        levers = []
+        lever_section = self.mapping(section.get("levers", {}), ("search", "levers"))
+        if not lever_section:
+            self.bad(("search", "levers"), "name at least one lever, e.g. investment_rate_scale[ordos]: {low: 0.9, "
+                                            "high: 1.3}")
+        for name, spec in lever_section.items():
+            path = ("search", "levers", name)
+            target, var, element = self.input_reference(name, path)
+            spec = self.mapping(spec, path) if var is not None else {}
+            if not spec:
+                continue
+            if not target.endswith(".multiplier") and any(
+                    d.target == target and (None in (d.element, element) or d.element == element)
+                    for d in scenario.uncertain):
+                self.bad(path, "is drawn as an uncertain input of this scenario; a lever is a decision, not a future "
+                               "(remove it from uncertain:, or choose a policy lever, which multiplies its path)")
+                continue
+            if set(spec) == {"values"}:
+                values = spec["values"]
+                if not isinstance(values, list) or len(values) < 2 or any(_number(v) is None for v in values):
+                    self.bad(path + ("values",), "a list of at least two numbers")
+                elif self.within_bounds(var, target, "choice", {"values": values}, path):
+                    choices = tuple(float(v) for v in values)
+                    levers.append(SearchLever(str(name), target, element, min(choices), max(choices), choices))
+            elif set(spec) == {"low", "high"}:
+                low, high = _number(spec["low"]), _number(spec["high"])
+                if low is None or high is None or not low < high:
+                    self.bad(path, "low and high must be numbers with low < high")
+                elif self.within_bounds(var, target, "uniform", {"low": low, "high": high}, path):
+                    levers.append(SearchLever(str(name), target, element, low, high))
+            else:
+                self.bad(path, "give {low: number, high: number} or {values: [number, ...]}")
+        objectives = []
+        entries = section.get("objectives")
+        if not isinstance(entries, list) or not entries:
+            self.bad(("search", "objectives"), "a list such as [{maximise: gdp_growth_2021_2025}, "
+                                                "{minimise: co2, year: 2030}]")
+            entries = []
+        for i, entry in enumerate(entries):
+            path = ("search", "objectives", yamlio.Index(i))
+            entry = self.mapping(entry, path)
+            senses = [k for k in ("maximise", "minimise") if k in entry]
+            if len(senses) != 1 or set(entry) - {"maximise", "minimise", "year"}:
+                self.bad(path, "give one of maximise or minimise (a goal id or a variable), and a year for a variable")
+                continue
+            what, sense = entry[senses[0]], "max" if senses[0] == "maximise" else "min"
+            if _one_of(what, goal_ids) and "year" not in entry:
+                objectives.append(SearchObjective(f"P({what})", sense, goal=what))
+            elif _one_of(what, self.model.variables) and not self.model.variables[what].hidden:
+                year = _number(entry.get("year"))
+                if year is None or not np.any(np.isclose(scenario.time.times, year)):
+                    self.bad(path + ("year",), f"a saved year of the run, {scenario.time.start:g}-"
+                                               f"{scenario.time.end:g}")
+                    continue
+                objectives.append(SearchObjective(f"{what} {year:g} ({self.model.variables[what].units})", sense,
+                                                  variable=what, year=year))
+            else:
+                self.bad(path + (senses[0],), f"a goal id ({', '.join(goal_ids)}) or a model variable"
+                                              f"{_suggest(what, [*goal_ids, *self.model.variables])}")
+        constraints = []
+        entries = section.get("constraints", [])
+        if not isinstance(entries, list):
+            self.bad(("search", "constraints"), "a list such as [{goal: water_within_caps, at_least: 0.9}]")
+            entries = []
+        for i, entry in enumerate(entries):
+            path = ("search", "constraints", yamlio.Index(i))
+            entry = self.mapping(entry, path)
+            least = _number(entry.get("at_least"))
+            if set(entry) != {"goal", "at_least"} or not _one_of(entry.get("goal"), goal_ids) or least is None \
+                    or not 0 <= least <= 1:
+                self.bad(path, f"give {{goal: ID, at_least: probability 0-1}}; goals: {', '.join(goal_ids)}")
+                continue
+            constraints.append((entry["goal"], least))
+        sizes = {}
+        for key, (low, high) in SEARCH_LIMITS.items():
+            value = section.get(key, SEARCH_DEFAULTS[key])
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                self.bad(("search", key), f"must be a whole number from {low} to {high:,}")
+                value = SEARCH_DEFAULTS[key]
+            sizes[key] = value
+        if not levers or not objectives:
+            return None
+        return SearchSpec(tuple(levers), tuple(objectives), tuple(constraints), **sizes)
 
 
 def support(dist: str, args: dict) -> tuple[float, float]:

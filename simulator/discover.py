@@ -1,0 +1,202 @@
+"""Scenario discovery: in which futures does a plan goal fail? (Bryant & Lempert 2010.)
+
+The scenario's ensemble is run (or resumed) as ``simulate`` runs it. The uncertain inputs are ranked by how
+differently they are distributed in the futures where the goal fails and where it is met (the
+Kolmogorov-Smirnov distance); PRIM (the ``prim`` package, a port of the EMA Workbench's) then looks, over the
+``CANDIDATES`` highest-ranked inputs, for a box where the goal fails much more often than overall. Its
+peeling trajectory trades coverage (the share of all failing futures inside the box) against density (the
+share of the futures in the box that fail). The box reported is the one with the largest coverage among
+those of density at least ``--density``, or, when none reaches it, the densest box that still holds half the
+failures; each restriction comes with its quasi-p value (a binomial test of whether it matters).
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .engine import Model
+from .errors import OutputError
+from .scenario import Scenario
+
+CANDIDATES = 4  # inputs PRIM may restrict: an economist reads a box of a few conditions
+
+
+@dataclass
+class DiscoverOptions:
+    goal: str
+    runs: int | None = None
+    seed: int | None = None
+    density: float = 0.5
+    workers: int | None = None
+    overwrite: bool = False
+    quiet: bool = False
+
+
+def failing_futures(model: Model, scenario: Scenario, goal: dict, work: Path, runs=None, seed=None, workers=None,
+                    progress=True, say=print):
+    """Run (or resume) the ensemble in ``work``: (inputs per kept run as a DataFrame, goal failed per kept
+    run, number of runs excluded as failed or implausible)."""
+    import pandas as pd
+
+    from .ensemble import Samples, make_plan, open_runs, run_plan
+    from .goals import per_run
+
+    plan = make_plan(model, scenario, runs=runs, seed=seed)
+    run_plan(model, plan, work, workers=workers, progress=progress, say=say)
+    ds = open_runs(work)
+    keep = (ds["failed"].values == 0) & (ds["implausible"].values == 0)
+    values, met = per_run(ds[[n for n in ds.data_vars if n not in ("failed", "implausible")]], [goal])[goal["id"]]
+    if values is None:
+        raise OutputError(f"the goal {goal['id']} cannot be evaluated on this scenario: {met}")
+    samples = Samples(work / "samples.bin", plan.runs, len(scenario.uncertain)).rows(0, plan.runs)
+    labels = [d.label or d.target for d in scenario.uncertain]
+    inputs = pd.DataFrame(samples, columns=labels).loc[:, lambda df: ~df.columns.duplicated(keep="last")]
+    inputs = inputs.loc[:, inputs.std() > 0]  # an input that does not vary cannot bound a box
+    inputs.attrs["units"] = {d.label or d.target: "x its path" if d.target.endswith(".multiplier")
+                             else model.variables[d.target].units for d in scenario.uncertain}
+    return inputs[keep].reset_index(drop=True), ~np.asarray(met, bool)[keep], int((~keep).sum())
+
+
+def ranking(inputs, failed: np.ndarray) -> list[tuple[str, float]]:
+    """Inputs by the Kolmogorov-Smirnov distance between their values in failing and in other futures."""
+    from scipy.stats import ks_2samp
+
+    distance = {c: float(ks_2samp(inputs[c].values[failed], inputs[c].values[~failed]).statistic)
+                for c in inputs.columns}
+    return sorted(distance.items(), key=lambda kv: -kv[1])
+
+
+def find_box(inputs, failed: np.ndarray, density: float) -> dict:
+    """PRIM on the failing futures over the highest-ranked inputs: the peeling trajectory and the chosen
+    box's limits."""
+    import prim
+
+    ranked = ranking(inputs, failed)
+    chosen_inputs = [name for name, _ in ranked[:CANDIDATES]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the prim package's pandas idioms are deprecated, not wrong
+        engine = prim.Prim(inputs[chosen_inputs], failed.astype(int), threshold=0.5, threshold_type=">")
+        box = engine.find_box()
+        trajectory = [{"coverage": float(r["coverage"]), "density": float(r["density"]), "mass": float(r["mass"]),
+                       "restricted": int(r["res dim"])} for _, r in box.peeling_trajectory.iterrows()]
+        dense = [i for i, t in enumerate(trajectory) if t["density"] >= density]
+        half = [i for i, t in enumerate(trajectory) if t["coverage"] >= 0.5] or range(len(trajectory))
+        chosen = max(dense, key=lambda i: (trajectory[i]["coverage"], -i)) if dense else \
+            max(half, key=lambda i: (trajectory[i]["density"], -i))
+        box.select(chosen)
+        limits = box.limits
+    low, high = inputs.min(), inputs.max()
+    units = inputs.attrs.get("units", {})
+    restrictions = [{"input": name, "min": float(row["min"]), "max": float(row["max"]), "units": units.get(name, ""),
+                     "qp": float(row["qp values"]), "sampled": [float(low[name]), float(high[name])]}
+                    for name, row in limits.iterrows()]
+    return {"trajectory": trajectory, "chosen": chosen, "restrictions": restrictions,
+            "ranking": [{"input": name, "ks": d} for name, d in ranked[:10]], **trajectory[chosen]}
+
+
+def condition(r: dict) -> str:
+    """One restriction in words: below, above or between."""
+    lo, hi = r["sampled"]
+    span = hi - lo or 1
+    units = f" {r['units']}" if r.get("units") not in (None, "", "1") else ""
+    if r["min"] <= lo + 1e-9 * span:
+        return f"{r['input']} is below {r['max']:.3g}{units}"
+    if r["max"] >= hi - 1e-9 * span:
+        return f"{r['input']} is above {r['min']:.3g}{units}"
+    return f"{r['input']} is between {r['min']:.3g} and {r['max']:.3g}{units}"
+
+
+def sentence(goal: dict, box: dict, base_rate: float) -> str:
+    conditions = [condition(r) for r in box["restrictions"]]
+    where = (", ".join(conditions[:-1]) + " and " + conditions[-1] if len(conditions) > 1 else conditions[0]) \
+        if conditions else "(no restriction found)"
+    return (f"The goal \"{goal['description']}\" fails in {box['density']:.0%} of the futures where {where} "
+            f"(these futures are {box['mass']:.0%} of all and hold {box['coverage']:.0%} of the failures; "
+            f"it fails in {base_rate:.0%} of all futures).")
+
+
+def discover_outputs(model: Model, scenario: Scenario, folder: Path, options: DiscoverOptions) -> int:
+    """``simulate discover``: the ensemble, PRIM, and discover.json, box.csv, peeling.png, report.md."""
+    from . import search_plots
+    from .errors import InputError, Problem, flag_error
+    from .goals import load_goals
+    from .outputs import check_target, lock, make_work_folder, publish, write_json
+
+    goals = {g["id"]: g for g in load_goals(scenario.goals)}
+    if options.goal not in goals:
+        raise flag_error("--goal", f"unknown goal {options.goal!r}; this scenario's goals: {', '.join(goals)}")
+    if not scenario.uncertain:
+        raise InputError(Problem(str(scenario.path), None, "uncertain", "no uncertain inputs: every future is the "
+                                 "same and there is nothing to discover (use a scenario with an uncertain: block)"))
+    goal = goals[options.goal]
+    say = (lambda *a: None) if options.quiet else (lambda *a: print(*a, flush=True))
+    check_target(folder, options.overwrite)
+    work = folder.parent / f".{folder.name}.discover"
+    with lock(folder):
+        try:
+            inputs, failed, excluded = failing_futures(model, scenario, goal, work, options.runs, options.seed,
+                                                       options.workers, progress=not options.quiet, say=say)
+            base_rate = float(failed.mean()) if len(failed) else float("nan")
+            record = {"scenario": scenario.name, "goal": goal["id"], "description": goal["description"],
+                      "runs_kept": int(len(failed)), "runs_excluded": excluded, "failure_rate": base_rate,
+                      "density_wanted": options.density}
+            if failed.sum() < 2 or failed.all():
+                record["sentence"] = (f"The goal \"{goal['description']}\" fails in {failed.sum()} of "
+                                      f"{len(failed)} futures: there is no box to find.")
+            else:
+                box = find_box(inputs, failed, options.density)
+                record.update(box=box, sentence=sentence(goal, box, base_rate))
+            out = make_work_folder(folder.parent / f".{folder.name}.tmp-discover")
+            try:
+                write_json(record, out / "discover.json")
+                if "box" in record:
+                    search_plots.peeling(record["box"]["trajectory"], record["box"]["chosen"], out / "peeling.png",
+                                         title=f"Where {goal['id']} fails ({len(failed)} futures): PRIM peeling")
+                    _box_csv(record["box"], out / "box.csv")
+                (out / "report.md").write_text(_report(record), encoding="utf-8")
+                publish(out, folder, options.overwrite)
+            finally:
+                shutil.rmtree(out, ignore_errors=True)
+            shutil.rmtree(work)
+        except OSError as exc:
+            raise OutputError(f"cannot write the discovery in {folder}: {exc.strerror or exc}") from None
+    say(record["sentence"])
+    say(f"outputs in {folder}/")
+    return 0
+
+
+def _box_csv(box: dict, path: Path):
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["input", "box_min", "box_max", "sampled_min", "sampled_max", "quasi_p"])
+        for r in box["restrictions"]:
+            writer.writerow([r["input"], r["min"], r["max"], *r["sampled"], r["qp"]])
+
+
+def _report(record: dict) -> str:
+    lines = [f"# Where the goal fails: {record['goal']} ({record['scenario']})", "", record["sentence"], "",
+             f"{record['runs_kept']} futures kept ({record['runs_excluded']} excluded as failed or implausible); "
+             f"the goal fails in {record['failure_rate']:.1%} of them.", ""]
+    if "box" in record:
+        box = record["box"]
+        lines += [f"PRIM box {box['chosen'] + 1} of {len(box['trajectory'])} on the peeling trajectory "
+                  f"(coverage {box['coverage']:.0%}, density {box['density']:.0%}, mass {box['mass']:.0%}; "
+                  f"wanted: density at least {record['density_wanted']:.0%}, PRIM over the {CANDIDATES} inputs ranked "
+                  "first below).", "", "| input | box | sampled range | quasi-p |", "|---|---|---|---|"]
+        for r in box["restrictions"]:
+            lines.append(f"| `{r['input']}` | {r['min']:.4g} to {r['max']:.4g} | {r['sampled'][0]:.4g} to "
+                         f"{r['sampled'][1]:.4g} | {r['qp']:.2g} |")
+        lines += ["", "A quasi-p value below 0.05 says the restriction matters (a binomial test of the box with "
+                      "and without it). Policy multipliers are factors on the scenario's path. Plot: `peeling.png`.",
+                  "", "Inputs that differ most between failing and other futures (Kolmogorov-Smirnov distance, 0 = "
+                      "the same distribution, 1 = no overlap):", "", "| input | distance |", "|---|---|"]
+        lines += [f"| `{r['input']}` | {r['ks']:.2f} |" for r in box["ranking"]]
+        lines.append("")
+    return "\n".join(lines)
