@@ -223,7 +223,7 @@ def run_search(model: Model, scenario: Scenario, work: Path, spec: SearchSpec, w
             if state["scale"] is None:  # the hypervolume's fixed frame: the first generation's range
                 state["scale"] = (F.min(axis=0).tolist(), F.max(axis=0).tolist())
             front = algorithm.opt.get("F")
-            feasible = algorithm.opt.get("feasible").ravel() if len(spec.constraints) else np.ones(len(front), bool)
+            feasible = algorithm.opt.get("FEAS").ravel() if len(spec.constraints) else np.ones(len(front), bool)
             state["history"].append({"generation": len(state["history"]) + 1, "evaluations": len(u),
                                      "hypervolume": hypervolume(front[feasible], *map(np.array, state["scale"])),
                                      "feasible_in_front": int(feasible.sum()), "front_size": len(front)})
@@ -250,7 +250,7 @@ def pareto_record(spec: SearchSpec, evaluate: Evaluator, state: dict) -> dict:
     opt = algorithm.opt
     u = opt.get("X")
     if len(spec.constraints):
-        u = u[opt.get("feasible").ravel()] if opt.get("feasible").any() else u
+        u = u[opt.get("FEAS").ravel()] if opt.get("FEAS").any() else u
     values = lever_values(spec, u)
     order = np.lexsort(values.T[::-1])
     values = values[order]

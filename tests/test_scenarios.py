@@ -173,6 +173,12 @@ EVERY_SECTION = {
     "goals": {"select": ["gdp_growth_2021_2025", "water_within_caps"],
               "override": {"gdp_growth_2021_2025": {"target": 0.055}}},
     "outputs": {"variables": ["population", "gdp"], "formats": ["netcdf", "csv"], "folder": "outputs/x"},
+    "search": {"levers": {"policies.water_saving_effort": {"low": 0, "high": 3}, "policies.innovation_zone": {"values": [0, 1]},
+                          "investment_rate_scale[ordos]": {"low": 0.9, "high": 1.3},
+                          "policies.water_transfer[hohhot]": {"low": 0, "high": 2}},
+               "objectives": [{"maximise": "gdp_growth_2021_2025"}, {"minimise": "co2", "year": 2030}],
+               "constraints": [{"goal": "water_within_caps", "at_least": 0.5}],
+               "futures": 10, "generations": 2, "population": 8, "seed": 1},
 }
 # what users type where something else belongs
 WRONG = st.one_of(
