@@ -233,8 +233,8 @@ def _out_folder(args, scenario, default: str) -> Path:
 
 
 def cmd_run(args) -> int:
-    from .errors import flag_error
     from .engine.inputs import time_problems
+    from .errors import flag_error
     from .model import load_model
     from .outputs import check_target, staging
     from .scenario import load_scenario
@@ -344,14 +344,12 @@ def format_goal_value(goal: dict, value=None) -> str:
 def cmd_compare(args) -> int:
     from . import plots
     from .api import run
-    from .model import load_model
-    from .outputs import staging, write_json
-    from .goals import evaluate, load_goals
-    from .scenario import load_scenario
-    from .report import indicators_table
-
     from .errors import flag_error
-    from .outputs import check_target
+    from .goals import evaluate, load_goals
+    from .model import load_model
+    from .outputs import check_target, staging, write_json
+    from .report import indicators_table
+    from .scenario import load_scenario
 
     model = load_model()
     a = load_scenario(args.a, model)

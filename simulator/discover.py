@@ -143,7 +143,7 @@ def discover_outputs(model: Model, scenario: Scenario, folder: Path, options: Di
                                                        options.workers, progress=not options.quiet, say=say)
             base_rate = float(failed.mean()) if len(failed) else float("nan")
             record = {"scenario": scenario.name, "goal": goal["id"], "description": goal["description"],
-                      "runs_kept": int(len(failed)), "runs_excluded": excluded, "failure_rate": base_rate,
+                      "runs_kept": len(failed), "runs_excluded": excluded, "failure_rate": base_rate,
                       "density_wanted": options.density}
             if failed.sum() < 2 or failed.all():
                 record["sentence"] = (f"The goal \"{goal['description']}\" fails in {failed.sum()} of "

@@ -311,23 +311,12 @@ class Store:
 
 def run_plan(model: Model, plan: Plan, work: Path, workers=None, scheduler=None, progress=True, say=print):
     """Run (or resume) every chunk of a plan into ``work``. Returns the number of chunks computed now."""
+    from .outputs import resume_or_start
+
     manifest = plan.manifest()
     manifest_path = work / "manifest.json"
-    if work.exists():
-        try:
-            same = json.loads(manifest_path.read_text()) == json.loads(json.dumps(manifest))
-        except (OSError, ValueError):
-            same = False
-        if not same:
-            strange = sorted(e.name for e in work.iterdir() if e.name not in WORK_ENTRIES)
-            if strange:
-                raise OutputError(f"{work} holds files an ensemble did not write ({', '.join(strange[:5])}); "
-                                  "move them, or remove the folder")
-            say(f"  {work} holds a different or unfinished ensemble setup; starting afresh")
-            shutil.rmtree(work)
-    fresh = not work.exists()
+    fresh = resume_or_start(work, manifest, WORK_ENTRIES, "an ensemble", say)
     if fresh:
-        work.mkdir(parents=True)
         (work / "done").mkdir()
         Samples.write(work / "samples.bin", plan.scenario.uncertain, plan.runs, plan.seed, plan.sampling)
         Store(work / "runs.zarr", model, plan, create=True)

@@ -239,3 +239,26 @@ def _plain(x):
     if isinstance(x, np.ndarray):
         return x.tolist()
     raise TypeError(type(x))
+
+
+def resume_or_start(work: Path, manifest: dict, known: set, what: str, say=print) -> bool:
+    """Keep a long run's work folder if it was made for the same ``manifest`` (the run resumes); otherwise
+    start it afresh — unless it holds files the run did not write (``known`` names the run's own). Returns
+    True when the folder is new (then created, empty; the caller writes its manifest last)."""
+    import json
+
+    if work.exists():
+        try:
+            same = json.loads((work / "manifest.json").read_text()) == json.loads(json.dumps(manifest))
+        except (OSError, ValueError):
+            same = False
+        if same:
+            return False
+        strange = sorted(e.name for e in work.iterdir() if e.name not in known)
+        if strange:
+            raise OutputError(f"{work} holds files {what} did not write ({', '.join(strange[:5])}); move them, or "
+                              "remove the folder")
+        say(f"  {work} holds a different or unfinished {what} setup; starting afresh")
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    return True

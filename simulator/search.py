@@ -173,23 +173,12 @@ def run_search(model: Model, scenario: Scenario, work: Path, spec: SearchSpec, w
     from pymoo.problems.static import StaticProblem
     from tqdm import tqdm
 
+    from .outputs import resume_or_start
+
     wanted = manifest(scenario, spec)
-    if work.exists():
-        try:
-            same = json.loads((work / "manifest.json").read_text()) == json.loads(json.dumps(wanted))
-        except (OSError, ValueError):
-            same = False
-        if not same:
-            strange = sorted(e.name for e in work.iterdir() if e.name not in WORK_ENTRIES)
-            if strange:
-                raise OutputError(f"{work} holds files a search did not write ({', '.join(strange[:5])}); "
-                                  "move them, or remove the folder")
-            say(f"  {work} holds a different or unfinished search setup; starting afresh")
-            shutil.rmtree(work)
-    if not work.exists():
-        work.mkdir(parents=True)
+    if resume_or_start(work, wanted, WORK_ENTRIES, "a search", say):
         Samples.write(work / "futures.bin", scenario.uncertain, spec.futures, spec.seed, "lhs")
-        (work / "manifest.json").write_text(json.dumps(wanted))
+        (work / "manifest.json").write_text(json.dumps(wanted))  # last: its presence means the setup is complete
     futures = Samples(work / "futures.bin", spec.futures, len(scenario.uncertain)).rows(0, spec.futures)
     evaluate = Evaluator(model, scenario, futures, n_threads=workers)
 

@@ -14,7 +14,7 @@ import xarray as xr
 
 from .conftest import ROOT, SCENARIOS
 
-SHIPPED = sorted(p.stem for p in SCENARIOS.glob("*.yaml") if not p.stem.endswith("_uncertain"))
+SHIPPED = sorted(p.stem for p in SCENARIOS.glob("*.yaml") if not p.stem.endswith(("_uncertain", "_search")))
 MONTE_CARLO = sorted(p.stem for p in SCENARIOS.glob("*_uncertain.yaml"))
 
 

@@ -111,7 +111,7 @@ search:
     scenario.write_text("\n".join(lines + [f"  {change}"]) + "\n")
     assert main(["search", str(scenario), "--out", str(tmp_path / "out"), "-q"]) == 2
     err = capsys.readouterr().err
-    assert f"mine.yaml:" in err and f"{key}:" in err and words in err, err
+    assert "mine.yaml:" in err and f"{key}:" in err and words in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.yaml"]
 
 
