@@ -842,7 +842,6 @@ class _Checker:
                 out["folder"] = folder
         return out
 
-
     # -- policy search ----------------------------------------------------------------------
     def search(self, section, scenario: Scenario) -> SearchSpec | None:
         """``search:``: the levers (like uncertain inputs: NAME, NAME[city], policies.NAME[city]) with
@@ -858,12 +857,27 @@ class _Checker:
         if not scenario.uncertain:
             self.bad(("search",), "a search scores each policy over uncertain futures: give an uncertain: block")
         goal_ids = [g["id"] for g in load_goals(scenario.goals)]
-        levers = []
-        lever_section = self.mapping(section.get("levers", {}), ("search", "levers"))
-        if not lever_section:
+        levers = self.search_levers(section.get("levers", {}), scenario)
+        objectives = self.search_objectives(section.get("objectives"), goal_ids, scenario.time)
+        constraints = self.search_constraints(section.get("constraints", []), goal_ids)
+        sizes = {}
+        for key, (low, high) in SEARCH_LIMITS.items():
+            value = section.get(key, SEARCH_DEFAULTS[key])
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                self.bad(("search", key), f"must be a whole number from {low} to {high:,}")
+                value = SEARCH_DEFAULTS[key]
+            sizes[key] = value
+        if not levers or not objectives:
+            return None
+        return SearchSpec(tuple(levers), tuple(objectives), tuple(constraints), **sizes)
+
+    def search_levers(self, section, scenario: Scenario) -> list[SearchLever]:
+        section = self.mapping(section, ("search", "levers"))
+        if not section:
             self.bad(("search", "levers"), "name at least one lever, e.g. investment_rate_scale[ordos]: {low: 0.9, "
                                             "high: 1.3}")
-        for name, spec in lever_section.items():
+        levers = []
+        for name, spec in section.items():
             path = ("search", "levers", name)
             target, var, element = self.input_reference(name, path)
             spec = self.mapping(spec, path) if var is not None else {}
@@ -874,8 +888,7 @@ class _Checker:
                     for d in scenario.uncertain):
                 self.bad(path, "is drawn as an uncertain input of this scenario; a lever is a decision, not a future "
                                "(remove it from uncertain:, or choose a policy lever, which multiplies its path)")
-                continue
-            if set(spec) == {"values"}:
+            elif set(spec) == {"values"}:
                 values = spec["values"]
                 if not isinstance(values, list) or len(values) < 2 or any(_number(v) is None for v in values):
                     self.bad(path + ("values",), "a list of at least two numbers")
@@ -890,12 +903,14 @@ class _Checker:
                     levers.append(SearchLever(str(name), target, element, low, high))
             else:
                 self.bad(path, "give {low: number, high: number} or {values: [number, ...]}")
-        objectives = []
-        entries = section.get("objectives")
+        return levers
+
+    def search_objectives(self, entries, goal_ids: list[str], grid: TimeGrid) -> list[SearchObjective]:
         if not isinstance(entries, list) or not entries:
             self.bad(("search", "objectives"), "a list such as [{maximise: gdp_growth_2021_2025}, "
                                                 "{minimise: co2, year: 2030}]")
-            entries = []
+            return []
+        objectives = []
         for i, entry in enumerate(entries):
             path = ("search", "objectives", yamlio.Index(i))
             entry = self.mapping(entry, path)
@@ -908,20 +923,21 @@ class _Checker:
                 objectives.append(SearchObjective(f"P({what})", sense, goal=what))
             elif _one_of(what, self.model.variables) and not self.model.variables[what].hidden:
                 year = _number(entry.get("year"))
-                if year is None or not np.any(np.isclose(scenario.time.times, year)):
-                    self.bad(path + ("year",), f"a saved year of the run, {scenario.time.start:g}-"
-                                               f"{scenario.time.end:g}")
+                if year is None or not np.any(np.isclose(grid.times, year)):
+                    self.bad(path + ("year",), f"a saved year of the run, {grid.start:g}-{grid.end:g}")
                     continue
                 objectives.append(SearchObjective(f"{what} {year:g} ({self.model.variables[what].units})", sense,
                                                   variable=what, year=year))
             else:
                 self.bad(path + (senses[0],), f"a goal id ({', '.join(goal_ids)}) or a model variable"
                                               f"{_suggest(what, [*goal_ids, *self.model.variables])}")
-        constraints = []
-        entries = section.get("constraints", [])
+        return objectives
+
+    def search_constraints(self, entries, goal_ids: list[str]) -> list[tuple[str, float]]:
         if not isinstance(entries, list):
             self.bad(("search", "constraints"), "a list such as [{goal: water_within_caps, at_least: 0.9}]")
-            entries = []
+            return []
+        constraints = []
         for i, entry in enumerate(entries):
             path = ("search", "constraints", yamlio.Index(i))
             entry = self.mapping(entry, path)
@@ -931,16 +947,7 @@ class _Checker:
                 self.bad(path, f"give {{goal: ID, at_least: probability 0-1}}; goals: {', '.join(goal_ids)}")
                 continue
             constraints.append((entry["goal"], least))
-        sizes = {}
-        for key, (low, high) in SEARCH_LIMITS.items():
-            value = section.get(key, SEARCH_DEFAULTS[key])
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                self.bad(("search", key), f"must be a whole number from {low} to {high:,}")
-                value = SEARCH_DEFAULTS[key]
-            sizes[key] = value
-        if not levers or not objectives:
-            return None
-        return SearchSpec(tuple(levers), tuple(objectives), tuple(constraints), **sizes)
+        return constraints
 
 
 def support(dist: str, args: dict) -> tuple[float, float]:
