@@ -57,7 +57,6 @@ class Evaluator:
         self.levers = [Distribution(lever.target, "lever", {}, lever.element, lever.label) for lever in self.spec.levers]
         self.base = scenario.inputs(model)
         self.n_threads = n_threads
-        self.runs = 0
 
     def __call__(self, values: np.ndarray | None) -> Scores:
         """``values``: (candidates, levers) lever values; None scores the scenario as written (no lever set)."""
@@ -83,19 +82,18 @@ class Evaluator:
                 apply(inputs, [self.levers[j] for j in chosen], values[:, chosen], scale=scale)
         result = simulate(model, inputs, self.scenario.time, self.scenario.method, record=self.record,
                           dtype=np.float32, on_error="nan", n_threads=self.n_threads)
-        self.runs += candidates * n
-        keep = ~np.isin(np.arange(candidates * n), result.failed)
-        keep &= flags(model, self.guarded, result.values, result.labels) == 0
+        keep = ~np.isin(np.arange(candidates * n), result.failed)  # futures that neither failed nor left a
+        keep &= flags(model, self.guarded, result.values, result.labels) == 0  # plausible range
+        keep = keep.reshape(candidates, n)
+        kept = keep.sum(axis=1)
         ds = to_dataset(result, runs=True)
         met = per_run(ds, self.goals)
-        keep2 = keep.reshape(candidates, n)
-        kept = keep2.sum(axis=1)
         probabilities = np.full((candidates, len(self.goals)), np.nan)
         for g, gid in enumerate(self.goal_ids):
             indicator, ok = met[gid]
             if indicator is not None:
                 ok = np.asarray(ok, bool).reshape(candidates, n)
-                probabilities[:, g] = (ok & keep2).sum(axis=1) / np.maximum(kept, 1)
+                probabilities[:, g] = np.where(kept > 0, (ok & keep).sum(axis=1) / np.maximum(kept, 1), np.nan)
         objectives = np.empty((candidates, len(self.spec.objectives)))
         for k, objective in enumerate(self.spec.objectives):
             if objective.goal:
@@ -103,7 +101,7 @@ class Evaluator:
             else:
                 data = ds[objective.variable].sel(time=objective.year)
                 total = (data.sum([d for d in data.dims if d != "run"]) if data.ndim > 1 else data).values
-                total = np.where(keep2, total.reshape(candidates, n), np.nan)
+                total = np.where(keep, total.reshape(candidates, n), np.nan)
                 with warnings.catch_warnings():  # a candidate with no kept future has no mean: NaN
                     warnings.simplefilter("ignore", RuntimeWarning)
                     objectives[:, k] = np.nanmean(total, axis=1)
