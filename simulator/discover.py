@@ -5,9 +5,10 @@ differently they are distributed in the futures where the goal fails and where i
 Kolmogorov-Smirnov distance); PRIM (the ``prim`` package, a port of the EMA Workbench's) then looks, over the
 ``CANDIDATES`` highest-ranked inputs, for a box where the goal fails much more often than overall. Its
 peeling trajectory trades coverage (the share of all failing futures inside the box) against density (the
-share of the futures in the box that fail). The box reported is the one with the largest coverage among
-those of density at least ``--density``, or, when none reaches it, the densest box that still holds half the
-failures; each restriction comes with its quasi-p value (a binomial test of whether it matters).
+share of the futures in the box that fail). Of the boxes that restrict something and fail more often than
+all futures do, the one reported has the largest coverage among those of density at least ``--density``
+(or halfway from the failure rate to 1, when the failure rate is already that high), or, when none reaches it, is the densest that still holds half the failures; each restriction comes with
+its quasi-p value (a binomial test of whether it matters).
 """
 
 from __future__ import annotations
@@ -84,8 +85,11 @@ def find_box(inputs, failed: np.ndarray, density: float) -> dict:
         box = engine.find_box()
         trajectory = [{"coverage": float(r["coverage"]), "density": float(r["density"]), "mass": float(r["mass"]),
                        "restricted": int(r["res dim"])} for _, r in box.peeling_trajectory.iterrows()]
-        dense = [i for i, t in enumerate(trajectory) if t["density"] >= density]
-        half = [i for i, t in enumerate(trajectory) if t["coverage"] >= 0.5] or range(len(trajectory))
+        base = trajectory[0]["density"]  # box 0 is every future: its density is the failure rate
+        boxes = [i for i, t in enumerate(trajectory) if t["restricted"] > 0 and t["density"] > base]
+        wanted = max(density, (1 + base) / 2) if base >= density else density  # above the failure rate
+        dense = [i for i in boxes if trajectory[i]["density"] >= wanted]
+        half = [i for i in boxes if trajectory[i]["coverage"] >= 0.5] or boxes or [0]
         chosen = max(dense, key=lambda i: (trajectory[i]["coverage"], -i)) if dense else \
             max(half, key=lambda i: (trajectory[i]["density"], -i))
         box.select(chosen)
@@ -141,7 +145,7 @@ def discover_outputs(model: Model, scenario: Scenario, folder: Path, options: Di
         try:
             inputs, failed, excluded = failing_futures(model, scenario, goal, work, options.runs, options.seed,
                                                        options.workers, progress=not options.quiet, say=say)
-            base_rate = float(failed.mean()) if len(failed) else float("nan")
+            base_rate = float(failed.mean()) if len(failed) else None
             record = {"scenario": scenario.name, "goal": goal["id"], "description": goal["description"],
                       "runs_kept": len(failed), "runs_excluded": excluded, "failure_rate": base_rate,
                       "density_wanted": options.density}
@@ -181,9 +185,10 @@ def _box_csv(box: dict, path: Path):
 
 
 def _report(record: dict) -> str:
+    rate = "" if record["failure_rate"] is None else f"; the goal fails in {record['failure_rate']:.1%} of them"
     lines = [f"# Where the goal fails: {record['goal']} ({record['scenario']})", "", record["sentence"], "",
-             f"{record['runs_kept']} futures kept ({record['runs_excluded']} excluded as failed or implausible); "
-             f"the goal fails in {record['failure_rate']:.1%} of them.", ""]
+             f"{record['runs_kept']} futures kept ({record['runs_excluded']} excluded as failed or implausible)"
+             f"{rate}.", ""]
     if "box" in record:
         box = record["box"]
         lines += [f"PRIM box {box['chosen'] + 1} of {len(box['trajectory'])} on the peeling trajectory "

@@ -883,11 +883,15 @@ class _Checker:
             spec = self.mapping(spec, path) if var is not None else {}
             if not spec:
                 continue
-            if not target.endswith(".multiplier") and any(
-                    d.target == target and (None in (d.element, element) or d.element == element)
-                    for d in scenario.uncertain):
-                self.bad(path, "is drawn as an uncertain input of this scenario; a lever is a decision, not a future "
-                               "(remove it from uncertain:, or choose a policy lever, which multiplies its path)")
+            def overlaps(other_target, other_element):
+                return other_target == target and (None in (other_element, element) or other_element == element)
+
+            if any(overlaps(lever.target, lever.element) for lever in levers):
+                self.bad(path, "overlaps another lever on the same input; give each element one lever")
+            elif not target.endswith(".multiplier") and any(overlaps(d.target, d.element) for d in scenario.uncertain):
+                self.bad(path, "is drawn as an uncertain input of this scenario (in uncertain:, its posterior or "
+                               "assumed_parameters); a lever is a decision, not a future: choose a policy lever, "
+                               "which multiplies its path, or an input the scenario does not draw")
             elif set(spec) == {"values"}:
                 values = spec["values"]
                 if not isinstance(values, list) or len(values) < 2 or any(_number(v) is None for v in values):
@@ -919,9 +923,13 @@ class _Checker:
                 self.bad(path, "give one of maximise or minimise (a goal id or a variable), and a year for a variable")
                 continue
             what, sense = entry[senses[0]], "max" if senses[0] == "maximise" else "min"
-            if _one_of(what, goal_ids) and "year" not in entry:
+            var = self.model.variables.get(what) if isinstance(what, str) else None
+            if _one_of(what, goal_ids):
+                if "year" in entry:
+                    self.bad(path + ("year",), "a goal is judged over its own years: give no year")
+                    continue
                 objectives.append(SearchObjective(f"P({what})", sense, goal=what))
-            elif _one_of(what, self.model.variables) and not self.model.variables[what].hidden:
+            elif var is not None and var.kind in ("stock", "flow", "aux") and not var.hidden:
                 year = _number(entry.get("year"))
                 if year is None or not np.any(np.isclose(grid.times, year)):
                     self.bad(path + ("year",), f"a saved year of the run, {grid.start:g}-{grid.end:g}")
@@ -929,8 +937,9 @@ class _Checker:
                 objectives.append(SearchObjective(f"{what} {year:g} ({self.model.variables[what].units})", sense,
                                                   variable=what, year=year))
             else:
-                self.bad(path + (senses[0],), f"a goal id ({', '.join(goal_ids)}) or a model variable"
-                                              f"{_suggest(what, [*goal_ids, *self.model.variables])}")
+                outputs = [n for n, v in self.model.variables.items() if v.kind in ("stock", "flow", "aux")]
+                self.bad(path + (senses[0],), f"a goal id ({', '.join(goal_ids)}) or a model output (a stock, flow "
+                                              f"or auxiliary){_suggest(what, [*goal_ids, *outputs])}")
         return objectives
 
     def search_constraints(self, entries, goal_ids: list[str]) -> list[tuple[str, float]]:

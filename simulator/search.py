@@ -28,6 +28,7 @@ from .scenario import Distribution, Scenario, SearchSpec
 
 WORK_ENTRIES = {"manifest.json", "futures.bin", "futures.tmp", "state.pkl", "state.tmp"}
 BLOCK_RUNS = 20_000  # runs per kernel call (memory stays bounded whatever the generation size)
+MISSING = 1e300  # a minimised objective that could not be computed (no future kept): the worst there is
 
 
 @dataclass
@@ -116,7 +117,7 @@ def minimised(spec: SearchSpec, objectives: np.ndarray) -> np.ndarray:
     """Objectives as pymoo minimises them (maximised ones negated; a missing value is the worst)."""
     signs = np.array([-1.0 if o.sense == "max" else 1.0 for o in spec.objectives])
     out = objectives * signs
-    return np.where(np.isfinite(out), out, np.finfo(float).max / 1e6)
+    return np.where(np.isfinite(out), out, MISSING)
 
 
 def violations(spec: SearchSpec, goal_ids: list[str], probabilities: np.ndarray) -> np.ndarray:
@@ -134,8 +135,8 @@ def hypervolume(front: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
 
     if not len(front):
         return 0.0
-    scaled = (front - low) / np.where(high > low, high - low, 1.0)
-    return float(HV(ref_point=np.full(front.shape[1], 1.1))(np.clip(scaled, 0, 1.1)))
+    scaled = (front - low) / np.where(high > low, high - low, 1.0)  # gains beyond the frame count in full
+    return float(HV(ref_point=np.full(front.shape[1], 1.1))(np.minimum(scaled, 1.1)))
 
 
 @dataclass
@@ -152,7 +153,13 @@ def manifest(scenario: Scenario, spec: SearchSpec) -> dict:
     from .api import resolved_yaml
 
     return {"scenario": resolved_yaml(scenario), "futures": spec.futures, "generations": spec.generations,
-            "population": spec.population, "seed": spec.seed, "sampling": "lhs"}
+            "population": spec.population, "seed": spec.seed, "sampling": sampling(scenario)}
+
+
+def sampling(scenario: Scenario) -> str:
+    """How the futures are drawn: as the scenario's ensembles draw them, so that `simulate POLICY.yaml
+    --runs FUTURES --seed SEED` runs the same futures."""
+    return (scenario.monte_carlo or {}).get("sampling", "lhs")
 
 
 def with_options(spec: SearchSpec, options: SearchOptions) -> SearchSpec:
@@ -175,7 +182,7 @@ def run_search(model: Model, scenario: Scenario, work: Path, spec: SearchSpec, w
 
     wanted = manifest(scenario, spec)
     if resume_or_start(work, wanted, WORK_ENTRIES, "a search", say):
-        Samples.write(work / "futures.bin", scenario.uncertain, spec.futures, spec.seed, "lhs")
+        Samples.write(work / "futures.bin", scenario.uncertain, spec.futures, spec.seed, sampling(scenario))
         (work / "manifest.json").write_text(json.dumps(wanted))  # last: its presence means the setup is complete
     futures = Samples(work / "futures.bin", spec.futures, len(scenario.uncertain)).rows(0, spec.futures)
     evaluate = Evaluator(model, scenario, futures, n_threads=workers)
@@ -207,12 +214,14 @@ def run_search(model: Model, scenario: Scenario, work: Path, spec: SearchSpec, w
             PymooEvaluator().eval(StaticProblem(problem, F=F, G=G) if len(spec.constraints) else
                                   StaticProblem(problem, F=F), population)
             algorithm.tell(infills=population)
-            if state["scale"] is None:  # the hypervolume's fixed frame: the first generation's range
-                state["scale"] = (F.min(axis=0).tolist(), F.max(axis=0).tolist())
+            finite = F[np.all(F < MISSING, axis=1)]
+            if state["scale"] is None and len(finite):  # the hypervolume's fixed frame: the first range seen
+                state["scale"] = (finite.min(axis=0).tolist(), finite.max(axis=0).tolist())
             front = algorithm.opt.get("F")
             feasible = algorithm.opt.get("FEAS").ravel() if len(spec.constraints) else np.ones(len(front), bool)
             state["history"].append({"generation": len(state["history"]) + 1, "evaluations": len(u),
-                                     "hypervolume": hypervolume(front[feasible], *map(np.array, state["scale"])),
+                                     "hypervolume": hypervolume(front[feasible], *map(np.array, state["scale"]))
+                                     if state["scale"] else 0.0,
                                      "feasible_in_front": int(feasible.sum()), "front_size": len(front)})
             state["runs"] += len(u) * spec.futures
             state["seconds"] += time.perf_counter() - started
@@ -244,6 +253,7 @@ def pareto_record(spec: SearchSpec, evaluate: Evaluator, state: dict) -> dict:
     _, unique = np.unique(values, axis=0, return_index=True)
     values = values[np.sort(unique)]
     scores = evaluate(values)
+    met = (violations(spec, evaluate.goal_ids, scores.probabilities) <= 0).all(axis=1)
     first = spec.objectives[0]
     rank = np.argsort(-scores.objectives[:, 0] if first.sense == "max" else scores.objectives[:, 0], kind="stable")
     policies = []
@@ -253,14 +263,12 @@ def pareto_record(spec: SearchSpec, evaluate: Evaluator, state: dict) -> dict:
             "objectives": {o.label: _finite(scores.objectives[i, k]) for k, o in enumerate(spec.objectives)},
             "probabilities": {gid: _finite(scores.probabilities[i, g]) for g, gid in enumerate(evaluate.goal_ids)},
             "futures_kept": int(scores.kept[i]),
-            "constraints_met": bool(all(_finite(scores.probabilities[i, evaluate.goal_ids.index(goal)]) is not None
-                                        and scores.probabilities[i, evaluate.goal_ids.index(goal)] >= least
-                                        for goal, least in spec.constraints)),
+            "constraints_met": bool(met[i]),
         })
     reference = state["reference"]
     return {
-        "levers": [{"label": lever.label, "low": lever.low, "high": lever.high, "choices": list(lever.choices)}
-                   for lever in spec.levers],
+        "levers": [{"label": lever.label, "target": lever.target, "element": lever.element, "low": lever.low,
+                    "high": lever.high, "choices": list(lever.choices)} for lever in spec.levers],
         "objectives": [{"label": o.label, "sense": o.sense, "goal": o.goal, "variable": o.variable, "year": o.year}
                        for o in spec.objectives],
         "constraints": [{"goal": goal, "at_least": least} for goal, least in spec.constraints],
@@ -333,50 +341,68 @@ def summary_lines(record: dict) -> list[str]:
 
 
 def _fmt(value, label: str) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:.1%}" if label.startswith("P(") else f"{value:.4g}"
+    from .search_plots import number
+
+    return number(value, label, digits=4)
 
 
 def policy_yaml(record: dict, index: int, scenario: Scenario, model: Model, folder: Path) -> str:
     """A ready-to-run scenario: ``extends:`` the searched scenario, with one Pareto policy's levers written
-    out (a parameter's value; a policy's path as searched: the scenario's path times the lever)."""
+    out in full — every element of a parameter, and every element's path of a policy as the searched scenario
+    has it from its start year, times the lever where one applies."""
     import yaml
 
     policy = record["pareto"][index]
-    parameters: dict = {}
-    policies: dict = {}
-    for label, value in policy["levers"].items():
-        name, _, element = label.partition("[")
-        element = element.rstrip("]")
-        if name.startswith("policies."):
-            name = name[len("policies."):]
-            var = model.variables[name]
-            points = scenario.policies.get(name) or var.points
-            for k, (xs, ys) in enumerate(points):
-                path = {_year(x): float(y * value) for x, y in zip(xs, ys)}
-                keys = [model.spec.elements(d)[i] for d, i in zip(var.dims, np.unravel_index(k, model.shape(name)))]
-                if element and ", ".join(keys) != element:
-                    continue
-                if not keys:
-                    policies[name] = path
-                    continue
-                entry = policies.setdefault(name, {})
-                for key in keys[:-1]:
-                    entry = entry.setdefault(key, {})
-                entry[keys[-1]] = path
-        elif element:
-            parameters.setdefault(name, {})[element] = float(value)
+    parameters: dict[str, np.ndarray] = {}
+    paths: dict[str, list] = {}
+    for lever, value in zip(record["levers"], policy["levers"].values()):
+        target, element = lever["target"], lever["element"]
+        if target.endswith(".multiplier"):
+            name = target[: -len(".multiplier")]
+            points = paths.setdefault(name, [(np.asarray(xs, float), np.asarray(ys, float)) for xs, ys in
+                                             (scenario.policies.get(name) or model.variables[name].points)])
+            for k in range(len(points)) if element is None else [element]:
+                points[k] = (points[k][0], points[k][1] * value)
         else:
-            parameters[name] = float(value)
+            default = scenario.parameters.get(target, model.variables[target].value)
+            values = parameters.setdefault(target, np.array(default, float).reshape(-1).copy())
+            values[slice(None) if element is None else element] = value
+    start = scenario.time.start
+    body = {}
+    if parameters:
+        body["parameters"] = {name: by_element(model, name, [float(v) for v in values])
+                              for name, values in parameters.items()}
+    if paths:
+        body["policies"] = {name: by_element(model, name, [from_start(xs, ys, start) for xs, ys in points])
+                            for name, points in paths.items()}
     base = os.path.relpath(Path(scenario.path).resolve(), (folder / "policies").resolve())
     probabilities = ", ".join(f"{k} {v:.0%}" for k, v in policy["probabilities"].items() if v is not None)
     head = [f"# Policy {index + 1} of the Pareto set found by `simulate search` (seed {record['seed']}, "
             f"{record['futures']} futures; `simulate THIS_FILE --runs {record['futures']} --seed {record['seed']}` "
             "runs the same futures).", f"# Over those futures: {probabilities}.",
             f"name: {scenario.name}_policy_{index + 1:02d}", f"extends: {base}"]
-    body = {k: v for k, v in (("parameters", parameters), ("policies", policies)) if v}
     return "\n".join(head) + "\n" + yaml.safe_dump(body, sort_keys=False)
+
+
+def by_element(model: Model, name: str, values: list):
+    """Per-element values of an input as the scenario YAML nests them ({hohhot: ..., baotou: ...})."""
+    var = model.variables[name]
+    if not var.dims:
+        return values[0]
+    out: dict = {}
+    for k, value in enumerate(values):
+        keys = [model.spec.elements(d)[i] for d, i in zip(var.dims, np.unravel_index(k, model.shape(name)))]
+        entry = out
+        for key in keys[:-1]:
+            entry = entry.setdefault(key, {})
+        entry[keys[-1]] = value
+    return out
+
+
+def from_start(xs: np.ndarray, ys: np.ndarray, start: float) -> dict:
+    """A path as {year: value} from the start year on (its value at the start year, then its later points)."""
+    later = xs > start
+    return {_year(start): float(np.interp(start, xs, ys)), **{_year(x): float(y) for x, y in zip(xs[later], ys[later])}}
 
 
 def _year(x: float):
@@ -431,6 +457,8 @@ def report(record: dict, scenario: Scenario) -> str:
         versus = "; ".join(f"{label} {_fmt(policy['objectives'][label], label)} (as written "
                            f"{_fmt(written[label], label)})" for label in policy["objectives"])
         lines.append(f"{i + 1}. [policy {i + 1}](policies/policy_{i + 1:02d}.yaml): {changes}. {versus}.")
+    if record["constraints"] and not any(p["constraints_met"] for p in record["pareto"]):
+        lines += ["", "**No policy found meets the constraints**; these are the ones that come closest."]
     lines += ["", "## Every Pareto policy", "",
               "| policy | " + " | ".join(objectives + [f"P({g})" for g in goal_ids]) + " | futures kept |",
               "|---" * (2 + len(objectives) + len(goal_ids)) + "|"]

@@ -35,15 +35,15 @@ def parallel_coordinates(record: dict, path: Path, title: str):
         written.append((1 - lever["low"]) / span if lever["label"].startswith("policies.") else np.nan)
         ticks.append((f"{lever['low']:g}", f"{lever['high']:g}"))
     for o in objectives:
-        values = np.array([np.nan if p["objectives"][o["label"]] is None else p["objectives"][o["label"]]
-                           for p in policies] + [record["as_written"]["objectives"][o["label"]] or np.nan])
+        values = np.array([np.nan if v is None else v for v in [p["objectives"][o["label"]] for p in policies]
+                           + [record["as_written"]["objectives"][o["label"]]]], dtype=float)
         low, high = np.nanmin(values), np.nanmax(values)
         if o["sense"] == "min":  # best at the top
             low, high = high, low
         scaled = (values - low) / ((high - low) or 1)
         columns.append(scaled[:-1])
         written.append(scaled[-1])
-        ticks.append(tuple(_short(v, o["label"]) for v in (low, high)))
+        ticks.append(tuple(number(v, o["label"]) for v in (low, high)))
     data = np.column_stack(columns)
     fig, ax = plt.subplots(figsize=(max(8.0, 1.15 * len(axes_labels)), 5.5))
     colour = data[:, len(levers)]
@@ -108,10 +108,12 @@ def peeling(trajectory: list[dict], chosen: int, path: Path, title: str):
     plt.close(fig)
 
 
-def _short(value, label: str) -> str:
-    if not np.isfinite(value):
+def number(value, label: str, digits: int = 3) -> str:
+    """An objective's value as text: a probability (label ``P(...)``) in percent, anything else in
+    ``digits`` significant figures; n/a where there is none."""
+    if value is None or not np.isfinite(value):
         return "n/a"
-    return f"{value:.0%}" if label.startswith("P(") else f"{value:.3g}"
+    return f"{value:.{max(digits - 3, 0)}%}" if label.startswith("P(") else f"{value:.{digits}g}"
 
 
 def _wrap(label: str) -> str:

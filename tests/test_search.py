@@ -61,6 +61,36 @@ def test_a_policy_file_runs_the_same_futures_and_gives_the_same_probabilities(se
         assert goal["probability"] == pytest.approx(found[goal["id"]], abs=1e-12), goal["id"]
 
 
+def test_policy_files_write_per_city_parameter_and_pre_start_levers_in_full(tmp_path):
+    """A lever on one city keeps the other cities' paths as searched, a parameter lever writes the whole
+    parameter, a path with points before the start year is written from the start year: the file still
+    reproduces the search."""
+    scenario = tmp_path / "levers.yaml"
+    scenario.write_text(f"""name: levers
+extends: {SCENARIOS / 'plan_uncertain.yaml'}
+search:
+  levers:
+    policies.transferred_investment[baotou]: {{low: 0, high: 3}}
+    industrial_water_saving_rate: {{low: 0.02, high: 0.06}}
+    policies.investment_rate: {{low: 0.9, high: 1.1}}
+  objectives: [{{maximise: gdp_growth_2021_2025}}, {{minimise: water_use, year: 2030}}]
+  futures: 10
+  generations: 2
+  population: 6
+  seed: 2
+""")
+    out = tmp_path / "out"
+    assert main(["search", str(scenario), "--out", str(out), "-q"]) == 0
+    record = json.loads((out / "search.json").read_text())
+    text = (out / "policies" / "policy_01.yaml").read_text()
+    assert "hohhot:" in text and "2010" not in text  # every city's path, from 2020 on
+    assert main([str(out / "policies" / "policy_01.yaml"), "--runs", "10", "--seed", "2", "--out",
+                 str(tmp_path / "run"), "-q"]) == 0
+    goals = json.loads((tmp_path / "run" / "goals.json").read_text())
+    for goal in goals["goals"] if isinstance(goals, dict) else goals:
+        assert goal["probability"] == pytest.approx(record["pareto"][0]["probabilities"][goal["id"]], abs=1e-12)
+
+
 def test_the_search_is_deterministic_and_resumes_where_it_stopped(searched, tmp_path, monkeypatch):
     calls = {"n": 0}
     real = search_module.hypervolume
@@ -76,7 +106,11 @@ def test_the_search_is_deterministic_and_resumes_where_it_stopped(searched, tmp_
     assert main(["search", str(SEARCH), *SMALL, "--out", str(out)]) == 130
     assert not out.exists() and (tmp_path / ".out.search" / "state.pkl").exists()
     monkeypatch.setattr(search_module, "hypervolume", real)
+    scored = []
+    score = search_module.Evaluator.__call__
+    monkeypatch.setattr(search_module.Evaluator, "__call__", lambda self, v: scored.append(len(v)) or score(self, v))
     assert main(["search", str(SEARCH), *SMALL, "--out", str(out)]) == 0
+    assert scored[0] == 40 and len(scored) == 2  # the second generation, then the front: the first is not redone
     assert not (tmp_path / ".out.search").exists()
     again, first = (json.loads((folder / "search.json").read_text()) for folder in (out, searched))
     for key in ("pareto", "history", "as_written", "runs"):
@@ -92,6 +126,10 @@ BAD_SEARCH = [
     ("objectives: [{minimise: co2, year: 2040}]", "search.objectives[0].year", "a saved year"),
     ("objectives: [{minimise: co2}]", "search.objectives[0].year", "a saved year"),
     ("constraints: [{goal: coal_within_cap, at_least: 2}]", "search.constraints[0]", "probability 0-1"),
+    ("objectives: [{minimise: tfp_growth, year: 2030}]", "search.objectives[0].minimise", "a model output"),
+    ("objectives: [{maximise: gdp_growth_2021_2025, year: 2030}]", "search.objectives[0].year", "give no year"),
+    ("levers: {policies.water_transfer: {low: 0, high: 2}, 'policies.water_transfer[hohhot]': {low: 0, high: 1}}",
+     "search.levers.policies.water_transfer[hohhot]", "overlaps another lever"),
     ("futures: 0", "search.futures", "whole number"),
     ("population: [1]", "search.population", "whole number"),
 ]
@@ -136,6 +174,15 @@ def test_prim_finds_a_planted_box():
     assert 0.29 <= limits["x1"][1] <= 0.4 and 0.5 <= limits["x4"][0] <= 0.61  # the widest box of density >= 0.8
     assert box["density"] >= 0.8 and box["coverage"] >= 0.8
     assert [r["input"] for r in box["ranking"][:2]] in (["x1", "x4"], ["x4", "x1"])
+
+
+def test_prim_restricts_something_when_most_futures_fail():
+    rng = np.random.default_rng(1)
+    inputs = pd.DataFrame(rng.uniform(size=(2000, 4)), columns=["a", "b", "c", "d"])
+    failed = (inputs.a < 0.6).values | (rng.uniform(size=2000) < 0.1)  # about 64 % fail
+    box = find_box(inputs, failed, density=0.5)
+    assert [r["input"] for r in box["restrictions"]] == ["a"] and box["restrictions"][0]["max"] < 0.75
+    assert box["density"] >= (1 + failed.mean()) / 2 and box["coverage"] > 0.8  # denser than the failure rate
 
 
 def test_discover_names_the_box_in_words(tmp_path, capsys):
