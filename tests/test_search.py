@@ -204,3 +204,10 @@ def test_discover_refuses_an_unknown_goal(tmp_path, capsys):
                  str(tmp_path / "d"), "-q"]) == 2
     assert "--goal: unknown goal 'gdp'" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+def test_the_search_gives_the_same_policies_on_one_thread(searched, tmp_path):
+    out = tmp_path / "one"
+    assert main(["search", str(SEARCH), *SMALL, "--workers", "1", "--out", str(out)]) == 0
+    one, two = (json.loads((folder / "search.json").read_text()) for folder in (out, searched))
+    assert one["pareto"] == two["pareto"] and one["as_written"] == two["as_written"]
