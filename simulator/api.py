@@ -46,8 +46,9 @@ def resolved_yaml(scenario: Scenario) -> str:
     data.setdefault("time", {})
     data["time"] = {"start": scenario.time.start, "end": scenario.time.end, "dt": scenario.time.dt,
                     "save": scenario.time.save, "method": scenario.method}
-    stamp = (f"# resolved by simulate {__import__('simulator').__version__}; paths are relative to the folder it "
-             "ran in\n")
+    from . import __version__
+
+    stamp = f"# resolved by simulate {__version__}; paths are relative to the folder it ran in\n"
     return stamp + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 

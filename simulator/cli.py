@@ -347,7 +347,7 @@ def cmd_compare(args) -> int:
     from .errors import flag_error
     from .goals import evaluate, load_goals
     from .model import load_model
-    from .outputs import check_target, staging, write_json
+    from .outputs import staging, write_json
     from .report import indicators_table
     from .scenario import load_scenario
 
@@ -359,8 +359,7 @@ def cmd_compare(args) -> int:
                                  f"in {a.time.start:g} saving every {a.time.save:g} years; compare scenarios that "
                                  "start in the same year on the same output interval")
     folder = Path(args.out) if args.out else Path("outputs") / f"compare_{a.name}_{b.name}"
-    check_target(folder, args.overwrite)
-    with staging(folder, args.overwrite) as tmp:
+    with staging(folder, args.overwrite) as tmp:  # checks the folder before any work
         _say(args, f"running {a.name} and {b.name} ...")
         da, db = run(a), run(b)
         ga, gb = evaluate(da, load_goals(a.goals)), evaluate(db, load_goals(b.goals))
@@ -557,7 +556,6 @@ def cmd_sensitivity(args) -> int:
     folder = Path(args.out) if args.out else Path("outputs") / f"{scenario.name}_sensitivity"
     return sensitivity_outputs(model, scenario, folder, runs=args.runs, seed=args.seed, overwrite=args.overwrite,
                                quiet=args.quiet)
-
 
 
 def cmd_search(args) -> int:

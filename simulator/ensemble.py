@@ -253,7 +253,9 @@ class Store:
         import zarr
 
         self.path, self.model, self.plan = path, model, plan
-        self.guarded = [n for n in plan.variables if model.variables[n].plausible is not None]
+        from .plausibility import guarded
+
+        self.guarded = guarded(model, plan.variables)
         if create:
             root = zarr.open_group(str(path), mode="w", zarr_format=2)
             grid = plan.scenario.time
@@ -421,13 +423,13 @@ def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
     Memory stays bounded whatever the number of runs: percentiles are taken one variable and one year
     at a time, goal indicators one block of runs at a time."""
     from .goals import aggregate, load_goals, per_run
+    from .plausibility import guarded
 
     runs = open_runs(work)
     failed = runs["failed"].values.astype(bool)
     reasons_excluded = {"went non-finite": int(failed.sum())} if failed.any() else {}
     bits = runs["implausible"].values
-    guarded = [n for n in plan.variables if model.variables[n].plausible is not None]
-    for bit, name in enumerate(guarded):  # a run is counted under the first range it leaves
+    for bit, name in enumerate(guarded(model, plan.variables)):  # a run counts under the first range it leaves
         first = (bits & (1 << bit)).astype(bool) & ((bits & ((1 << bit) - 1)) == 0)
         if first.any():
             low, high = model.variables[name].plausible

@@ -245,8 +245,6 @@ def resume_or_start(work: Path, manifest: dict, known: set, what: str, say=print
     """Keep a long run's work folder if it was made for the same ``manifest`` (the run resumes); otherwise
     start it afresh — unless it holds files the run did not write (``known`` names the run's own). Returns
     True when the folder is new (then created, empty; the caller writes its manifest last)."""
-    import json
-
     if work.exists():
         try:
             same = json.loads((work / "manifest.json").read_text()) == json.loads(json.dumps(manifest))

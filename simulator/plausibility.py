@@ -11,9 +11,10 @@ import xarray as xr
 from .engine import Model
 
 
-def guarded(model: Model) -> list[str]:
-    """The variables that declare a plausible range."""
-    return [name for name, var in model.variables.items() if var.plausible is not None]
+def guarded(model: Model, among=None) -> list[str]:
+    """The variables that declare a plausible range (of ``among``, in its order, if given)."""
+    return [name for name in (model.variables if among is None else among)
+            if model.variables[name].plausible is not None]
 
 
 def messages(model: Model, ds: xr.Dataset, limit: int = 10) -> list[str]:

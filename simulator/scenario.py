@@ -53,7 +53,7 @@ DISTRIBUTIONS = {  # what a scenario may write; "posterior" rows come from a cal
 MC_LIMITS = {"runs": (1, 10**9), "seed": (0, 2**63 - 1), "chunk": (1, 10**7)}
 SWITCH_EPS = 1e-6  # years: a switch is a step between start - eps and start
 SEARCH_DEFAULTS = {"futures": 200, "generations": 20, "population": 40, "seed": 0}
-SEARCH_LIMITS = {"futures": (1, 10**6), "generations": (1, 10**4), "population": (4, 10**5), "seed": (0, 2**63 - 1)}
+SEARCH_LIMITS = {"futures": (1, 10**6), "generations": (1, 10**4), "population": (4, 10**5), "seed": MC_LIMITS["seed"]}
 
 
 @dataclass
@@ -89,8 +89,8 @@ class SearchLever:
 
 @dataclass(frozen=True)
 class SearchObjective:
-    """Maximise or minimise either the probability a goal is met, or the mean over the futures of a
-    variable's four-city total in one year."""
+    """Maximise or minimise either the probability a goal is met, or the mean over the futures of a model
+    output's total (over cities, and sectors where it has them) in one year."""
 
     label: str
     sense: str  # "max" or "min"
@@ -647,12 +647,9 @@ class _Checker:
             return []
         out = []
         for j, column in enumerate(table["columns"]):
-            match = re.match(r"^(.+?)(?:\[([^\]]+)\])?$", column)
-            target, var = self.uncertain_target(match.group(1), path + ("draws",))
+            target, var, element = self.input_reference(column, path + ("draws",))
             if var is None:
                 continue
-            element = self.element_index(var, [x.strip() for x in match.group(2).split(",")], path) \
-                if match.group(2) else None
             values = table["values"][:, j]
             if var.bounds and (values.min() < var.bounds[0] or values.max() > var.bounds[1]):
                 self.bad(path + ("draws",), f"column {column}: draws outside {var.name}'s valid range "

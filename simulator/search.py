@@ -54,7 +54,7 @@ class Evaluator:
         self.goal_ids = [g["id"] for g in self.goals]
         chosen = [o.variable for o in self.spec.objectives if o.variable]
         self.record = recorded_variables(model, scenario, chosen, every_limit_variable=False)
-        self.guarded = [n for n in guarded(model) if n in self.record]
+        self.guarded = guarded(model, self.record)
         self.levers = [Distribution(lever.target, "lever", {}, lever.element, lever.label) for lever in self.spec.levers]
         self.base = scenario.inputs(model)
         self.n_threads = n_threads
