@@ -51,6 +51,7 @@ DISTRIBUTIONS = {  # what a scenario may write; "posterior" rows come from a cal
     "choice": ("values",),
 }
 MC_LIMITS = {"runs": (1, 10**9), "seed": (0, 2**63 - 1), "chunk": (1, 10**7)}
+RECORDED_KINDS = ("stock", "flow", "aux", "series")  # what a run records, year by year
 SWITCH_EPS = 1e-6  # years: a switch is a step between start - eps and start
 SEARCH_DEFAULTS = {"futures": 200, "generations": 20, "population": 40, "seed": 0}
 SEARCH_LIMITS = {"futures": (1, 10**6), "generations": (1, 10**4), "population": (4, 10**5), "seed": MC_LIMITS["seed"]}
@@ -926,7 +927,7 @@ class _Checker:
                     self.bad(path + ("year",), "a goal is judged over its own years: give no year")
                     continue
                 objectives.append(SearchObjective(f"P({what})", sense, goal=what))
-            elif var is not None and var.kind in ("stock", "flow", "aux") and not var.hidden:
+            elif var is not None and var.kind in RECORDED_KINDS and not var.hidden:
                 year = _number(entry.get("year"))
                 if year is None or not np.any(np.isclose(grid.times, year)):
                     self.bad(path + ("year",), f"a saved year of the run, {grid.start:g}-{grid.end:g}")
@@ -934,9 +935,10 @@ class _Checker:
                 objectives.append(SearchObjective(f"{what} {year:g} ({self.model.variables[what].units})", sense,
                                                   variable=what, year=year))
             else:
-                outputs = [n for n, v in self.model.variables.items() if v.kind in ("stock", "flow", "aux")]
-                self.bad(path + (senses[0],), f"a goal id ({', '.join(goal_ids)}) or a model output (a stock, flow "
-                                              f"or auxiliary){_suggest(what, [*goal_ids, *outputs])}")
+                outputs = [n for n, v in self.model.variables.items() if v.kind in RECORDED_KINDS]
+                self.bad(path + (senses[0],), f"a goal id ({', '.join(goal_ids)}) or a model output (a stock, flow, "
+                                              f"auxiliary or time path, e.g. the transferred_investment a policy "
+                                              f"costs){_suggest(what, [*goal_ids, *outputs])}")
         return objectives
 
     def search_constraints(self, entries, goal_ids: list[str]) -> list[tuple[str, float]]:

@@ -211,3 +211,26 @@ def test_the_search_gives_the_same_policies_on_one_thread(searched, tmp_path):
     assert main(["search", str(SEARCH), *SMALL, "--workers", "1", "--out", str(out)]) == 0
     one, two = (json.loads((folder / "search.json").read_text()) for folder in (out, searched))
     assert one["pareto"] == two["pareto"] and one["as_written"] == two["as_written"]
+
+
+def test_an_objective_can_be_what_a_policy_costs(tmp_path):
+    """A time path is an objective too: the investment a policy transfers in, as the lever scales it."""
+    scenario = tmp_path / "cost.yaml"
+    scenario.write_text(f"""name: cost
+extends: {SCENARIOS / 'plan_uncertain.yaml'}
+search:
+  levers: {{policies.transferred_investment: {{low: 0, high: 2}}}}
+  objectives: [{{maximise: gdp_growth_2021_2025}}, {{minimise: transferred_investment, year: 2025}}]
+  futures: 8
+  generations: 2
+  population: 6
+  seed: 4
+""")
+    assert main(["search", str(scenario), "--out", str(tmp_path / "out"), "-q"]) == 0
+    record = json.loads((tmp_path / "out" / "search.json").read_text())
+    label = "transferred_investment 2025 (yuan/year)"
+    plan = record["as_written"]["objectives"][label]
+    assert plan == pytest.approx(4 * 1.0e10, rel=1e-6)  # the plan: 100e8 yuan a year in each of four cities
+    for policy in record["pareto"]:
+        assert policy["objectives"][label] == pytest.approx(plan * policy["levers"]["policies.transferred_investment"],
+                                                            rel=1e-6)
