@@ -20,6 +20,7 @@ import numpy as np
 
 from .engine import Inputs, Model
 from .engine import expressions as ex
+from .engine.build import expressions_of
 from .scenario import Scenario
 
 _CMP = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -50,7 +51,14 @@ class _Writer:
         index = {}
         for k, dim in enumerate(target.dims):
             sub = node.subs[k] if node.subs else dim
-            index[dim] = env[sub] if sub in env else sub  # a dim in scope, or an element name
+            if isinstance(sub, ex.Shift):  # the equation is written element by element along this dim
+                elements = self.spec.elements(dim)
+                position = elements.index(env[sub.dim]) + sub.by
+                if not 0 <= position < len(elements):
+                    return "0"
+                index[dim] = elements[position]
+            else:
+                index[dim] = env[sub] if sub in env else sub  # a dim in scope, or an element name
         return self.name(node.name, index)
 
     def expr(self, node, env: dict) -> str:
@@ -102,19 +110,25 @@ class _Writer:
         raise TypeError(f"{f} has no Vensim export")
 
     # -- whole equations -----------------------------------------------------------------------
-    def indexes(self, dims):
-        """(left-hand-side index, expression environment) for each equation a variable needs."""
-        if not self.flat:
-            yield {d: d for d in dims}, {d: d for d in dims}
-            return
-        for combo in itertools.product(*(self.spec.elements(d) for d in dims)):
-            index = dict(zip(dims, combo))
+    def indexes(self, dims, by_element=()):
+        """(left-hand-side index, expression environment) for each equation a variable needs: one per
+        element in flat mode, else one per element of the dims in ``by_element`` (those read through a
+        shifted index, which Vensim writes element by element) with the other dims as subscripts."""
+        unrolled = dims if self.flat else [d for d in dims if d in by_element]
+        for combo in itertools.product(*(self.spec.elements(d) for d in unrolled)):
+            index = {d: d for d in dims} | dict(zip(unrolled, combo))
             yield index, dict(index)
 
     def block(self, lhs: str, rhs: str, units: str, doc: str) -> str:
         units = "Dmnl" if units == "1" else units
         doc = " ".join(doc.split()).replace("~", "-").replace("|", "/")
         return f"{lhs}=\n\t{rhs}\n\t~\t{units}\n\t~\t{doc}\n\t|\n"
+
+
+def _shifted_dims(var) -> set[str]:
+    """The dims a variable's equations read through a shifted index (x[age - 1])."""
+    return {sub.dim for _, tree in expressions_of(var) for node in ex.walk(tree) if isinstance(node, ex.Ref)
+            for sub in node.subs if isinstance(sub, ex.Shift)}
 
 
 def _table(xs, ys) -> str:
@@ -207,7 +221,7 @@ def to_vensim(model: Model, scenario: Scenario, inputs: Inputs | None = None, fl
                 parts.append(f"{w.name(name, dict(zip(var.dims, combo)))}(\n\t{_table(xs, ys)})\n\t~\t{var.units}\n"
                              f"\t~\t{' '.join(doc.split())}\n\t|\n")
         elif var.kind == "stock":
-            for index, env in w.indexes(var.dims):
+            for index, env in w.indexes(var.dims, _shifted_dims(var)):
                 if var.rate is not None:
                     rate = w.expr(var.rate, env)
                 else:
@@ -222,7 +236,7 @@ def to_vensim(model: Model, scenario: Scenario, inputs: Inputs | None = None, fl
                 parts.append(w.block(w.name(name, index), f"INTEG({rate}, {initial})", var.units,
                                      f"{doc} Initial value: {w.expr(var.initial, env)}, at the start year."))
         else:  # aux, flow
-            for index, env in w.indexes(var.dims):
+            for index, env in w.indexes(var.dims, _shifted_dims(var)):
                 rhs = w.expr(var.equation, env)
                 if var.hidden_kind == "initial":
                     doc = f"the start-year value of {rhs}"

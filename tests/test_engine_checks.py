@@ -64,6 +64,11 @@ def test_bad_subscript(tmp_path):
     assert "'c' is neither a dimension nor an element of 'city'" in text, text
 
 
+def test_only_a_dimension_can_be_shifted(tmp_path):
+    text = _errors(tmp_path, "  x: {kind: aux, units: widget, dims: [city], equation: 'level[a - 1]', doc: x}\n")
+    assert "only a dimension can be shifted, not 'a'" in text, text
+
+
 def test_sum_over_a_dim_it_does_not_vary_along(tmp_path):
     text = _errors(tmp_path, "  x: {kind: aux, units: 1/year, equation: 'sum(k, city)', doc: x}\n")
     assert "does not vary along it" in text, text

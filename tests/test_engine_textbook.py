@@ -68,7 +68,21 @@ def test_convergence_order(logistic, method, order):
         assert 2 ** order * 0.8 < ratio < 2 ** order * 1.25, ratios
 
 
-@pytest.mark.parametrize("name", ["exponential", "logistic", "sir"])
+def test_ageing_chain_against_closed_form():
+    """A shifted index (cohort[age - 1]) moves people along the chain: Erlang shares, nobody lost."""
+    from math import factorial
+
+    model = load(MODELS / "ageing.yaml")
+    ds = to_dataset(simulate(model, default_inputs(model), TimeGrid(0, 20, 1 / 32), "rk4"))
+    kt = 0.2 * ds["time"].values
+    for j in range(4):
+        exact = 1000 * kt ** j * np.exp(-kt) / factorial(j)
+        np.testing.assert_allclose(ds["cohort"].values[:, j], exact, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(ds["cohort"].sum("age").values, 1000, rtol=1e-12)
+    assert float(ds["ageing_in"].sel(age="g0").max()) == 0.0
+
+
+@pytest.mark.parametrize("name", ["exponential", "logistic", "sir", "ageing"])
 @pytest.mark.parametrize("method", ["euler", "rk4"])
 def test_kernel_matches_reference(name, method):
     model = load(MODELS / f"{name}.yaml")

@@ -45,6 +45,23 @@ def test_every_exported_function_matches_in_pysd(tmp_path):
         np.testing.assert_allclose(theirs[name], ds[name].values, rtol=1e-6, err_msg=name)
 
 
+@pytest.mark.parametrize("flat", [True, False], ids=["flat", "subscripted"])
+def test_a_shifted_index_is_exported_element_by_element(tmp_path, flat):
+    """cohort[age - 1] has no Vensim counterpart: the equation is written once per age group, reading
+    the group before by name (0 for the first), and PySD then runs the ageing chain as we do."""
+    model = load(MODELS / "ageing.yaml")
+    scenario_path = tmp_path / "run.yaml"
+    scenario_path.write_text("name: ageing\ntime: {start: 0, end: 10, dt: 0.125, method: euler}\n")
+    scenario = simulator.load_scenario(scenario_path, model)
+    ds = to_dataset(simulate(model, scenario.inputs(model), scenario.time, "euler"))
+    mdl = tmp_path / "ageing.mdl"
+    mdl.write_text(to_vensim(model, scenario, flat=flat))
+    text = mdl.read_text()
+    assert ("ageing_in_g1=\n\tageing_out_g0" if flat else "ageing_in[g1]=\n\tageing_out[g0]") in text
+    theirs = pysd_stocks(pysd_model(mdl), ["cohort"], ["g0", "g1", "g2", "g3", "g4"], flat=flat)
+    np.testing.assert_allclose(theirs["cohort"], ds["cohort"].values, rtol=1e-6)
+
+
 def test_documented_exception_the_outflow_limit_is_not_exported(tmp_path):
     """Our engine holds a non-negative stock at zero by limiting its outflows within a step; Vensim and
     PySD have no such rule, so where it acts the exported model differs (and goes negative)."""

@@ -14,6 +14,8 @@ def test_parse_builds_the_tree():
     assert ex.parse("sum(flow[other, city], other)") == ex.Call("sum", (ex.Ref("flow", ("other", "city")),), dim="other")
     assert isinstance(ex.parse("time"), ex.Time)
     assert ex.parse("table(x)") == ex.Call("table", (ex.Ref("x"),), lookup=True)
+    assert ex.parse("x[city, age - 1]") == ex.Ref("x", ("city", ex.Shift("age", -1)))
+    assert ex.to_text(ex.parse("x[city, age+2]")) == "x[city, age + 2]"
 
 
 @pytest.mark.parametrize("text, message", [
@@ -27,6 +29,9 @@ def test_parse_builds_the_tree():
     ("sum(a, b, c)", r"sum\(expression, dim\)"),
     ("f(a, b)", "unknown function"),
     ("x[1]", "subscripts are dimension or element names"),
+    ("x[age - 0.5]", "shifted by a whole number"),
+    ("x[age * 2]", "shifted by a whole number"),
+    ("x[1 + age]", "shifted by a whole number"),
     ("[1, 2]", "not allowed"),
     ("a +", "cannot parse"),
     ("", "empty"),

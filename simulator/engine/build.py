@@ -284,6 +284,11 @@ def _check_subs(var, role, node: ex.Ref, target: Variable, spec, problems):
         return
     for sub, dim in zip(node.subs, target.dims):
         base = spec.base(dim)
+        if isinstance(sub, ex.Shift) and not (sub.dim in spec.dims or sub.dim in spec.aliases):
+            problems.append(_problem(var, f"{role}: in {ex.to_text(node)}, only a dimension can be shifted, "
+                                          f"not {sub.dim!r}"))
+            continue
+        sub = ex.sub_dim(sub)
         if sub in spec.dims or sub in spec.aliases:
             if spec.base(sub) != base:
                 problems.append(_problem(var, f"{role}: in {ex.to_text(node)}, {sub!r} indexes {spec.base(sub)!r} "
@@ -303,7 +308,7 @@ def index_dims(node, variables, spec) -> set[str]:
         target = variables[node.name]
         if not node.subs:
             return set(target.dims)
-        return {s for s in node.subs if s in spec.dims or s in spec.aliases}
+        return {ex.sub_dim(s) for s in node.subs if ex.sub_dim(s) in spec.dims or ex.sub_dim(s) in spec.aliases}
     if isinstance(node, ex.Call):
         inner = set().union(*(index_dims(a, variables, spec) for a in node.args)) if node.args else set()
         if node.lookup:

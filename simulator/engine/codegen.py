@@ -42,7 +42,9 @@ class _Emitter:
         positions = []
         for k, dim in enumerate(dims):
             sub = subs[k] if subs else dim
-            if sub in env:
+            if isinstance(sub, ex.Shift):
+                positions.append(f"({env[sub.dim]} {'-' if sub.by < 0 else '+'} {abs(sub.by)})")
+            elif sub in env:
                 positions.append(env[sub])
             else:  # an element name
                 positions.append(str(model.spec.elements(dim).index(sub)))
@@ -64,6 +66,15 @@ class _Emitter:
         return f"{array}[{offset} + {index}]" if offset else f"{array}[{index}]"
 
     def ref(self, name: str, env: dict, subs=()) -> str:
+        """A variable's value as source text; through a shifted index, zero outside the dimension."""
+        value = self.slot_value(name, env, subs)
+        for sub, dim in zip(subs, self.model.variables[name].dims):
+            if isinstance(sub, ex.Shift):
+                n = len(self.model.spec.elements(dim))
+                value = f"({value} if 0 <= {env[sub.dim]} {'-' if sub.by < 0 else '+'} {abs(sub.by)} < {n} else 0.0)"
+        return value
+
+    def slot_value(self, name: str, env: dict, subs=()) -> str:
         model = self.model
         kind = model.variables[name].kind
         idx = self.index(name, env, subs)

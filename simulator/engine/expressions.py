@@ -1,8 +1,9 @@
 """The equation language: a small, safe subset of Python expressions, parsed with ``ast``.
 
 Allowed: numbers, names, ``time``; ``+ - * / **``, unary minus; comparisons; ``and``, ``or``,
-``not``; subscripts ``x[other]``, ``x[ordos]``, ``x[city, other]``; and the functions in
-``FUNCTIONS``. Lookup tables are called like functions: ``demand_curve(price)``.
+``not``; subscripts ``x[other]``, ``x[ordos]``, ``x[city, other]``, and a shifted index ``x[age - 1]``
+(the previous element along ``age``; zero where it falls outside the dimension, as an ageing chain
+needs); and the functions in ``FUNCTIONS``. Lookup tables are called like functions: ``demand_curve(price)``.
 Nothing is ever evaluated: the text becomes a tree of the node classes below, and the compiler,
 the reference evaluator, the unit and dims checks and the Vensim export each walk that tree.
 """
@@ -46,12 +47,25 @@ class Num:
 
 
 @dataclass(frozen=True)
+class Shift:
+    """A shifted index ``dim - 1`` or ``dim + 2`` in a subscript: the element ``by`` places along
+    ``dim`` from the one in scope; a reference through it reads zero outside the dimension."""
+
+    dim: str
+    by: int
+
+    def __str__(self):
+        return f"{self.dim} {'-' if self.by < 0 else '+'} {abs(self.by)}"
+
+
+@dataclass(frozen=True)
 class Ref:
     """A reference to a variable. ``subs`` is empty (implicit: indexed by its own dims) or one
-    entry per dim of the referenced variable: a dim name (an index in scope) or an element name."""
+    entry per dim of the referenced variable: a dim name (an index in scope), an element name, or a
+    ``Shift`` of a dim in scope."""
 
     name: str
-    subs: tuple[str, ...] = ()
+    subs: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -131,13 +145,7 @@ def _convert(node, text):
             raise ExpressionError("only a variable name can be subscripted, as in population[other]")
         index = node.slice
         items = index.elts if isinstance(index, ast.Tuple) else [index]
-        subs = []
-        for item in items:
-            if not isinstance(item, ast.Name):
-                raise ExpressionError(f"subscripts are dimension or element names, as in x[other] or x[ordos]: "
-                                      f"{ast.unparse(node)}")
-            subs.append(item.id)
-        return Ref(node.value.id, tuple(subs))
+        return Ref(node.value.id, tuple(_subscript(item, node) for item in items))
     if isinstance(node, ast.UnaryOp):
         if isinstance(node.op, ast.USub):
             operand = _convert(node.operand, text)
@@ -178,6 +186,22 @@ def _convert(node, text):
             raise ExpressionError(f"unknown function {name}(); a lookup table takes one argument")
         return Call(name, args, lookup=True)
     raise ExpressionError(f"{ast.unparse(node)!r} is not allowed in an equation")
+
+
+def _subscript(item, node):
+    """One subscript: a dimension or element name, or a dimension shifted by a whole number."""
+    if isinstance(item, ast.Name):
+        return item.id
+    if (isinstance(item, ast.BinOp) and type(item.op) in (ast.Add, ast.Sub) and isinstance(item.left, ast.Name)
+            and isinstance(item.right, ast.Constant) and type(item.right.value) is int and item.right.value > 0):
+        return Shift(item.left.id, item.right.value if isinstance(item.op, ast.Add) else -item.right.value)
+    raise ExpressionError(f"subscripts are dimension or element names, or a dimension shifted by a whole "
+                          f"number, as in x[other], x[ordos] or x[age - 1]: {ast.unparse(node)}")
+
+
+def sub_dim(sub) -> str:
+    """The name a subscript gives: a dim, an element name, or the dim a Shift moves along."""
+    return sub.dim if isinstance(sub, Shift) else sub
 
 
 def children(node):
@@ -235,7 +259,7 @@ def to_text(node) -> str:
     if isinstance(node, Time):
         return TIME
     if isinstance(node, Ref):
-        return f"{node.name}[{', '.join(node.subs)}]" if node.subs else node.name
+        return f"{node.name}[{', '.join(map(str, node.subs))}]" if node.subs else node.name
     if isinstance(node, Call):
         args = [to_text(a) for a in node.args] + ([node.dim] if node.dim else [])
         return f"{node.func}({', '.join(args)})"

@@ -56,7 +56,10 @@ class _Context:
             if not node.subs:
                 return arr, tuple(var.dims)
             index, dims = [], []
-            for sub, dim in zip(node.subs, var.dims):
+            for axis, (sub, dim) in enumerate(zip(node.subs, var.dims)):
+                if isinstance(sub, ex.Shift):
+                    arr = _shifted(arr, axis, sub.by)
+                    sub = sub.dim
                 if sub in spec.dims or sub in spec.aliases:
                     index.append(slice(None))
                     dims.append(sub)
@@ -139,6 +142,18 @@ _OPS = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": n
 def _pairwise(f, a, b):
     # Python's min/max semantics, as numba compiles them: min(a, b) is b if b < a else a
     return np.where(b < a, b, a) if f == "min" else np.where(b > a, b, a)
+
+
+def _shifted(arr, axis, by):
+    """``out[..., i, ...] = arr[..., i + by, ...]``, zero where ``i + by`` falls outside the axis."""
+    out = np.zeros_like(arr)
+    n = arr.shape[axis]
+    target = [slice(None)] * arr.ndim
+    source = [slice(None)] * arr.ndim
+    target[axis] = slice(max(0, -by), min(n, n - by))
+    source[axis] = slice(max(0, by), min(n, n + by))
+    out[tuple(target)] = arr[tuple(source)]
+    return out
 
 
 def _align(arr, dims, target, shape):
