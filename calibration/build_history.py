@@ -5,6 +5,7 @@
 Reads the copies of the shared statistics in calibration/data/ and writes one row per series, city and
 year with units, source id and confidence. Breaks in the official series are handled here, once:
 
+- Age structure: the shares aged 0-14, 15-59 and 60+ at the 2010 and 2020 censuses (X01).
 - Resident population: only the 2010 and 2020 censuses (X01, S04). The year-end series before 2020 are on
   the old, pre-census basis (Baotou 2019: 289.7e4 in the bulletin, S43, against 270.94e4 at the census)
   or of unstated vintage (X04), so they are not used.
@@ -54,6 +55,13 @@ def main():
         for year in (2010, 2020):
             add("urban_population_census", city, year, urban.loc[year, city] * 1e4, "person", "X01", "medium",
                 f"census {year}")
+    for band, variable in (("under_15", "age_share_0_14"), ("aged_15_59", "age_share_15_59"),
+                           ("aged_60_plus", "age_share_60plus")):
+        share = pivot(variable) / 100
+        for city in CITIES:
+            for year in (2010, 2020):
+                add(f"share_{band}_census", city, year, share.loc[year, city], "1", "X01", "medium",
+                    f"census {year}, share of residents in the age band")
     growth = pivot("gdp_real_growth") / 100
     level = pivot("gdp_nominal_revised_series")
     for city in CITIES:

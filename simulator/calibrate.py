@@ -518,6 +518,8 @@ def fit_records(config: Config, tables: list[pd.DataFrame]) -> list[dict]:
             record = {"series": target.series, "variable": target.variable, "transform": target.transform,
                       "city": city}
             record.update(fit_statistics(rows.simulated.to_numpy(), rows.value.to_numpy()))
+            record.update(year=int(rows.year.iloc[-1]), observed=float(rows.value.iloc[-1]),
+                          simulated=float(rows.simulated.iloc[-1]))  # the last observation, shown when it is the only one
             out.append(record)
     return out
 
@@ -665,6 +667,12 @@ def calibration_report(config: Config, model: Model, result: dict, records: list
     for r in records:
         lines.append(f"| {r['series']} | {r['city']} | {r['n']} | {f(r['mape'])} | {f(r['rmspe'])} | {f(r['r2'])} | "
                      f"{f(r['theil_um'])} | {f(r['theil_us'])} | {f(r['theil_uc'])} |")
+    single = [r for r in records if r["n"] == 1]
+    if single:  # one observation per city (a census): the numbers themselves
+        lines += ["", "Targets observed once (the censuses), observed and fitted:", "",
+                  "| series | city | year | observed | fitted | fitted - observed |", "|---|---|---|---|---|---|"]
+        lines += [f"| {r['series']} | {r['city']} | {r['year']} | {r['observed']:.5g} | {r['simulated']:.5g} | "
+                  f"{r['simulated'] - r['observed']:+.3g} |" for r in single]
     ens = result["ensemble"]
     lines += ["", "## Fitted values", "",
               "| parameter | fitted | ± (filtered ensemble sd) | default | bounds | default's source |",

@@ -306,6 +306,8 @@ def write_run(folder: Path, model, scenario, method=None, dt=None, say=print):
         plots.trajectories(ds, path=folder / "trajectories.png")
         plots.binding_timeline(ds, path=folder / "binding.png")
         plots.goal_dashboard(goals, path=folder / "goals.png", title=f"Plan goals: {scenario.name}")
+        if "residents" in written:
+            plots.pyramids(written, path=folder / "pyramids.png")
     return ds, goals
 
 

@@ -127,6 +127,50 @@ def trajectories(ds: xr.Dataset, variables=PANELS, path=None, title: str = ""):
     return _save(fig, path)
 
 
+def age_label(element: str) -> str:
+    """'a0_4' -> '0–4', 'a85_plus' -> '85+'."""
+    return element[1:].replace("_plus", "+").replace("_", "–")
+
+
+def pyramids(ds: xr.Dataset, years=(2020, 2025, 2035), path=None, title: str = ""):
+    """Population pyramids, one panel per city: men to the left, women to the right, by five-year age group;
+    the first year as bars, the later years as outlines."""
+    years = [y for y in years if np.any(np.isclose(ds["time"].values, y))]
+    cities = [str(c) for c in ds["city"].values]
+    ages = [str(a) for a in ds["age"].values]
+    factor, units = display(ds["residents"].attrs.get("units", "person"))
+    fig, axes = plt.subplots(1, len(cities), figsize=(3.6 * len(cities), 5.2), squeeze=False, sharey=True)
+    y = np.arange(len(ages))
+    styles = ["-", "--", ":"]
+    for ax, city in zip(axes.flat, cities):
+        for k, year in enumerate(years):
+            men = ds["residents"].sel(city=city, sex="male", time=year).values / factor
+            women = ds["residents"].sel(city=city, sex="female", time=year).values / factor
+            if k == 0:
+                ax.barh(y, -men, height=0.9, color="#4c72b0", alpha=0.55)
+                ax.barh(y, women, height=0.9, color="#dd8452", alpha=0.55)
+            else:
+                for side, values in ((-1, men), (1, women)):
+                    ax.step(side * values, y, where="mid", color="black", lw=1.1, ls=styles[k % 3])
+        ax.axvline(0, color="grey", lw=0.6)
+        ax.set_title(city.capitalize(), fontsize=10)
+        ax.set_xlabel(f"{units} (men left, women right)", fontsize=8)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{abs(x):g}"))
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3, axis="x")
+    axes.flat[0].set_yticks(y, [age_label(a) for a in ages])
+    axes.flat[0].set_ylabel("age (years)", fontsize=8)
+    handles = [Patch(color="#4c72b0", alpha=0.55), Patch(color="#dd8452", alpha=0.55)]
+    labels = [f"men {years[0]}", f"women {years[0]}"]
+    for k, year in enumerate(years[1:], start=1):
+        handles.append(plt.Line2D([], [], color="black", ls=styles[k % 3]))
+        labels.append(f"{year} (outline)")
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
+    fig.suptitle(title or f"Population by age and sex: {ds.attrs.get('scenario', '')}", fontsize=12)
+    _layout(fig)
+    return _save(fig, path)
+
+
 def binding_timeline(ds: xr.Dataset, path=None):
     """City x year grid per limit: where each hard limit binds."""
     limits = [limit for limit in LIMITS if limit.binding in ds]

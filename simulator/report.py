@@ -120,6 +120,34 @@ def indicators_table(ds: xr.Dataset, years=(2020, 2025, 2030, 2035)) -> list[str
     return lines
 
 
+# the demography section: (variable, what it is); shares and ratios in %, people in 10k
+DEMOGRAPHY = (("total_fertility_rate", "children per woman at the year's age-specific rates"),
+              ("share_aged_60_plus", "share of residents aged 60+"),
+              ("dependency_ratio", "residents aged 0-14 and 65+ per 100 aged 15-64"),
+              ("old_age_dependency_ratio", "residents aged 65+ per 100 aged 15-64"),
+              ("labour_force", "residents aged 15-59 in the labour force"),
+              ("births", "births in the year"), ("deaths", "deaths in the year"),
+              ("intercity_in_migration", "migrants arriving from the other three cities"),
+              ("intercity_out_migration", "migrants leaving for the other three cities"),
+              ("external_migration", "net migration with the rest of China"))
+
+
+def demography_table(ds: xr.Dataset, years=(2020, 2025, 2030, 2035)) -> list[str]:
+    """Fertility, ageing, labour and migration by origin per city, in display units."""
+    years = [y for y in years if np.any(np.isclose(ds["time"].values, y))]
+    lines = [f"| indicator | what it is | units | city | {' | '.join(str(y) for y in years)} |",
+             "|---|---|---|---|" + "---|" * len(years)]
+    for name, what in DEMOGRAPHY:
+        if name not in ds:
+            continue
+        units = ds[name].attrs.get("units", "")
+        factor, label = (1.0, "children per woman") if name == "total_fertility_rate" else display(units)
+        for city in (str(c) for c in ds["city"].values):
+            cells = " | ".join(fmt(float(ds[name].sel(time=y, city=city)) / factor) for y in years)
+            lines.append(f"| {name} | {what} | {label} | {city} | {cells} |")
+    return lines
+
+
 def _total(ds: xr.Dataset, name: str, city, where, mean: bool = False) -> str:
     """A variable summed (or averaged) over the selected years of one city, in display units; "–" if the
     run's outputs do not include it."""
@@ -259,6 +287,9 @@ def write_report(path, ds: xr.Dataset, scenario, goals: list[dict], prices: list
              + (f" Monte Carlo: {runs}." if runs else ""), "",
              "## Plan goals", "", *goals_table(goals), "",
              "## Key indicators", "", *indicators_table(ds), "",
+             "## Population: fertility, ageing, labour and migration", "",
+             "Population pyramids per city: `pyramids.png`. Net migration by origin: from the other three cities "
+             "(arriving less leaving) and with the rest of China.", "", *demography_table(ds), "",
              "## Binding limits", "", *binding_section(ds, ensemble), ""]
     if prices is not None:
         lines += ["### Dynamic shadow prices", "",

@@ -49,7 +49,8 @@ def test_no_input_carries_information_after_the_origin(model, origin):
         if vintage and vintage["info_year"] > origin:
             if vintage.get("before") is not None:
                 before = vintage["before"]
-                expected = [before[e] for e in model.spec.elements("city")] if isinstance(before, dict) else before
+                dim = model.variables[name].dims[0] if isinstance(before, dict) else None
+                expected = [before[e] for e in model.spec.elements(dim)] if dim else before
                 assert np.allclose(inputs.parameter(name)[0], expected), name
             else:
                 assert name in leaked, name
@@ -61,7 +62,7 @@ def test_no_input_carries_information_after_the_origin(model, origin):
 
 def test_every_input_with_information_after_2020_is_marked(model):
     """Inputs whose sources cite figures after 2020 carry `vintage` with the year of their information."""
-    for name in ("region_birth_rate", "region_death_rate", "outside_coal_demand_index", "water_red_line",
+    for name in ("outside_coal_demand_index", "water_red_line",
                  "irrigation_efficiency", "renewable_capacity_2020", "coal_power_capacity_2020",
                  "urban_domestic_water_per_capita", "industrial_water_intensity_2020", "electricity_export"):
         vintage = model.variables[name].vintage

@@ -43,7 +43,7 @@ def test_hard_limits_hold_everywhere(runs, name):
     assert (ds["yellow_river_use"] <= ds["yellow_river_allocation"] * (1 + tol) + 1e-6).all()
     assert (ds["energy_use"] <= ds["energy_cap"] * (1 + tol)).all()
     assert (ds["groundwater_withdrawal"] <= ds["groundwater_available"] * (1 + tol) + 1e-6).all()
-    for stock in ("urban_population", "rural_population", "capital", "groundwater_storage", "coal_power_capacity",
+    for stock in ("residents", "urban_population", "rural_population", "capital", "groundwater_storage", "coal_power_capacity",
                   "renewable_capacity"):
         assert (ds[stock] >= 0).all()
 
@@ -70,9 +70,18 @@ def test_population_accounts_close(baseline):
     flows = (ds["births"] - ds["deaths"] + ds["net_migration"]).isel(time=slice(1, None))
     np.testing.assert_allclose(change.values, flows.values, rtol=1e-9, atol=1e-6 * float(ds["population"].max()))
     urban = ds["urban_population"].diff("time")
-    urban_flows = (ds["urban_births"] + ds["urbanisation"] + ds["urban_intercity_immigration"]
-                   + ds["urban_external_migration"] - ds["urban_deaths"] - ds["urban_intercity_emigration"])
+    urban_flows = ds["urbanisation"] + ds["urban_natural_increase"] + ds["urban_net_migration"]
     np.testing.assert_allclose(urban.values, urban_flows.isel(time=slice(1, None)).values, rtol=1e-9)
+    # by cohort: each age group changes by its births, deaths, ageing in and out, and migration
+    cohort = ds["residents"].diff("time")
+    cohort_flows = (ds["births_by_cohort"] - ds["deaths_by_cohort"] + ds["ageing_in"] - ds["ageing_out"]
+                    + ds["migration_by_cohort"]).isel(time=slice(1, None))
+    np.testing.assert_allclose(cohort.values, cohort_flows.values, rtol=1e-9, atol=1e-6 * float(ds["residents"].max()))
+    # ageing moves people between groups and loses none; births and migration add up to their totals
+    np.testing.assert_allclose(ds["ageing_in"].sum("age").values, ds["ageing_out"].sum("age").values, rtol=1e-12)
+    np.testing.assert_allclose(ds["births_by_cohort"].sum(["sex", "age"]).values, ds["births"].values, rtol=1e-12)
+    np.testing.assert_allclose(ds["migration_by_cohort"].sum(["sex", "age"]).values, ds["net_migration"].values,
+                               rtol=1e-9, atol=1e-9 * float(abs(ds["net_migration"]).max()))
 
 
 def test_migration_between_the_four_sums_to_zero(baseline):
@@ -105,7 +114,7 @@ def _run_with(model, scenario, settings):
 EXTREMES = {
     "no_yellow_river": {"yellow_river_allocation.multiplier": 0.0},
     "no_investment": {"investment_rate_scale": 0.0},
-    "no_births": {"birth_rate_relative": 0.0},
+    "no_births": {"fertility_level": 0.0},
     "coal_cap_10x": {"coal_cap.multiplier": 10.0},
     "no_groundwater": {"natural_groundwater_recharge": 0.0, "groundwater_storage_years": 0.0},
 }
@@ -120,7 +129,7 @@ def extremes(model):
 @pytest.mark.parametrize("name", EXTREMES)
 def test_extreme_conditions_keep_stocks_non_negative(extremes, name):
     ds = extremes[name]
-    for stock in ("urban_population", "rural_population", "capital", "productivity_index", "groundwater_storage",
+    for stock in ("residents", "urban_population", "rural_population", "capital", "productivity_index", "groundwater_storage",
                   "coal_power_capacity", "renewable_capacity", "energy_efficiency_index"):
         assert (ds[stock] >= 0).all(), stock
     for var in ("gdp", "water_use", "energy_use", "co2", "coal_output"):
@@ -166,6 +175,11 @@ def test_euler_and_rk4_agree_roughly(baseline):
         assert float(abs(euler[var].sel(time=2035) / baseline[var].sel(time=2035) - 1).max()) < 0.01
 
 
+# Net migration moves with the wage's change since the start year; fed yearly averages, the demography alone
+# sees wages about half a year early (1-2 % of the wage), a few per cent of these small net flows.
+NET_OF_WAGE_CHANGE = {"external_migration": 0.05, "net_migration": 0.05, "urban_net_migration": 0.05}
+
+
 @pytest.mark.parametrize("sector", SECTORS)
 def test_each_sector_runs_alone(sector, baseline):
     """A sector fed the other sectors' trajectories as exogenous paths reproduces its own trajectories
@@ -186,7 +200,7 @@ def test_each_sector_runs_alone(sector, baseline):
         if float((b == 0).mean()) > 0.5:
             continue  # mostly zero: a threshold (a shortfall), whose onset moves with yearly exogenous points
         scale = float(abs(b).max()) or 1.0
-        assert float(np.sqrt(((a - b) ** 2).mean())) <= 0.03 * scale, name
+        assert float(np.sqrt(((a - b) ** 2).mean())) <= NET_OF_WAGE_CHANGE.get(name, 0.03) * scale, name
         assert float(abs(a - b).max()) <= 0.15 * scale, name
 
 
