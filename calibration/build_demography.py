@@ -86,7 +86,7 @@ def block() -> str:
         "      (taken as year end); the start state of the cohorts.",
         "    source: >",
         "      2010 and 2020 census yearbooks, county-level tables (AGE1, AGE2, docs/sources/research_demography_v2_age.md;",
-        "      0-4 = age 0 + ages 1-4); the sums equal census_population (2010: within X01's rounding to hundreds)",
+        "      0-4 = age 0 + ages 1-4); the city totals equal the census counts (2010: within X01's rounding to hundreds)",
         "",
         "  fertility_schedule:",
         "    kind: parameter",

@@ -13,7 +13,7 @@ For each origin Y:
    ``needs`` series have no row in it, or a zero Jacobian column) are held at their vintage value;
 3. the projection Y+1 ... 2020 made as the project makes its projections from 2020: a run starting at Y
    from Y's observed GDP, with the start state carried over from the calibrated run of the window (capital
-   over GDP per posterior draw, population of the best fit; no census after 2010 is known at Y): a point
+   over GDP per posterior draw, residents by sex and age of the best fit; no census after 2010 is known at Y): a point
    forecast (the best fit) and a band (runs from the posterior draws); beside it the *conditional*
    forecast, the same run with the observed time paths after Y (parameters as known at Y);
 4. the naive benchmarks from the same pre-origin data: random walk with drift (mean log growth of the last
@@ -280,14 +280,16 @@ def process_noise(model, cfg, problem, x, cities, band, rng) -> dict:
     return out
 
 
-STATE_SERIES = {"census_population": "population", "census_urban_population": "urban_population"}
+# start-state series of a projection from an origin -> the window run's stock they take (no census after 2010 is
+# known at the origin); the age lean of the cohorts starts at zero, as at a census
+STATE_SERIES = {"census_residents": "residents", "census_urban_population": "urban_population"}
 
 
 def project(model: Model, cfg, problem, x: np.ndarray, inputs: Inputs, origin: int, state_from: Inputs | None = None):
     """The forecast from ``origin`` as the project makes its projections from 2020: a run starting at the
     origin from the observed GDP of that year, with the calibrated numbers ``x`` (one run per row) and the
     start state carried over from the calibrated run of the window (the configuration's ``carry_over``
-    ratios per row; population and urban population of the best fit, the first row). ``state_from``: the
+    ratios per row; residents by sex and age and urban population of the best fit, the first row). ``state_from``: the
     inputs of the window run (default ``inputs``); the conditional forecast projects with observed inputs
     from the state known at the origin."""
     window = TimeGrid(cfg.grid.start, float(origin), cfg.grid.dt, 1.0)

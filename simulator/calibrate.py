@@ -548,9 +548,21 @@ def fitted_document(config: Config, model: Model, result: dict) -> dict:
             "residuals": result["m"], "free": result["n"],
             "carried_over": {name: f"the {config.grid.end:g} value of {a}/{b} in the calibrated run (for "
                                    f"{config.grid.start:g}: {_fitted_value(config, result, name)})"
-                             for name, (a, b) in config.carry_over.items()}},
+                             for name, (a, b) in config.carry_over.items()},
+            # fitted numbers whose parameters carry the window's end value: the value fitted for the window start
+            "fitted_for_window_start": {f.label: float(v) for f, v in zip(config.free, result["x"])
+                                        if f.name in config.carry_over}},
         "parameters": values,
     }
+
+
+def window_start_values(config: Config, fitted: dict) -> np.ndarray:
+    """The fitted numbers as the calibration fitted them (for the start of its window), from a fitted
+    document: the parameters, except carried-over ones, which hold their window-end value there."""
+    start = fitted["calibration"].get("fitted_for_window_start", {})
+    values = fitted["parameters"]
+    return np.array([start[f.label] if f.label in start else values[f.name][f.label.split("[")[1][:-1]]
+                     if isinstance(values[f.name], dict) else values[f.name] for f in config.free])
 
 
 def _fitted_value(config: Config, result: dict, name: str) -> str:

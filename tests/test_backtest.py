@@ -158,16 +158,13 @@ def test_gate_90_percent_band_covers_gdp(gate):
     assert gdp["width_90"] < 0.5  # not by being enormous
 
 
-@pytest.mark.xfail(strict=True, reason="population from 2016: the only pre-origin information on the census "
-                   "basis is the 2010 census and the 2005-2010 growth; the model's migration extrapolates the "
-                   "2005-2010 boom (Ordos, Baotou) and loses to the 2010 census held (issue 11; see README)")
 def test_gate_model_beats_the_best_naive_forecast_on_population(gate):
     assert _summary(gate[0], "population_census")["skill"] > 0
 
 
-@pytest.mark.xfail(strict=True, reason="population bands from 2016 hold only parameter uncertainty: net "
-                   "migration is held at its pre-origin value (no census after 2010 to fit it), so the band is "
-                   "far too narrow")
+@pytest.mark.xfail(strict=True, reason="population bands from 2016 hold only the posterior of the numbers fitted "
+                   "before the origin; the demographic numbers no pre-origin census informs are held at their "
+                   "declared values, so the band is too narrow (covers 1 of 4 cities)")
 def test_gate_90_percent_band_covers_population(gate):
     assert _summary(gate[0], "population_census")["coverage_90"] >= 0.8
 

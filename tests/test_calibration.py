@@ -155,7 +155,7 @@ def test_committed_posterior_draws_are_joint_rows_named_as_uncertain_targets(mod
     draws = pd.read_csv(ROOT / "calibration" / "fitted" / "baseline_posterior.csv")
     config = load_config(ROOT / "calibration" / "baseline.yaml", model)
     expected = [f.label for f in config.free if f.name not in config.carry_over]
-    expected += [f"capital_output_ratio[{c}]" for c in model.spec.elements("city")]
+    expected += [f"{name}[{c}]" for name in config.carry_over for c in model.spec.elements("city")]
     assert list(draws.columns) == expected
     assert 500 <= len(draws) <= 5000
     for column in draws.columns:
@@ -211,13 +211,11 @@ def test_start_year_timing_no_jump_in_the_first_window_years(model):
     convention, the annual figure taken as the year-end rate, left them about half a year of growth low)."""
     import pandas as pd
 
-    from simulator.calibrate import FitProblem
+    from simulator.calibrate import FitProblem, window_start_values
     from simulator.scenario import load_scenario
 
     config = load_config(ROOT / "calibration" / "baseline.yaml", model)
-    fitted = yaml.safe_load((ROOT / "calibration" / "fitted" / "baseline.yaml").read_text())["parameters"]
-    x = np.array([fitted[f.name][f.label.split("[")[1][:-1]] if isinstance(fitted[f.name], dict) else fitted[f.name]
-                  for f in config.free])
+    x = window_start_values(config, yaml.safe_load((ROOT / "calibration" / "fitted" / "baseline.yaml").read_text()))
     problem = FitProblem(model, config, load_scenario(config.scenario_path, model).inputs(model))
     table = problem.simulated_table(x)[0]
     residual = (table.simulated / table.value - 1).groupby(table.year).apply(lambda r: float(np.mean(np.abs(r))))

@@ -133,8 +133,11 @@ def test_missing_file_exits_2(tmp_path):
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupted_run_leaves_no_partial_folder(tmp_path, sig, code):
     out = tmp_path / "run"
+    # a shell starts background jobs with SIGINT ignored, and Python keeps it so: restore the default in the child,
+    # so the test holds however pytest itself was started
     process = subprocess.Popen([sys.executable, "-m", "simulator.cli", str(SCENARIOS / "plan.yaml"), "--out", str(out)],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while time.time() < deadline and not any(p.name.startswith(".run.tmp-") for p in tmp_path.iterdir()):
         time.sleep(0.005)
