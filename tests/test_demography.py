@@ -15,7 +15,7 @@ from simulator.scenario import load_scenario
 from .conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "calibration"))
-import build_demography  # noqa: E402
+import build_demography
 
 BANDS = {"under_15": slice(0, 3), "aged_15_59": slice(3, 12), "aged_60_plus": slice(12, 18)}
 

@@ -27,12 +27,17 @@ def test_exported_baseline_runs_in_pysd_like_our_euler_run(tmp_path, flat):
         np.testing.assert_allclose(theirs[name], ours[name].values, rtol=1e-6, err_msg=name)
 
 
+def _euler_run(model, tmp_path, end, dt):
+    """A scenario of ``model`` alone (Euler, from 0 to ``end``) and its run as a Dataset."""
+    scenario_path = tmp_path / "run.yaml"
+    scenario_path.write_text(f"name: test\ntime: {{start: 0, end: {end}, dt: {dt}, method: euler}}\n")
+    scenario = simulator.load_scenario(scenario_path, model)
+    return scenario, to_dataset(simulate(model, scenario.inputs(model), scenario.time, "euler"))
+
+
 def test_every_exported_function_matches_in_pysd(tmp_path):
     model = load(MODELS / "functions.yaml")
-    scenario_path = tmp_path / "run.yaml"
-    scenario_path.write_text("name: functions\ntime: {start: 0, end: 10, dt: 0.125, method: euler}\n")
-    scenario = simulator.load_scenario(scenario_path, model)
-    ds = to_dataset(simulate(model, scenario.inputs(model), scenario.time, "euler"))
+    scenario, ds = _euler_run(model, tmp_path, 10, 0.125)
     mdl = tmp_path / "functions.mdl"
     mdl.write_text(to_vensim(model, scenario))
     text = mdl.read_text()
@@ -50,10 +55,7 @@ def test_a_shifted_index_is_exported_element_by_element(tmp_path, flat):
     """cohort[age - 1] has no Vensim counterpart: the equation is written once per age group, reading
     the group before by name (0 for the first), and PySD then runs the ageing chain as we do."""
     model = load(MODELS / "ageing.yaml")
-    scenario_path = tmp_path / "run.yaml"
-    scenario_path.write_text("name: ageing\ntime: {start: 0, end: 10, dt: 0.125, method: euler}\n")
-    scenario = simulator.load_scenario(scenario_path, model)
-    ds = to_dataset(simulate(model, scenario.inputs(model), scenario.time, "euler"))
+    scenario, ds = _euler_run(model, tmp_path, 10, 0.125)
     mdl = tmp_path / "ageing.mdl"
     mdl.write_text(to_vensim(model, scenario, flat=flat))
     text = mdl.read_text()
