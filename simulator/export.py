@@ -90,7 +90,7 @@ class _Writer:
             index = {d: env.get(d, d) for d in table.dims}
             return f"{self.name(node.func, index)}({self.expr(node.args[0], env)})"
         if node.func == "sum":
-            if self.flat:
+            if self.flat or node.dim in _shifted_dims_of(node.args[0]):  # Vensim cannot shift inside SUM(x[d!])
                 terms = [self.expr(node.args[0], {**env, node.dim: e}) for e in self.spec.elements(node.dim)]
                 return "(" + " + ".join(terms) + ")"
             return f"SUM({self.expr(node.args[0], {**env, node.dim: node.dim + '!'})})"
@@ -125,10 +125,16 @@ class _Writer:
         return f"{lhs}=\n\t{rhs}\n\t~\t{units}\n\t~\t{doc}\n\t|\n"
 
 
+def _shifted_dims_of(tree) -> set[str]:
+    """The dims an expression reads through a shifted index (x[age - 1])."""
+    return {sub.dim for node in ex.walk(tree) if isinstance(node, ex.Ref) for sub in node.subs
+            if isinstance(sub, ex.Shift)}
+
+
 def _shifted_dims(var) -> set[str]:
-    """The dims a variable's equations read through a shifted index (x[age - 1])."""
-    return {sub.dim for _, tree in expressions_of(var) for node in ex.walk(tree) if isinstance(node, ex.Ref)
-            for sub in node.subs if isinstance(sub, ex.Shift)}
+    """The dims a variable's equations read through a shifted index (its equations are written element by
+    element along them)."""
+    return set().union(*(_shifted_dims_of(tree) for _, tree in expressions_of(var)))
 
 
 def _table(xs, ys) -> str:
@@ -149,9 +155,13 @@ def _lookup(xs, ys) -> str:
 
 
 def _at(values: np.ndarray, dims, index: dict, spec, flat: bool) -> str:
-    """A start value as Vensim text: one number (flat, or scalar) or a subscripted table."""
+    """A start value as Vensim text: one number (flat, or scalar) or a subscripted table (of the dims still
+    subscripted at ``index``; those written element by element are taken at their element)."""
     if flat or not dims:
         return _number(values[tuple(spec.elements(d).index(index[d]) for d in dims)] if dims else values)
+    values = values[tuple(slice(None) if index[d] == d else spec.elements(d).index(index[d]) for d in dims)]
+    if values.ndim == 0:
+        return _number(values)
     rows = values.reshape(-1, values.shape[-1]) if values.ndim > 1 else values[None, :]
     return ";".join(",".join(_number(x) for x in row) for row in rows)
 

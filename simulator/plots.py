@@ -149,9 +149,10 @@ def pyramids(ds: xr.Dataset, years=(2020, 2025, 2035), path=None, title: str = "
             if k == 0:
                 ax.barh(y, -men, height=0.9, color="#4c72b0", alpha=0.55)
                 ax.barh(y, women, height=0.9, color="#dd8452", alpha=0.55)
-            else:
+            else:  # the outline of the bars: each group's value over its whole height
                 for side, values in ((-1, men), (1, women)):
-                    ax.step(side * values, y, where="mid", color="black", lw=1.1, ls=styles[k % 3])
+                    ax.stairs(side * values, np.arange(len(ages) + 1) - 0.5, orientation="horizontal",
+                              baseline=None, color="black", lw=1.1, ls=styles[k % 3])
         ax.axvline(0, color="grey", lw=0.6)
         ax.set_title(city.capitalize(), fontsize=10)
         ax.set_xlabel(f"{units} (men left, women right)", fontsize=8)

@@ -71,7 +71,7 @@ def test_five_year_groups_not_targeted_stay_close(calibrated_2010):
 def test_ageing_keeps_cohorts_together(model):
     """With no births, deaths or migration, ten years of ageing move each 2010 group two groups up. A plain
     ageing chain (one fifth of a group a year) is up to 2.6 points off in a band by 2020 (15-59 in Baotou);
-    the second-moment scheme stays within 0.6 point in every band and city."""
+    the slopes scheme (each group's age lean) stays within 0.6 point in every band and city."""
     scenario = load_scenario(ROOT / "calibration" / "start_2010.yaml", model)
     inputs = scenario.inputs(model)
     for name in ("fertility_level", "mortality_level", "external_migration_rate", "intercity_migration_coefficient",

@@ -69,6 +69,11 @@ def test_only_a_dimension_can_be_shifted(tmp_path):
     assert "only a dimension can be shifted, not 'a'" in text, text
 
 
+def test_a_shift_past_every_element_is_refused(tmp_path):
+    text = _errors(tmp_path, "  x: {kind: aux, units: widget, dims: [city], equation: 'level[city - 2]', doc: x}\n")
+    assert "a shift of 2 passes every element of 'city' (2)" in text, text
+
+
 def test_sum_over_a_dim_it_does_not_vary_along(tmp_path):
     text = _errors(tmp_path, "  x: {kind: aux, units: 1/year, equation: 'sum(k, city)', doc: x}\n")
     assert "does not vary along it" in text, text

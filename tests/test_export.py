@@ -64,6 +64,30 @@ def test_a_shifted_index_is_exported_element_by_element(tmp_path, flat):
     np.testing.assert_allclose(theirs["cohort"], ds["cohort"].values, rtol=1e-6)
 
 
+def test_shifted_indexes_in_start_values_and_sums_are_exported(tmp_path):
+    """A shift in a stock's initial value, in initial() and inside sum() over the shifted dim: the subscripted
+    export writes each element's own start value and unrolls the sum, and PySD runs it as we do."""
+    path = tmp_path / "shifts.yaml"
+    path.write_text("""
+dimensions:
+  age: [g0, g1, g2]
+variables:
+  w: {kind: parameter, dims: [age], units: person, value: {g0: 30, g1: 50, g2: 70}, source: test, doc: weights}
+  s: {kind: stock, dims: [age], units: person, initial: 'w[age - 1] + 1', inflows: [f], doc: a stock}
+  f: {kind: flow, dims: [age], units: person/year, equation: 'sum(s[age - 1], age) / 1000 * w / w[g0] / one_year',
+      doc: a flow}
+  start: {kind: aux, dims: [age], units: person, equation: 'initial(s[age + 1])', doc: a start value}
+  one_year: {kind: parameter, units: year, value: 1, source: test, doc: a year}
+""")
+    model = load(path)
+    scenario, ds = _euler_run(model, tmp_path, 5, 0.25)
+    mdl = tmp_path / "shifts.mdl"
+    mdl.write_text(to_vensim(model, scenario))
+    theirs = pysd_stocks(pysd_model(mdl), ["s", "start"], ["g0", "g1", "g2"], flat=False)
+    np.testing.assert_allclose(theirs["s"], ds["s"].values, rtol=1e-6)
+    np.testing.assert_allclose(theirs["start"], ds["start"].values, rtol=1e-6)
+
+
 def test_documented_exception_the_outflow_limit_is_not_exported(tmp_path):
     """Our engine holds a non-negative stock at zero by limiting its outflows within a step; Vensim and
     PySD have no such rule, so where it acts the exported model differs (and goes negative)."""

@@ -175,9 +175,9 @@ def test_euler_and_rk4_agree_roughly(baseline):
         assert float(abs(euler[var].sel(time=2035) / baseline[var].sel(time=2035) - 1).max()) < 0.01
 
 
-# Net migration moves with the wage's change since the start year; fed yearly averages, the demography alone
-# sees wages about half a year early (1-2 % of the wage), a few per cent of these small net flows.
-NET_OF_WAGE_CHANGE = {"external_migration": 0.05, "net_migration": 0.05, "urban_net_migration": 0.05}
+# Net migration moves with the growth of labour demand since the start year and with wage gaps; fed yearly
+# averages, the demography alone sees them about half a year early, a few per cent of these small net flows.
+NET_FLOWS = {"external_migration": 0.05, "net_migration": 0.05, "urban_net_migration": 0.05}
 
 
 @pytest.mark.parametrize("sector", SECTORS)
@@ -200,7 +200,7 @@ def test_each_sector_runs_alone(sector, baseline):
         if float((b == 0).mean()) > 0.5:
             continue  # mostly zero: a threshold (a shortfall), whose onset moves with yearly exogenous points
         scale = float(abs(b).max()) or 1.0
-        assert float(np.sqrt(((a - b) ** 2).mean())) <= NET_OF_WAGE_CHANGE.get(name, 0.03) * scale, name
+        assert float(np.sqrt(((a - b) ** 2).mean())) <= NET_FLOWS.get(name, 0.03) * scale, name
         assert float(abs(a - b).max()) <= 0.15 * scale, name
 
 

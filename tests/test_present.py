@@ -182,6 +182,28 @@ def test_trajectories_label_potential_gdp_and_say_what_each_line_style_means():
     assert not any("demand" in t for t in legend_texts(gdp) + legend_texts(fig))
 
 
+def test_pyramids_one_panel_per_city_men_left_women_right_ages_in_words(baseline):
+    ds = baseline
+    fig = plots.pyramids(ds)
+    assert [ax.get_title() for ax in fig.axes] == ["Hohhot", "Baotou", "Ordos", "Ulanqab"]
+    assert legend_texts(fig) == ["men 2020", "women 2020", "2025 (outline)", "2035 (outline)"]
+    first = fig.axes[0]
+    labels = [t.get_text() for t in first.get_yticklabels()]
+    assert labels[0] == "0–4" and labels[-1] == "85+" and len(labels) == 18
+    assert first.get_xlabel() == "10k persons (men left, women right)"
+    lo, hi = first.get_xlim()
+    widest = float(ds["residents"].sel(city="hohhot").max()) / 1e4  # the outlines and bars fit
+    assert lo < -0.9 * widest and hi > 0.9 * widest
+    assert plots.age_label("a85_plus") == "85+" and plots.age_label("a10_14") == "10–14"
+
+
+def test_report_has_the_population_section_with_migration_by_origin(baseline):
+    text = "\n".join(report.demography_table(baseline))
+    for name in ("total_fertility_rate", "dependency_ratio", "labour_force", "intercity_in_migration",
+                 "intercity_out_migration", "external_migration"):
+        assert f"| {name} |" in text, name
+
+
 def test_trajectories_give_ordos_coal_a_panel_of_its_own():
     ds = run_dataset()
     fig = plots.trajectories(ds)

@@ -288,6 +288,9 @@ def _check_subs(var, role, node: ex.Ref, target: Variable, spec, problems):
             problems.append(_problem(var, f"{role}: in {ex.to_text(node)}, only a dimension can be shifted, "
                                           f"not {sub.dim!r}"))
             continue
+        if isinstance(sub, ex.Shift) and abs(sub.by) >= len(spec.dims[base]):
+            problems.append(_problem(var, f"{role}: in {ex.to_text(node)}, a shift of {abs(sub.by)} passes every "
+                                          f"element of {base!r} ({len(spec.dims[base])}): it would always read zero"))
         sub = ex.sub_dim(sub)
         if sub in spec.dims or sub in spec.aliases:
             if spec.base(sub) != base:
