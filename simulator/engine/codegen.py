@@ -43,7 +43,7 @@ class _Emitter:
         for k, dim in enumerate(dims):
             sub = subs[k] if subs else dim
             if isinstance(sub, ex.Shift):
-                positions.append(f"({env[sub.dim]} {'-' if sub.by < 0 else '+'} {abs(sub.by)})")
+                positions.append(f"({sub.applied_to(env[sub.dim])})")
             elif sub in env:
                 positions.append(env[sub])
             else:  # an element name
@@ -71,7 +71,7 @@ class _Emitter:
         for sub, dim in zip(subs, self.model.variables[name].dims):
             if isinstance(sub, ex.Shift):
                 n = len(self.model.spec.elements(dim))
-                value = f"({value} if 0 <= {env[sub.dim]} {'-' if sub.by < 0 else '+'} {abs(sub.by)} < {n} else 0.0)"
+                value = f"({value} if 0 <= {sub.applied_to(env[sub.dim])} < {n} else 0.0)"
         return value
 
     def slot_value(self, name: str, env: dict, subs=()) -> str:

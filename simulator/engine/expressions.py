@@ -54,8 +54,12 @@ class Shift:
     dim: str
     by: int
 
+    def applied_to(self, index: str) -> str:
+        """The shifted position as text: ``applied_to("i_age")`` is ``"i_age - 1"``."""
+        return f"{index} {'-' if self.by < 0 else '+'} {abs(self.by)}"
+
     def __str__(self):
-        return f"{self.dim} {'-' if self.by < 0 else '+'} {abs(self.by)}"
+        return self.applied_to(self.dim)
 
 
 @dataclass(frozen=True)
