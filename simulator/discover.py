@@ -7,8 +7,9 @@ Kolmogorov-Smirnov distance); PRIM (the ``prim`` package, a port of the EMA Work
 peeling trajectory trades coverage (the share of all failing futures inside the box) against density (the
 share of the futures in the box that fail). Of the boxes that restrict something and fail more often than
 all futures do, the one reported has the largest coverage among those of density at least ``--density``
-(or halfway from the failure rate to 1, when the failure rate is already that high), or, when none reaches it, is the densest that still holds half the failures; each restriction comes with
-its quasi-p value (a binomial test of whether it matters).
+(or halfway from the failure rate to 1, when the failure rate is already that high), or, when none reaches it,
+is the densest that still holds half the failures; each restriction comes with its quasi-p value (a binomial
+test of whether it matters).
 """
 
 from __future__ import annotations

@@ -120,8 +120,9 @@ def indicators_table(ds: xr.Dataset, years=(2020, 2025, 2030, 2035)) -> list[str
     return lines
 
 
-# the demography section: (variable, what it is); shares and ratios in %, people in 10k
-DEMOGRAPHY = (("total_fertility_rate", "children per woman at the year's age-specific rates"),
+# the demography section: (variable, what it is[, (factor, display unit)]); by default shares and ratios in %,
+# people in 10k (display)
+DEMOGRAPHY = (("total_fertility_rate", "at the year's age-specific rates", (1.0, "children per woman")),
               ("share_aged_60_plus", "share of residents aged 60+"),
               ("dependency_ratio", "residents aged 0-14 and 65+ per 100 aged 15-64"),
               ("old_age_dependency_ratio", "residents aged 65+ per 100 aged 15-64"),
@@ -137,11 +138,10 @@ def demography_table(ds: xr.Dataset, years=(2020, 2025, 2030, 2035)) -> list[str
     years = [y for y in years if np.any(np.isclose(ds["time"].values, y))]
     lines = [f"| indicator | what it is | units | city | {' | '.join(str(y) for y in years)} |",
              "|---|---|---|---|" + "---|" * len(years)]
-    for name, what in DEMOGRAPHY:
+    for name, what, *shown in DEMOGRAPHY:
         if name not in ds:
             continue
-        units = ds[name].attrs.get("units", "")
-        factor, label = (1.0, "children per woman") if name == "total_fertility_rate" else display(units)
+        factor, label = shown[0] if shown else display(ds[name].attrs.get("units", ""))
         for city in (str(c) for c in ds["city"].values):
             cells = " | ".join(fmt(float(ds[name].sel(time=y, city=city)) / factor) for y in years)
             lines.append(f"| {name} | {what} | {label} | {city} | {cells} |")
