@@ -56,3 +56,20 @@ variables:
         assert values[-1] < 1e-3 * values[0]
         if method == "euler":  # the outflow is limited to what the tank holds: it empties in one step
             assert values[1] == 0
+
+
+def test_reports_are_computed_only_when_recorded(model):
+    """A run that records a few variables skips the reports no rate reads (shares, slacks, shadow prices),
+    and what it does record is bitwise what the full run records."""
+    assert "water_shadow_price" in model.reporting and "labour_force" not in model.reporting
+    assert model.reporting["non_fossil_share"] == {"non_fossil_energy"}  # a report read by a report
+    wanted = dict(zip(model.reporting, model.reporting_wanted(["gdp", "non_fossil_share"])))
+    assert wanted["non_fossil_share"] and wanted["non_fossil_energy"] and wanted["renewable_share_of_generation"]
+    assert not wanted["water_shadow_price"]
+    inputs = default_inputs(model, runs=2)
+    grid = TimeGrid(2020, 2030, 0.25)
+    full = simulate(model, inputs, grid, "rk4")
+    some = simulate(model, inputs, grid, "rk4", record=["gdp", "non_fossil_share", "water_use"])
+    for name, element in some.labels:
+        assert some.values[:, :, some.column(name, element)].tobytes() == \
+            full.values[:, :, full.column(name, element)].tobytes()

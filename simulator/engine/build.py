@@ -55,6 +55,9 @@ class Model:
     n_lookup: int = 0
     units: dict[str, Unit] = field(default_factory=dict)
     limited_outflows: dict[str, tuple[str, ...]] = field(default_factory=dict)  # stock -> outflows it limits
+    # rate-pass auxiliaries no stock's rate depends on (reports: shares, slacks, shadow prices), each with
+    # the others of them it reads; the kernel computes them only when a run records them
+    reporting: dict[str, frozenset[str]] = field(default_factory=dict)
     _sizes: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __getstate__(self):  # the compiled kernel is per process: a pickled model reloads it
@@ -99,6 +102,17 @@ class Model:
 
     def declared(self) -> list[Variable]:
         return [v for v in self.variables.values() if not v.hidden]
+
+    def reporting_wanted(self, record) -> np.ndarray:
+        """For each reporting-only auxiliary (``reporting``, in order), whether a run recording ``record``
+        needs it: recorded itself, or read by one that is."""
+        wanted, todo = set(), [n for n in record if n in self.reporting]
+        while todo:
+            name = todo.pop()
+            if name not in wanted:
+                wanted.add(name)
+                todo += self.reporting[name]
+        return np.array([n in wanted for n in self.reporting], dtype=np.bool_)
 
 
 def load(paths) -> Model:
@@ -556,7 +570,26 @@ def _order(variables, spec, problems) -> Model | None:
                  stocks=stocks, parameters=[n for n, v in variables.items() if v.kind == "parameter"],
                  series=[n for n, v in variables.items() if v.kind == "series"],
                  lookups=[n for n, v in variables.items() if v.kind == "lookup"],
-                 limited_outflows={s: tuple(o) for s, o in limited.items()})
+                 limited_outflows={s: tuple(o) for s, o in limited.items()},
+                 reporting=_reporting(rate_order, deps, stocks, variables))
+
+
+def _reporting(rate_order, deps, stocks, variables) -> dict[str, frozenset[str]]:
+    """The rate-pass auxiliaries that no stock's rate needs, directly or through others, each with the
+    others of them it reads."""
+    needed, todo = set(), []
+    for stock in stocks:
+        var = variables[stock]
+        todo += [("var", f) for f in (*var.inflows, *var.outflows)]
+        todo += [("var", r) for r in (ex.references(var.rate) if var.rate is not None else ())]
+        todo += [("limit", stock)]
+    while todo:
+        node = todo.pop()
+        if node in deps and node not in needed:
+            needed.add(node)
+            todo += deps[node]
+    reporting = [node for node in rate_order if node[0] == "var" and node not in needed]
+    return {n: frozenset(d[1] for d in deps[(w, n)] if d in reporting) for w, n in reporting}
 
 
 def _toposort(nodes, deps, position, variables, problems, what):

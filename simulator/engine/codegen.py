@@ -241,13 +241,18 @@ def generate(model: Model) -> str:
             out += em.assign(name, var.initial, "s", model.state_offset[name])
         else:
             out += em.assign(name, var.equation, "v", model.var_offset[name])
-    out += ["    return", "", "", f"@njit({jit})", "def rates(t, h, p, sg, lk, v, s, ds, dt):",
-            '    """Rate pass: dynamic auxiliaries and flows, outflow limits, then net rates into ds."""']
+    out += ["    return", "", "", f"@njit({jit})", "def rates(t, h, p, sg, lk, v, s, ds, dt, want):",
+            '    """Rate pass: dynamic auxiliaries and flows, outflow limits, then net rates into ds. Auxiliaries',
+            '    no rate needs (reports) only where want[k] says the run records them."""']
+    reporting = list(model.reporting)
     for what, name in model.rate_order:
-        if what == "var":
-            out += em.assign(name, model.variables[name].equation, "v", model.var_offset[name])
-        else:
+        if what == "limit":
             out += em.limiter(name)
+        elif name in model.reporting:
+            out += [f"    if want[{reporting.index(name)}]:  # {name} is a report: no rate reads it"]
+            out += em.assign(name, model.variables[name].equation, "v", model.var_offset[name], indent="        ")
+        else:
+            out += em.assign(name, model.variables[name].equation, "v", model.var_offset[name])
     for name in model.stocks:
         out += em.net_rate(name)
     out += ["    return", "", ""]

@@ -79,10 +79,12 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
                       dtype=np.bool_)
     params = np.ascontiguousarray(inputs.params, dtype=np.float64)
     series_grid = inputs.series_grid(grid)
+    want = model.reporting_wanted(record)
+    want = want if len(want) else np.zeros(1, np.bool_)
     with threads(n_threads):
         kernel.run_batch(params, *series_grid, inputs.lookup_table(), float(grid.start),
                          float(grid.dt), grid.n_steps, grid.steps_per_save, METHODS[method], rec_s, rec_mean, rec_point,
-                         nonneg if len(nonneg) else np.zeros(1, np.bool_), out, status)
+                         nonneg if len(nonneg) else np.zeros(1, np.bool_), want, out, status)
     if series:
         recorded = series_outputs(model, inputs, grid, method, series, series_grid).astype(dtype)
         out = np.concatenate([out, recorded], axis=2)

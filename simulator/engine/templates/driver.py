@@ -12,6 +12,9 @@
 # exactly); and levels (rec_point) as their value at the save time, from an evaluation at that state
 # with the time paths of the year that ends there. Row 0 holds the initial values.
 #
+# want[k] says whether the k-th reporting-only auxiliary (Model.reporting: read by no stock's rate) is
+# computed: only when the run records it or a recorded report reads it.
+#
 # status per run: [0] 0 ok, 1 non-finite number; [1] the step; [2] the output column or -1 - state
 # index that was not finite.
 
@@ -47,7 +50,8 @@ def _first_nonfinite(x):
 
 
 @njit(**JIT)
-def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, nonneg, out, status):
+def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, nonneg, want,
+            out, status):
     """Integrate one run. out: (n_saves + 1, columns); status: (3,) int64."""
     s = np.zeros(N_STATE)
     v = np.zeros(N_VAR)
@@ -62,7 +66,7 @@ def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_
     points_at = rec_s.shape[0] + rec_mean.shape[0]
     status[0] = 0
     initialise(t0, p, sge, lk, v, s)
-    rates(t0, 0, p, sge, lk, v, s, k1, dt)
+    rates(t0, 0, p, sge, lk, v, s, k1, dt, want)
     _accumulate(v, rec_mean, 1.0, acc)
     _record(s, acc, rec_s, rec_mean, 1.0, out[0])
     _record_points(v, rec_point, points_at, out[0])
@@ -70,7 +74,7 @@ def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_
     for step in range(n_steps):
         h = 2 * step
         t = t0 + h * half
-        rates(t, h, p, sg, lk, v, s, k1, dt)
+        rates(t, h, p, sg, lk, v, s, k1, dt, want)
         if method == 0:
             _accumulate(v, rec_mean, dt, acc)
             for i in range(N_STATE):
@@ -79,15 +83,15 @@ def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_
             _accumulate(v, rec_mean, dt / 6.0, acc)
             for i in range(N_STATE):
                 stage[i] = s[i] + half * k1[i]
-            rates(t0 + (h + 1) * half, h + 1, p, sg, lk, v, stage, k2, dt)
+            rates(t0 + (h + 1) * half, h + 1, p, sg, lk, v, stage, k2, dt, want)
             _accumulate(v, rec_mean, dt / 3.0, acc)
             for i in range(N_STATE):
                 stage[i] = s[i] + half * k2[i]
-            rates(t0 + (h + 1) * half, h + 1, p, sg, lk, v, stage, k3, dt)
+            rates(t0 + (h + 1) * half, h + 1, p, sg, lk, v, stage, k3, dt, want)
             _accumulate(v, rec_mean, dt / 3.0, acc)
             for i in range(N_STATE):
                 stage[i] = s[i] + dt * k3[i]
-            rates(t0 + (h + 2) * half, h + 2, p, sge, lk, v, stage, k4, dt)
+            rates(t0 + (h + 2) * half, h + 2, p, sge, lk, v, stage, k4, dt, want)
             _accumulate(v, rec_mean, dt / 6.0, acc)
             for i in range(N_STATE):
                 s[i] = s[i] + dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])
@@ -104,7 +108,7 @@ def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_
             save += 1
             _record(s, acc, rec_s, rec_mean, 1.0 / save_length, out[save])
             if rec_point.shape[0]:  # levels at the save time: one more evaluation at that state
-                rates(t0 + (h + 2) * half, h + 2, p, sge, lk, v, s, k1, dt)
+                rates(t0 + (h + 2) * half, h + 2, p, sge, lk, v, s, k1, dt, want)
                 _record_points(v, rec_point, points_at, out[save])
     for row in range(save + 1):
         bad = _first_nonfinite(out[row])
@@ -116,9 +120,9 @@ def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_
 
 
 @njit(**PARALLEL)
-def run_batch(params, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, nonneg, out,
-              status):
+def run_batch(params, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, nonneg, want,
+              out, status):
     """Integrate every row of params; runs are independent, so any thread count gives the same bits."""
     for r in prange(params.shape[0]):
         run_one(params[r], sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, nonneg,
-                out[r], status[r])
+                want, out[r], status[r])
