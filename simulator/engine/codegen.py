@@ -13,6 +13,7 @@ unrolled lines, so numba's compile time stays small. Arrays the functions read:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -123,10 +124,9 @@ class _Emitter:
             inner_env = {**env, node.dim: loop}
             inner_prelude: list = []
             body = self.expr(node.args[0], inner_env, inner_prelude, indent + "    ")
-            prelude.append(f"{indent}{acc} = 0.0")
-            prelude.append(f"{indent}for {loop} in range({len(model.spec.elements(node.dim))}):")
-            prelude.extend(inner_prelude)
-            prelude.append(f"{indent}    {acc} += {body}")
+            lines = [f"{indent}{acc} = 0.0", f"{indent}for {loop} in range({len(model.spec.elements(node.dim))}):",
+                     *(line for _, line in inner_prelude), f"{indent}    {acc} += {body}"]
+            prelude.extend(self.hoisted(lines, indent))
             return acc
         args = [self.expr(a, env, prelude, indent) for a in node.args]
         f = node.func
@@ -156,14 +156,32 @@ class _Emitter:
             indent += "    "
         return lines, env, indent
 
+    def hoisted(self, lines: list[str], indent: str) -> list[tuple[int, str]]:
+        """A sum's lines, tagged with the loop depth they belong at: a sum of the assignment itself (not
+        nested in another) moves out of the element loops its terms do not read, so it runs once per
+        element it depends on (the same additions in the same order: the same bits)."""
+        depth = len(self.loop_vars)
+        if indent == self.inner:
+            text = "\n".join(lines)
+            used = [k for k, name in enumerate(self.loop_vars) if re.search(rf"\b{name}\b", text)]
+            depth = used[-1] + 1 if used else 0
+        dedent = 4 * (len(self.loop_vars) - depth)
+        return [(depth, line[dedent:]) for line in lines]
+
     def assign(self, name: str, tree, target_array: str, offset: int, indent="    ") -> list[str]:
         var = self.model.variables[name]
         head = f"{indent}# {name} [{var.units}]" + (f": {var.doc}" if var.doc else "")
-        lines, env, inner = self.loops(var.dims, indent)
+        loops, env, self.inner = self.loops(var.dims, indent)
+        self.loop_vars = list(env.values())
         prelude: list = []
-        value = self.expr(tree, env, prelude, inner)
+        value = self.expr(tree, env, prelude, self.inner)
+        lines = [head]
+        for depth, loop in enumerate([*loops, None]):
+            lines += [line for d, line in prelude if d == depth]
+            if loop is not None:
+                lines.append(loop)
         target = self.slot(target_array, offset, self.index(name, env))
-        return [head, *lines, *prelude, f"{inner}{target} = {value}"]
+        return [*lines, f"{self.inner}{target} = {value}"]
 
     def limiter(self, stock: str, indent="    ") -> list[str]:
         model = self.model
