@@ -420,15 +420,21 @@ def open_runs(folder) -> xr.Dataset:
 def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
     """Percentiles per variable, city and year; goal indicators per run; goal probabilities.
 
-    Memory stays bounded whatever the number of runs: percentiles are taken one variable and one year
-    at a time, goal indicators one block of runs at a time."""
+    Memory stays bounded whatever the number of runs: percentiles are taken one variable at a time (two
+    at once, one per thread: numpy's partition releases the GIL), goal indicators one block of runs at a
+    time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import zarr
+
     from .goals import aggregate, load_goals, per_run
     from .plausibility import guarded
 
-    runs = open_runs(work)
-    failed = runs["failed"].values.astype(bool)
+    runs = open_runs(work)  # lazily, for names, dims and attributes
+    store = zarr.open_group(str(work / "runs.zarr"), mode="r", zarr_format=2)  # plain reads for the numbers
+    failed = store["failed"][:].astype(bool)
     reasons_excluded = {"went non-finite": int(failed.sum())} if failed.any() else {}
-    bits = runs["implausible"].values
+    bits = store["implausible"][:]
     for bit, name in enumerate(guarded(model, plan.variables)):  # a run counts under the first range it leaves
         first = (bits & (1 << bit)).astype(bool) & ((bits & ((1 << bit) - 1)) == 0)
         if first.any():
@@ -437,21 +443,28 @@ def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
                              f"{model.variables[name].units}"] = int(first.sum())
     implausible = bits != 0
     keep = ~failed & ~implausible
-    percentile_vars = {}
-    for name in plan.variables:
-        data = runs[name].values  # runs x time x dims, float32, one variable at a time
-        values = np.full((len(PERCENTILES),) + data.shape[1:], np.nan)
-        if keep.any():
-            for t in range(data.shape[1]):
-                values[:, t] = np.percentile(data[keep, t], PERCENTILES, axis=0)
-        percentile_vars[name] = xr.Variable(("percentile",) + runs[name].dims[1:], values,
-                                            attrs=dict(runs[name].attrs))
-        if name.endswith("_binding"):
-            share = (data[keep] > 0.5).mean(axis=0) if keep.any() else np.full(data.shape[1:], np.nan)
-            percentile_vars[f"share_{name}"] = xr.Variable(runs[name].dims[1:], share, attrs={
-                "units": "1", "long_name": f"share of kept runs in which {name[:-len('_binding')]} binds",
-                "description": f"fraction of the kept runs with {name} = 1"})
+
+    def percentiles(name):
+        data = store[name][:]  # runs x time x dims, float32
+        kept = data[keep] if not keep.all() else data
         del data
+        values = np.full((len(PERCENTILES),) + kept.shape[1:], np.nan)
+        if len(kept):  # each (year, element) along its own contiguous row of runs
+            rows = np.ascontiguousarray(kept.reshape(len(kept), -1).T)
+            values = np.percentile(rows, PERCENTILES, axis=1).reshape(values.shape).astype(float)
+        if not name.endswith("_binding"):
+            return values, None
+        return values, (kept > 0.5).mean(axis=0) if len(kept) else np.full(kept.shape[1:], np.nan)
+
+    percentile_vars = {}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for name, (values, share) in zip(plan.variables, pool.map(percentiles, plan.variables)):
+            percentile_vars[name] = xr.Variable(("percentile",) + runs[name].dims[1:], values,
+                                                attrs=dict(runs[name].attrs))
+            if share is not None:
+                percentile_vars[f"share_{name}"] = xr.Variable(runs[name].dims[1:], share, attrs={
+                    "units": "1", "long_name": f"share of kept runs in which {name[:-len('_binding')]} binds",
+                    "description": f"fraction of the kept runs with {name} = 1"})
     coords = {"percentile": list(PERCENTILES), "time": runs["time"].values}
     for dim in ("city", "sector", "other"):
         if dim in runs.coords:
@@ -471,7 +484,8 @@ def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
         rows = np.flatnonzero(keep[start:start + block]) + start
         if not len(rows):
             continue
-        chunk = xr.Dataset({n: runs[n] for n in needed}).isel(run=rows).load()
+        chunk = xr.Dataset({n: (runs[n].dims, store[n].get_orthogonal_selection((rows,)), runs[n].attrs)
+                            for n in needed}, coords={d: runs[d].values for n in needed for d in runs[n].dims[1:]})
         for gid, (value, met) in per_run(chunk, goals).items():
             if value is None:
                 reasons[gid] = met

@@ -163,3 +163,6 @@ def test_run_ensemble_api(tmp_path):
     assert (summary["gdp"].sel(percentile=5) <= summary["gdp"].sel(percentile=95)).all()
     assert per_run.sizes["run"] == 200 and all("probability" in g for g in goals)
     assert summary["gdp"].attrs["units"] == "yuan/year"
+    kept = per_run["gdp"].values[(per_run["failed"].values == 0) & (per_run["implausible"].values == 0)]
+    assert len(kept) == summary.attrs["runs_kept"]
+    assert np.array_equal(summary["gdp"].values, np.percentile(kept, [5, 25, 50, 75, 95], axis=0))

@@ -126,7 +126,7 @@ class Inputs:
 
     def with_runs(self, runs: int) -> Inputs:
         """The same inputs repeated for ``runs`` runs (parameters copied from the first run)."""
-        return Inputs(self.model, np.repeat(self.params[:1], runs, axis=0).copy(), dict(self.series),
+        return Inputs(self.model, np.repeat(self.params[:1], runs, axis=0), dict(self.series),
                       dict(self.lookups))
 
     def series_grid(self, grid: TimeGrid) -> tuple[np.ndarray, np.ndarray]:
