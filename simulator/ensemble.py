@@ -417,6 +417,37 @@ def open_runs(folder) -> xr.Dataset:
     return xr.open_zarr(Path(folder) / "runs.zarr", consolidated=False)
 
 
+def kept_rows(data, keep: np.ndarray) -> np.ndarray:
+    """A (runs x ...) array's kept runs as (elements x kept runs), float32, each element's runs contiguous;
+    read and transposed one stored chunk at a time (a whole-array transpose is five times slower)."""
+    columns = int(np.prod(data.shape[1:], dtype=int))
+    rows = np.empty((columns, int(keep.sum())), dtype=np.float32)
+    block, at = data.chunks[0], 0
+    for start in range(0, data.shape[0], block):
+        values = data[start:start + block].reshape(-1, columns)
+        chosen = keep[start:start + block]
+        values = values if chosen.all() else values[chosen]
+        rows[:, at:at + len(values)] = values.T
+        at += len(values)
+    return rows
+
+
+def order_statistics(rows: np.ndarray, percentiles) -> np.ndarray:
+    """Percentiles of each sorted row, interpolated linearly between order statistics as numpy's default
+    method does (Hyndman and Fan's type 7): (percentiles x rows), float64; NaN for empty rows."""
+    n = rows.shape[1]
+    if n == 0:
+        return np.full((len(percentiles), rows.shape[0]), np.nan)
+    out = np.empty((len(percentiles), rows.shape[0]))
+    for k, q in enumerate(percentiles):
+        h = (n - 1) * q / 100
+        low = int(np.floor(h))
+        high = min(low + 1, n - 1)
+        a, b = rows[:, low].astype(float), rows[:, high].astype(float)
+        out[k] = a + (h - low) * (b - a)
+    return out
+
+
 def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
     """Percentiles per variable, city and year; goal indicators per run; goal probabilities.
 
@@ -445,16 +476,14 @@ def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
     keep = ~failed & ~implausible
 
     def percentiles(name):
-        data = store[name][:]  # runs x time x dims, float32
-        kept = data[keep] if not keep.all() else data
-        del data
-        values = np.full((len(PERCENTILES),) + kept.shape[1:], np.nan)
-        if len(kept):  # each (year, element) along its own contiguous row of runs
-            rows = np.ascontiguousarray(kept.reshape(len(kept), -1).T)
-            values = np.percentile(rows, PERCENTILES, axis=1).reshape(values.shape).astype(float)
+        data = store[name]  # runs x time x dims, float32
+        shape = data.shape[1:]
+        rows = kept_rows(data, keep)
+        rows.sort(axis=1)  # numpy's vectorised sort: faster than partitioning for five percentiles
+        values = order_statistics(rows, PERCENTILES).reshape((len(PERCENTILES),) + shape)
         if not name.endswith("_binding"):
             return values, None
-        return values, (kept > 0.5).mean(axis=0) if len(kept) else np.full(kept.shape[1:], np.nan)
+        return values, (rows > 0.5).mean(axis=1).reshape(shape) if rows.shape[1] else np.full(shape, np.nan)
 
     percentile_vars = {}
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -481,11 +510,16 @@ def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
     parts: dict[str, list] = {g["id"]: [] for g in goals}
     reasons = {}
     for start in range(0, plan.runs, block):
-        rows = np.flatnonzero(keep[start:start + block]) + start
+        stop = min(plan.runs, start + block)
+        rows = np.flatnonzero(keep[start:stop]) + start
         if not len(rows):
             continue
-        chunk = xr.Dataset({n: (runs[n].dims, store[n].get_orthogonal_selection((rows,)), runs[n].attrs)
-                            for n in needed}, coords={d: runs[d].values for n in needed for d in runs[n].dims[1:]})
+
+        def read(name):  # a plain slice where every run of the block is kept
+            return store[name][start:stop] if len(rows) == stop - start else store[name].get_orthogonal_selection((rows,))
+
+        chunk = xr.Dataset({n: (runs[n].dims, read(n), runs[n].attrs) for n in needed},
+                           coords={d: runs[d].values for n in needed for d in runs[n].dims[1:]})
         for gid, (value, met) in per_run(chunk, goals).items():
             if value is None:
                 reasons[gid] = met
