@@ -432,6 +432,11 @@ def kept_rows(data, keep: np.ndarray) -> np.ndarray:
     return rows
 
 
+def _runs_of(array, start: int, stop: int, rows: np.ndarray) -> np.ndarray:
+    """The given runs of a block [start, stop) of a stored array: a plain slice when they are all of it."""
+    return array[start:stop] if len(rows) == stop - start else array.get_orthogonal_selection((rows,))
+
+
 def order_statistics(rows: np.ndarray, percentiles) -> np.ndarray:
     """Percentiles of each sorted row, interpolated linearly between order statistics as numpy's default
     method does (Hyndman and Fan's type 7): (percentiles x rows), float64; NaN for empty rows."""
@@ -514,11 +519,7 @@ def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
         rows = np.flatnonzero(keep[start:stop]) + start
         if not len(rows):
             continue
-
-        def read(name):  # a plain slice where every run of the block is kept
-            return store[name][start:stop] if len(rows) == stop - start else store[name].get_orthogonal_selection((rows,))
-
-        chunk = xr.Dataset({n: (runs[n].dims, read(n), runs[n].attrs) for n in needed},
+        chunk = xr.Dataset({n: (runs[n].dims, _runs_of(store[n], start, stop, rows), runs[n].attrs) for n in needed},
                            coords={d: runs[d].values for n in needed for d in runs[n].dims[1:]})
         for gid, (value, met) in per_run(chunk, goals).items():
             if value is None:
