@@ -4,7 +4,7 @@ import numba
 import numpy as np
 import pytest
 
-from simulator.engine import TimeGrid, default_inputs, load, simulate
+from simulator.engine import TimeGrid, default_inputs, load, reference, simulate
 from simulator.errors import SimulationError
 
 from .conftest import MODELS
@@ -73,3 +73,30 @@ def test_reports_are_computed_only_when_recorded(model):
     for name, element in some.labels:
         assert some.values[:, :, some.column(name, element)].tobytes() == \
             full.values[:, :, full.column(name, element)].tobytes()
+
+
+LEVELS = """
+variables:
+  rate: {kind: parameter, units: 1/year, value: 0.1, source: test, doc: growth}
+  policy: {kind: series, units: '1', points: {0: 1.0, 10: 2.0}, source: test, doc: a path that moves every year}
+  level: {kind: stock, units: widget, initial: 1, inflows: [growth], doc: level}
+  growth: {kind: flow, units: widget/year, equation: rate * level * policy, doc: growth}
+  scaled: {kind: aux, units: widget, report: point, equation: level * policy, doc: a level that reads the path}
+  doubled: {kind: aux, units: widget, report: point, equation: 2 * level, doc: a level that reads no path}
+"""
+
+
+@pytest.mark.parametrize("method", ["euler", "rk4"])
+def test_levels_are_the_same_read_from_the_next_step(tmp_path, method):
+    """A level (report: point) that reads no time path is taken from the next step's first evaluation, one
+    that does from an evaluation with the ending year's paths: both equal what a full run records."""
+    path = tmp_path / "levels.yaml"
+    path.write_text(LEVELS)
+    model = load(path)
+    assert model.reads_paths == {"growth", "scaled"}
+    inputs = default_inputs(model)
+    grid = TimeGrid(0, 6, 0.5)
+    for record in (["doubled"], ["scaled"], ["doubled", "scaled"]):
+        fast = simulate(model, inputs, grid, method, record=record).values[0]
+        slow = reference.simulate(model, inputs, grid, method, record=record)  # each level from its own evaluation
+        np.testing.assert_allclose(fast, slow, rtol=1e-12)

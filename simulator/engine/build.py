@@ -58,6 +58,7 @@ class Model:
     # rate-pass auxiliaries no stock's rate depends on (reports: shares, slacks, shadow prices), each with
     # the others of them it reads; the kernel computes them only when a run records them
     reporting: dict[str, frozenset[str]] = field(default_factory=dict)
+    reads_paths: frozenset[str] = frozenset()  # rate-pass auxiliaries that read a time path (series), at any remove
     _sizes: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __getstate__(self):  # the compiled kernel is per process: a pickled model reloads it
@@ -571,7 +572,21 @@ def _order(variables, spec, problems) -> Model | None:
                  series=[n for n, v in variables.items() if v.kind == "series"],
                  lookups=[n for n, v in variables.items() if v.kind == "lookup"],
                  limited_outflows={s: tuple(o) for s, o in limited.items()},
-                 reporting=_reporting(rate_order, deps, stocks, variables))
+                 reporting=_reporting(rate_order, deps, stocks, variables),
+                 reads_paths=_reads_paths(dynamic, refs, variables))
+
+
+def _reads_paths(dynamic, refs, variables) -> frozenset[str]:
+    """The rate-pass auxiliaries whose value depends on a time path, directly or through others."""
+    out: set[str] = set()
+    changed = True
+    while changed:  # a fixed point: the few passes cost nothing at build time
+        changed = False
+        for n in dynamic:
+            if n not in out and any(variables[r].kind == "series" or r in out for r in refs(n)):
+                out.add(n)
+                changed = True
+    return frozenset(out)
 
 
 def _reporting(rate_order, deps, stocks, variables) -> dict[str, frozenset[str]]:

@@ -10,7 +10,8 @@
 # ends there (rec_mean), weighted as the integrator weights its stages, so a stock's change over an
 # interval equals the sum of its recorded flows times the interval length (mass balance closes
 # exactly); and levels (rec_point) as their value at the save time, from an evaluation at that state
-# with the time paths of the year that ends there. Row 0 holds the initial values.
+# with the time paths of the year that ends there (levels_read_paths) — or, for levels that read no time
+# path, from the next step's first evaluation, which is at that state and time. Row 0 holds the initial values.
 #
 # want[k] says whether the k-th reporting-only auxiliary (Model.reporting: read by no stock's rate) is
 # computed: only when the run records it or a recorded report reads it.
@@ -50,8 +51,8 @@ def _first_nonfinite(x):
 
 
 @njit(**JIT)
-def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, nonneg, want,
-            out, status):
+def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, levels_read_paths,
+            nonneg, want, out, status):
     """Integrate one run. out: (n_saves + 1, columns); status: (3,) int64."""
     s = np.zeros(N_STATE)
     v = np.zeros(N_VAR)
@@ -71,10 +72,14 @@ def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_
     _record(s, acc, rec_s, rec_mean, 1.0, out[0])
     _record_points(v, rec_point, points_at, out[0])
     save = 0
+    pending = -1  # a save row whose levels the next step's first evaluation gives
     for step in range(n_steps):
         h = 2 * step
         t = t0 + h * half
         rates(t, h, p, sg, lk, v, s, k1, dt, want)
+        if pending >= 0:
+            _record_points(v, rec_point, points_at, out[pending])
+            pending = -1
         if method == 0:
             _accumulate(v, rec_mean, dt, acc)
             for i in range(N_STATE):
@@ -107,9 +112,12 @@ def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_
         if (step + 1) % steps_per_save == 0:
             save += 1
             _record(s, acc, rec_s, rec_mean, 1.0 / save_length, out[save])
-            if rec_point.shape[0]:  # levels at the save time: one more evaluation at that state
+            if rec_point.shape[0] and (levels_read_paths or step == n_steps - 1):
+                # levels at the save time: one more evaluation at that state, with the year's end paths
                 rates(t0 + (h + 2) * half, h + 2, p, sge, lk, v, s, k1, dt, want)
                 _record_points(v, rec_point, points_at, out[save])
+            elif rec_point.shape[0]:  # levels that read no time path: the next step starts at this state
+                pending = save
     for row in range(save + 1):
         bad = _first_nonfinite(out[row])
         if bad >= 0:
@@ -120,9 +128,9 @@ def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_
 
 
 @njit(**PARALLEL)
-def run_batch(params, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, nonneg, want,
-              out, status):
+def run_batch(params, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point,
+              levels_read_paths, nonneg, want, out, status):
     """Integrate every row of params; runs are independent, so any thread count gives the same bits."""
     for r in prange(params.shape[0]):
-        run_one(params[r], sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, nonneg,
-                want, out[r], status[r])
+        run_one(params[r], sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point,
+                levels_read_paths, nonneg, want, out[r], status[r])
