@@ -192,10 +192,10 @@ class _Emitter:
         lines += loop
         slots = [self.slot("v", model.var_offset[f], self.index(f, env)) for f in outs]
         level = self.slot("s", model.state_offset[stock], self.index(stock, env))
-        lines += [f"{inner}_out = {' + '.join(slots)}",
-                  f"{inner}_room = max({level}, 0.0) / dt",
-                  f"{inner}if _out > _room:",
-                  f"{inner}    _scale = _room / _out"]
+        lines += [f"{inner}_out = {' + '.join(slots)}",  # compared as amounts over the step: no division unless it acts
+                  f"{inner}_level = max({level}, 0.0)",
+                  f"{inner}if _out * dt > _level:",
+                  f"{inner}    _scale = (_level / dt) / _out"]
         lines += [f"{inner}    {s} *= _scale" for s in slots]
         return lines
 

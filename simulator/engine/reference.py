@@ -224,9 +224,9 @@ def _rates(ctx: _Context, t: float, state: dict, dt: float, check=None, side: st
             total = ctx.values[outs[0]].copy()
             for f in outs[1:]:
                 total = total + ctx.values[f]
-            room = np.maximum(state[name], 0.0) / dt
-            over = total > room
-            scale = np.where(over, room / np.where(over, total, 1.0), 1.0)
+            level = np.maximum(state[name], 0.0)
+            over = total * dt > level
+            scale = np.where(over, (level / dt) / np.where(over, total, 1.0), 1.0)
             for f in outs:
                 ctx.values[f] = np.where(over, ctx.values[f] * scale, ctx.values[f])
     out = {}
