@@ -168,14 +168,17 @@ class _Emitter:
         dedent = 4 * (len(self.loop_vars) - depth)
         return [(depth, line[dedent:]) for line in lines]
 
-    def assign(self, name: str, tree, target_array: str, offset: int, indent="    ") -> list[str]:
+    def assign(self, name: str, tree, target_array: str, offset: int, indent="    ", what: str = "{}") -> list[str]:
+        """The loops that set each element of ``name`` (``what`` names the quantity: the variable, its rate)."""
         var = self.model.variables[name]
         head = f"{indent}# {name} [{var.units}]" + (f": {var.doc}" if var.doc else "")
+        subscripts = f"[{', '.join(var.dims)}]" if var.dims else ""
+        equation = f"{indent}#   {what.format(name + subscripts)} = {ex.to_text(tree)}"  # as declared
         loops, env, self.inner = self.loops(var.dims, indent)
         self.loop_vars = list(env.values())
         prelude: list = []
         value = self.expr(tree, env, prelude, self.inner)
-        lines = [head]
+        lines = [head, equation]
         for depth, loop in enumerate([*loops, None]):
             lines += [line for d, line in prelude if d == depth]
             if loop is not None:
@@ -203,7 +206,7 @@ class _Emitter:
         model = self.model
         var = model.variables[stock]
         if var.rate is not None:
-            return self.assign(stock, var.rate, "ds", model.state_offset[stock], indent)
+            return self.assign(stock, var.rate, "ds", model.state_offset[stock], indent, what="rate of {}")
         loop, env, inner = self.loops(var.dims, indent)
         ins = [self.slot("v", model.var_offset[f], self.index(f, env)) for f in var.inflows]
         outs = [self.slot("v", model.var_offset[f], self.index(f, env)) for f in var.outflows]
