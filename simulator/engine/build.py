@@ -573,19 +573,16 @@ def _order(variables, spec, problems) -> Model | None:
                  lookups=[n for n, v in variables.items() if v.kind == "lookup"],
                  limited_outflows={s: tuple(o) for s, o in limited.items()},
                  reporting=_reporting(rate_order, deps, stocks, variables),
-                 reads_paths=_reads_paths(dynamic, refs, variables))
+                 reads_paths=_reads_paths(rate_order, refs, variables))
 
 
-def _reads_paths(dynamic, refs, variables) -> frozenset[str]:
-    """The rate-pass auxiliaries whose value depends on a time path, directly or through others."""
+def _reads_paths(rate_order, refs, variables) -> frozenset[str]:
+    """The rate-pass auxiliaries whose value depends on a time path, directly or through others (one pass
+    in evaluation order: whatever a variable reads comes before it)."""
     out: set[str] = set()
-    changed = True
-    while changed:  # a fixed point: the few passes cost nothing at build time
-        changed = False
-        for n in dynamic:
-            if n not in out and any(variables[r].kind == "series" or r in out for r in refs(n)):
-                out.add(n)
-                changed = True
+    for what, n in rate_order:
+        if what == "var" and any(variables[r].kind == "series" or r in out for r in refs(n)):
+            out.add(n)
     return frozenset(out)
 
 

@@ -31,6 +31,7 @@ class _Emitter:
     def __init__(self, model: Model):
         self.model = model
         self.sums = 0
+        self.inner, self.loop_vars = "", []  # the assignment being written: its innermost indent, its loop variables
 
     # -- expressions -------------------------------------------------------------------------
     def index(self, name: str, env: dict, subs=()) -> str:
