@@ -41,7 +41,7 @@ from scipy import optimize, stats
 from scipy.stats import qmc
 
 from . import yamlio
-from .engine import Inputs, Model, TimeGrid, default_inputs, simulate
+from .engine import METHODS, Inputs, Model, TimeGrid, default_inputs, simulate
 from .errors import InputError, Problem
 from .fit import fit_statistics
 from .model import load_model
@@ -134,8 +134,8 @@ def load_config(path, model: Model) -> Config:
     except (TypeError, ValueError) as exc:
         bad("window", str(exc))
     method = data.get("method", "rk4")
-    if method not in ("euler", "rk4"):
-        bad("method", "euler or rk4")
+    if method not in METHODS:
+        bad("method", " or ".join(METHODS))
     data_path = path.parent / str(data.get("data", "data/history.csv"))
     if not data_path.exists():
         bad("data", f"file not found: {data_path}")

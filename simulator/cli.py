@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
                "search, discover. "
                "`simulate COMMAND --help` for each.")
     from . import __version__
+    from .engine.inputs import METHODS
 
     parser.add_argument("--version", action="version", version=f"simulate {__version__}")
     sub = parser.add_subparsers(dest="command")
@@ -35,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
                          description="Run a scenario and write its outputs atomically.")
     run.add_argument("scenario", help="scenario YAML file")
     _out(run, "outputs/<scenario name>")
-    run.add_argument("--method", choices=("euler", "rk4"), help="integration method (overrides the scenario)")
+    run.add_argument("--method", choices=tuple(METHODS), help="integration method (overrides the scenario)")
     run.add_argument("--dt", type=time_step, help="time step in years, dividing a year: 1, 0.5, 0.25, 1/12 ... "
                                                   "(overrides the scenario)")
     run.add_argument("--runs", type=whole(1), help="Monte Carlo: number of runs (overrides monte_carlo.runs)")

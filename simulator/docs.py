@@ -47,7 +47,10 @@ def model_reference(model: Model) -> str:
              f"{len(model.stocks)} stocks ({model.n_state} state elements), "
              f"{sum(1 for v in model.declared() if v.kind in ('aux', 'flow'))} auxiliaries and flows, "
              f"{len(model.parameters)} parameters, {len(model.series)} time paths. "
-             "Stocks are integrated with Euler or RK4 at a fixed step; auxiliaries are evaluated in "
+             "Stocks are integrated with Euler or RK4 at a fixed step, or by the partitioned method: RK4, "
+             "with the stocks declared slow (" + ", ".join(f"`{n}`" for n in model.stocks if model.variables[n].slow)
+             + ") taking the midpoint rule, so what only their rates need is evaluated at two of a step's four "
+             "stages instead of four; auxiliaries are evaluated in "
              "dependency order (`simulate describe NAME` shows one variable; the order is in "
              "`Model.describe_order()`).", ""]
     for sector in SECTORS:

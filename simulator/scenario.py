@@ -5,7 +5,7 @@ A scenario says what differs from the model's defaults. Top-level keys (README, 
 name, description   what it is
 extends             a file (or list of files) it starts from; its own entries replace theirs by name
 parameters_from     a fitted-parameter file (from ``simulate calibrate``), applied before ``parameters``
-time                start, end, dt, method (euler | rk4), save (output interval, years)
+time                start, end, dt, method (euler | rk4 | partitioned), save (output interval, years)
 parameters          NAME: value | {element: value, ...} | {value: v, units: u}
 policies            NAME (a time path of the model): {year: value, ...} | {element: {year: value}} |
                     {start: year, value: v} (a switch) | {multiply: factor or {year: factor}}

@@ -161,23 +161,30 @@ def test_extreme_conditions_respond_with_the_right_sign(extremes, baseline):
 
 @pytest.mark.parametrize("name", ["baseline", "plan"])
 def test_integration_error_is_small(name):
-    """RK4 with dt halved moves population and GDP in 2035 by < 0.5 % (here far less)."""
+    """RK4 with dt halved moves population and GDP in 2035 by < 0.5 % (here far less); the partitioned
+    method at dt 1/2 keeps the population within 0.1 % of RK4 at dt 1/8 in every year."""
     coarse = simulator.run(SCENARIOS / f"{name}.yaml", dt=0.25)
     fine = simulator.run(SCENARIOS / f"{name}.yaml", dt=0.125)
     for var in ("population", "gdp"):
         a, b = coarse[var].sel(time=2035), fine[var].sel(time=2035)
         assert float(abs(a / b - 1).max()) < 0.005
+    # the Monte Carlo scenarios' integration: partitioned at dt 1/2 (measured: at most 0.004 % and 0.02 %)
+    partitioned = simulator.run(SCENARIOS / f"{name}.yaml", dt=0.5, method="partitioned")
+    for var in ("population", "labour_force", "urban_population"):
+        assert float(abs(partitioned[var] / fine[var] - 1).max()) < 0.001, var
 
 
 def test_ensemble_step_moves_goal_probabilities_far_less_than_their_error(tmp_path):
-    """The Monte Carlo scenarios integrate at dt 1/2: against dt 1/4 on the same sample, each goal's
-    probability moves by well under its Monte Carlo standard error."""
+    """The Monte Carlo scenarios integrate at dt 1/2 by the partitioned method (the population by the
+    midpoint rule): against RK4 at dt 1/4 on the same sample, each goal's probability moves by well under
+    its Monte Carlo standard error."""
     from simulator.ensemble import with_integration
 
     scenario = simulator.load_scenario(SCENARIOS / "plan_uncertain.yaml")
-    assert scenario.time.dt == 0.5
+    assert (scenario.time.dt, scenario.method) == (0.5, "partitioned")
     half = simulator.run_ensemble(scenario, runs=2000, folder=tmp_path / "half")[1]
-    quarter = simulator.run_ensemble(with_integration(scenario, None, 0.25), runs=2000, folder=tmp_path / "quarter")[1]
+    quarter = simulator.run_ensemble(with_integration(scenario, "rk4", 0.25), runs=2000,
+                                     folder=tmp_path / "quarter")[1]
     for a, b in zip(half, quarter):
         if b["probability"] is not None:
             assert abs(a["probability"] - b["probability"]) <= max(0.25 * (b["stderr"] or 0), 1 / 2000), b["id"]
@@ -218,7 +225,7 @@ def test_each_sector_runs_alone(sector, baseline):
         assert float(abs(a - b).max()) <= 0.15 * scale, name
 
 
-@pytest.mark.parametrize("method", ["euler", "rk4"])
+@pytest.mark.parametrize("method", ["euler", "rk4", "partitioned"])
 def test_regional_kernel_matches_reference(model, method):
     scenario = simulator.load_scenario(SCENARIOS / "plan.yaml")
     inputs = scenario.inputs(model)

@@ -59,6 +59,9 @@ class Model:
     # the others of them it reads; the kernel computes them only when a run records them
     reporting: dict[str, frozenset[str]] = field(default_factory=dict)
     reads_paths: frozenset[str] = frozenset()  # rate-pass auxiliaries that read a time path (series), at any remove
+    # rate-pass nodes (("var", name) or ("limit", stock)) that only slow stocks' rates need: under method
+    # "partitioned" they are evaluated at each step's first stage and held over its other stages
+    slow_only: frozenset[tuple[str, str]] = frozenset()
     _sizes: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __getstate__(self):  # the compiled kernel is per process: a pickled model reloads it
@@ -103,6 +106,11 @@ class Model:
 
     def declared(self) -> list[Variable]:
         return [v for v in self.variables.values() if not v.hidden]
+
+    def slow_state(self) -> np.ndarray:
+        """State indices of the stocks declared slow."""
+        return np.array([self.state_offset[n] + k for n in self.stocks if self.variables[n].slow
+                         for k in range(self.size(n))], dtype=np.int64)
 
     def reporting_wanted(self, record) -> np.ndarray:
         """For each reporting-only auxiliary (``reporting``, in order), whether a run recording ``record``
@@ -567,12 +575,16 @@ def _order(variables, spec, problems) -> Model | None:
     rate_order = _toposort(nodes, deps, node_position, variables, problems, "the rate pass")
 
     stocks = [n for n in computed if variables[n].kind == "stock"]
+    slow_only = _slow_only(deps, stocks, variables, problems)
+    if problems:
+        return None
     return Model(spec=spec, variables=variables, init_order=init_order, static=static, rate_order=rate_order,
                  stocks=stocks, parameters=[n for n, v in variables.items() if v.kind == "parameter"],
                  series=[n for n, v in variables.items() if v.kind == "series"],
                  lookups=[n for n, v in variables.items() if v.kind == "lookup"],
                  limited_outflows={s: tuple(o) for s, o in limited.items()},
                  reporting=_reporting(rate_order, deps, stocks, variables),
+                 slow_only=slow_only,
                  reads_paths=_reads_paths(rate_order, refs, variables))
 
 
@@ -586,9 +598,8 @@ def _reads_paths(rate_order, refs, variables) -> frozenset[str]:
     return frozenset(out)
 
 
-def _reporting(rate_order, deps, stocks, variables) -> dict[str, frozenset[str]]:
-    """The rate-pass auxiliaries that no stock's rate needs, directly or through others, each with the
-    others of them it reads."""
+def _needed(stocks, deps, variables) -> set:
+    """The rate-pass nodes (auxiliaries, flows, limiters) the rates of ``stocks`` need, at any remove."""
     needed, todo = set(), []
     for stock in stocks:
         var = variables[stock]
@@ -600,8 +611,33 @@ def _reporting(rate_order, deps, stocks, variables) -> dict[str, frozenset[str]]
         if node in deps and node not in needed:
             needed.add(node)
             todo += deps[node]
+    return needed
+
+
+def _reporting(rate_order, deps, stocks, variables) -> dict[str, frozenset[str]]:
+    """The rate-pass auxiliaries that no stock's rate needs, directly or through others, each with the
+    others of them it reads."""
+    needed = _needed(stocks, deps, variables)
     reporting = [node for node in rate_order if node[0] == "var" and node not in needed]
     return {n: frozenset(d[1] for d in deps[(w, n)] if d in reporting) for w, n in reporting}
+
+
+def _slow_only(deps, stocks, variables, problems) -> frozenset[tuple[str, str]]:
+    """The rate-pass nodes only slow stocks' rates need (method "partitioned" evaluates them at the first two
+    of a step's four stages). A slow stock's flow that a fast stock's rate reads is an error: the two would
+    then see the flow over different stages, and the recorded flow would not add up to the stock's change."""
+    slow = [n for n in stocks if variables[n].slow]
+    if not slow:
+        return frozenset()
+    fast = [n for n in stocks if not variables[n].slow]
+    out = frozenset(_needed(slow, deps, variables) - _needed(fast, deps, variables))
+    for stock in slow:
+        var = variables[stock]
+        for flow in (*var.inflows, *var.outflows):
+            if ("var", flow) not in out and ("var", flow) in deps:
+                problems.append(_problem(var, f"slow: its flow {flow!r} is also needed by the rate of a stock "
+                                              "that is not slow; declare that stock slow too, or this one not"))
+    return out
 
 
 def _toposort(nodes, deps, position, variables, problems, what):

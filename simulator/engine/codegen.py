@@ -233,8 +233,12 @@ def generate(model: Model) -> str:
         f"N_STATE = {model.n_state}",
         f"N_VAR = {model.n_var}",
         f"TIME_EPS = {TIME_EPS!r}",
+        f"SLOW_STATE = np.array({model.slow_state().tolist()}, dtype=np.int64)  # stocks declared slow",
+        "SLOW_VAR = np.zeros(N_VAR, dtype=np.bool_)  # the slots of what only the slow stocks' rates need",
         f"JIT = dict({jit})",
         f"PARALLEL = dict({flags_text(PARALLEL_FLAGS)})",
+        *(f"SLOW_VAR[{model.var_offset[n]}:{model.var_offset[n] + model.size(n)}] = True  # {n}"
+          for w, n in model.rate_order if (w, n) in model.slow_only and w == "var"),
         "",
         "",
         f"@njit({jit})",
@@ -263,19 +267,30 @@ def generate(model: Model) -> str:
             out += em.assign(name, var.initial, "s", model.state_offset[name])
         else:
             out += em.assign(name, var.equation, "v", model.var_offset[name])
-    out += ["    return", "", "", f"@njit({jit})", "def rates(t, h, p, sg, lk, v, s, ds, dt, want):",
+    out += ["    return", "", "", f"@njit({jit})", "def rates(t, h, p, sg, lk, v, s, ds, dt, want, full):",
             '    """Rate pass: dynamic auxiliaries and flows, outflow limits, then net rates into ds. Auxiliaries',
-            '    no rate needs (reports) only where want[k] says the run records them."""']
+            '    no rate needs (reports) only where want[k] says the run records them; what only the slow stocks\'',
+            '    rates need, and their rates, only where full is true (it is false at the later stages of a',
+            '    partitioned step, which hold the values of its first stage)."""']
     reporting = list(model.reporting)
+
+    parts = []  # (only slow stocks need it, its lines), in evaluation order
     for what, name in model.rate_order:
         if what == "limit":
-            out += em.limiter(name)
+            parts.append(((what, name) in model.slow_only, em.limiter(name)))
         elif name in model.reporting:
-            out += [f"    if want[{reporting.index(name)}]:  # {name} is a report: no rate reads it"]
-            out += em.assign(name, model.variables[name].equation, "v", model.var_offset[name], indent="        ")
+            parts.append((False, [f"    if want[{reporting.index(name)}]:  # {name} is a report: no rate reads it",
+                                  *em.assign(name, model.variables[name].equation, "v", model.var_offset[name],
+                                             indent="        ")]))
         else:
-            out += em.assign(name, model.variables[name].equation, "v", model.var_offset[name])
-    for name in model.stocks:
-        out += em.net_rate(name)
+            parts.append((("var", name) in model.slow_only,
+                          em.assign(name, model.variables[name].equation, "v", model.var_offset[name])))
+    parts += [(model.variables[name].slow, em.net_rate(name)) for name in model.stocks]
+    before = False
+    for slow, lines in parts:  # a run of what only the slow stocks need goes under one "if full:"
+        if slow and not before:
+            out.append("    if full:  # what only the slow stocks' rates need, and those rates")
+        out += ["    " + line for line in lines] if slow else lines
+        before = slow
     out += ["    return", "", ""]
     return "\n".join(out) + TEMPLATE.read_text(encoding="utf-8")

@@ -28,7 +28,7 @@ STATUSES = ("sourced", "derived", "assumed", "policy")
 
 COMMON = {"kind", "dims", "units", "doc", "source"}
 KEYS = {
-    "stock": COMMON | {"initial", "inflows", "outflows", "rate", "nonnegative", "plausible"},
+    "stock": COMMON | {"initial", "inflows", "outflows", "rate", "nonnegative", "slow", "plausible"},
     "flow": COMMON | {"equation", "report", "plausible"},
     "aux": COMMON | {"equation", "report", "plausible"},
     "parameter": COMMON | {"value", "bounds", "status", "range", "vintage", "scales"},
@@ -64,6 +64,7 @@ class Variable:
     inflows: tuple[str, ...] = ()
     outflows: tuple[str, ...] = ()
     nonnegative: bool = True
+    slow: bool = False  # stock: its rate changes over years, not within a step (method "partitioned")
     value: np.ndarray | None = None  # parameter default, shape of dims
     points: list | None = None  # series: per element (years, values); lookup: per element (x, y)
     x_units: str = ""
@@ -270,6 +271,9 @@ def _read_variable(name, decl, doc, sector, spec, problems) -> Variable | None:
         var.nonnegative = decl.get("nonnegative", True)
         if not isinstance(var.nonnegative, bool):
             problem("nonnegative", "true or false")
+        var.slow = decl.get("slow", False)
+        if not isinstance(var.slow, bool):
+            problem("slow", "true or false")
         if "rate" in decl and ("inflows" in decl or "outflows" in decl):
             problem("rate", "give either 'rate' (a net-rate expression) or 'inflows'/'outflows', not both")
         elif "rate" in decl:

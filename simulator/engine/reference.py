@@ -210,11 +210,16 @@ def _initialise(ctx: _Context, t: float, check=None) -> dict[str, np.ndarray]:
     return state
 
 
-def _rates(ctx: _Context, t: float, state: dict, dt: float, check=None, side: str = "start") -> dict[str, np.ndarray]:
+def _rates(ctx: _Context, t: float, state: dict, dt: float, check=None, side: str = "start",
+           held: dict | None = None) -> dict[str, np.ndarray]:
+    """Net rates at ``state``; with ``held`` (the rates of a partitioned step's second stage, at its third
+    and fourth), what only the slow stocks need keeps its second-stage values and the slow stocks those rates."""
     model = ctx.model
     ctx.t, ctx.side = t, side
     ctx.values.update(state)
     for what, name in model.rate_order:
+        if held is not None and (what, name) in model.slow_only:
+            continue
         if what == "var":
             ctx.values[name] = ctx.evaluate(model.variables[name].equation, model.variables[name].dims)
             if check is not None:
@@ -232,6 +237,9 @@ def _rates(ctx: _Context, t: float, state: dict, dt: float, check=None, side: st
     out = {}
     for name in model.stocks:
         var = model.variables[name]
+        if held is not None and var.slow:
+            out[name] = held[name]
+            continue
         if var.rate is not None:
             out[name] = ctx.evaluate(var.rate, var.dims)
             continue
@@ -327,9 +335,13 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
     n_before_points = sum(model.size(n) for n in stocks + means)
     method_code = METHODS[method]
 
-    def accumulate(weight):
+    slow = [n for n in model.stocks if model.variables[n].slow]
+    held_means = {n for n in means if ("var", n) in model.slow_only} if method_code == 2 else set()
+
+    def accumulate(weight, held_weight=None):  # what only slow stocks need: its own weight (partitioned)
         for n in means:
-            acc[n] = acc[n] + weight * ctx.values[n]
+            w = held_weight if n in held_means and held_weight is not None else weight
+            acc[n] = acc[n] + w * ctx.values[n]
 
     def record_row(row, scale):
         values = [state[n].ravel() for n in stocks] + [(acc[n] * scale).ravel() for n in means]
@@ -357,16 +369,21 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
                 accumulate(dt)
                 state = {n: state[n] + dt * k1[n] for n in model.stocks}
             else:
-                accumulate(dt / 6.0)
+                partitioned = method_code == 2
+                accumulate(dt / 6.0, 0.0)
                 k2 = _rates(ctx, grid.start + (h + 1) * half, {n: state[n] + half * k1[n] for n in model.stocks},
                             dt, check)
-                accumulate(dt / 3.0)
+                accumulate(dt / 3.0, 0.5 * dt)
+                if partitioned:  # the slow stocks take the midpoint rule
+                    for n in slow:
+                        k1[n] = k2[n]
+                held = k2 if partitioned else None
                 k3 = _rates(ctx, grid.start + (h + 1) * half, {n: state[n] + half * k2[n] for n in model.stocks},
-                            dt, check)
-                accumulate(dt / 3.0)
+                            dt, check, held=held)
+                accumulate(dt / 3.0, dt / 3.0)
                 k4 = _rates(ctx, grid.start + (h + 2) * half, {n: state[n] + dt * k3[n] for n in model.stocks},
-                            dt, check, side="end")
-                accumulate(dt / 6.0)
+                            dt, check, side="end", held=held)
+                accumulate(dt / 6.0, dt / 6.0)
                 state = {n: state[n] + dt / 6.0 * (k1[n] + 2.0 * k2[n] + 2.0 * k3[n] + k4[n])
                          for n in model.stocks}
             state = {n: (np.maximum(state[n], 0.0) if model.variables[n].nonnegative else state[n])

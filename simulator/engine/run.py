@@ -42,16 +42,19 @@ def default_record(model: Model) -> list[str]:
     return [n for n, v in model.variables.items() if v.kind in ("stock", "flow", "aux", "series") and not v.hidden]
 
 
+PARALLEL_CHUNK = 16  # runs a thread takes at a time: threads share the work as they go, so one that
+#                     loses its core for a while (to the thread storing the last chunk) holds up nothing
+
+
 @contextmanager
 def threads(n: int | None):
-    """Run numba's parallel loops on n threads inside the block."""
-    if n is None:
-        yield
-        return
+    """Run numba's parallel loops on n threads inside the block, handing out runs PARALLEL_CHUNK at a time."""
     before = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+    if n is not None:
+        numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
     try:
-        yield
+        with numba.parallel_chunksize(PARALLEL_CHUNK):
+            yield
     finally:
         numba.set_num_threads(before)
 

@@ -1,17 +1,20 @@
 # The integrator driver, appended verbatim to every generated kernel (see codegen.py). It uses the
-# names the generated part defines: initialise, rates, N_STATE, N_VAR, JIT, PARALLEL, njit, prange, np.
+# names the generated part defines: initialise, rates, N_STATE, N_VAR, SLOW_STATE, JIT, PARALLEL, njit, prange, np.
 # ruff: noqa: F821
 #
 # Time grid: half steps h = 0, 1, 2, ... at t = t0 + h * dt / 2; Euler evaluates at even h,
-# RK4 at h, h+1 (twice) and h+2. Time paths are read by calendar year (inputs.calendar_year): ``sg``
-# holds their values where a step starts, ``sge`` where a step ends (they differ only at year
-# boundaries), so a policy "from 2025" acts over all of 2025 and nowhere in 2024. An output row holds,
-# for its save time: the stocks (rec_s); the flows and rates as their average over the interval that
-# ends there (rec_mean), weighted as the integrator weights its stages, so a stock's change over an
-# interval equals the sum of its recorded flows times the interval length (mass balance closes
-# exactly); and levels (rec_point) as their value at the save time, from an evaluation at that state
-# with the time paths of the year that ends there (levels_read_paths) — or, for levels that read no time
-# path, from the next step's first evaluation, which is at that state and time. Row 0 holds the initial values.
+# RK4 at h, h+1 (twice) and h+2. The partitioned method (method 2) is RK4 for every stock but the slow
+# ones (SLOW_STATE), which take Euler steps: their rates, and what only they need, are evaluated at the
+# step's first stage and held over the other three (rates(..., full=False) skips them). Time paths are
+# read by calendar year (inputs.calendar_year): ``sg`` holds their values where a step starts, ``sge``
+# where a step ends (they differ only at year boundaries), so a policy "from 2025" acts over all of
+# 2025 and nowhere in 2024. An output row holds, for its save time: the stocks (rec_s); the flows and
+# rates as their average over the interval that ends there (rec_mean), weighted as the integrator
+# weights its stages, so a stock's change over an interval equals the sum of its recorded flows times
+# the interval length (mass balance closes exactly); and levels (rec_point) as their value at the save
+# time, from an evaluation at that state with the time paths of the year that ends there
+# (levels_read_paths) — or, for levels that read no time path, from the next step's first evaluation,
+# which is at that state and time. Row 0 holds the initial values.
 #
 # want[k] says whether the k-th reporting-only auxiliary (Model.reporting: read by no stock's rate) is
 # computed: only when the run records it or a recorded report reads it.
@@ -37,9 +40,10 @@ def _record_points(v, rec_point, start, row):
 
 
 @njit(**JIT)
-def _accumulate(v, rec_mean, weight, acc):
+def _accumulate(v, rec_mean, weight, acc, held, held_weight):
+    # held columns (what only slow stocks need, partitioned): their own weight
     for j in range(rec_mean.shape[0]):
-        acc[j] += weight * v[rec_mean[j]]
+        acc[j] += (held_weight if held[j] else weight) * v[rec_mean[j]]
 
 
 @njit(**JIT)
@@ -62,13 +66,17 @@ def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_
     k4 = np.zeros(N_STATE)
     stage = np.zeros(N_STATE)
     acc = np.zeros(rec_mean.shape[0])
+    held = np.zeros(rec_mean.shape[0], dtype=np.bool_)
+    if method == 2:
+        for j in range(rec_mean.shape[0]):
+            held[j] = SLOW_VAR[rec_mean[j]]
     half = 0.5 * dt
     save_length = steps_per_save * dt
     points_at = rec_s.shape[0] + rec_mean.shape[0]
     status[0] = 0
     initialise(t0, p, sge, lk, v, s)
-    rates(t0, 0, p, sge, lk, v, s, k1, dt, want)
-    _accumulate(v, rec_mean, 1.0, acc)
+    rates(t0, 0, p, sge, lk, v, s, k1, dt, want, True)
+    _accumulate(v, rec_mean, 1.0, acc, held, 1.0)
     _record(s, acc, rec_s, rec_mean, 1.0, out[0])
     _record_points(v, rec_point, points_at, out[0])
     save = 0
@@ -76,28 +84,34 @@ def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_
     for step in range(n_steps):
         h = 2 * step
         t = t0 + h * half
-        rates(t, h, p, sg, lk, v, s, k1, dt, want)
+        rates(t, h, p, sg, lk, v, s, k1, dt, want, True)
         if pending >= 0:
             _record_points(v, rec_point, points_at, out[pending])
             pending = -1
         if method == 0:
-            _accumulate(v, rec_mean, dt, acc)
+            _accumulate(v, rec_mean, dt, acc, held, dt)
             for i in range(N_STATE):
                 s[i] = s[i] + dt * k1[i]
         else:
-            _accumulate(v, rec_mean, dt / 6.0, acc)
+            later = method == 1  # partitioned: stages 3 and 4 skip what only the slow stocks need
+            _accumulate(v, rec_mean, dt / 6.0, acc, held, 0.0)
             for i in range(N_STATE):
                 stage[i] = s[i] + half * k1[i]
-            rates(t0 + (h + 1) * half, h + 1, p, sg, lk, v, stage, k2, dt, want)
-            _accumulate(v, rec_mean, dt / 3.0, acc)
+            rates(t0 + (h + 1) * half, h + 1, p, sg, lk, v, stage, k2, dt, want, True)
+            _accumulate(v, rec_mean, dt / 3.0, acc, held, 0.5 * dt)
+            if not later:  # the slow stocks take the midpoint rule: their stage-2 rate over the whole step
+                for i in SLOW_STATE:
+                    k1[i] = k2[i]
+                    k3[i] = k2[i]
+                    k4[i] = k2[i]
             for i in range(N_STATE):
                 stage[i] = s[i] + half * k2[i]
-            rates(t0 + (h + 1) * half, h + 1, p, sg, lk, v, stage, k3, dt, want)
-            _accumulate(v, rec_mean, dt / 3.0, acc)
+            rates(t0 + (h + 1) * half, h + 1, p, sg, lk, v, stage, k3, dt, want, later)
+            _accumulate(v, rec_mean, dt / 3.0, acc, held, dt / 3.0)
             for i in range(N_STATE):
                 stage[i] = s[i] + dt * k3[i]
-            rates(t0 + (h + 2) * half, h + 2, p, sge, lk, v, stage, k4, dt, want)
-            _accumulate(v, rec_mean, dt / 6.0, acc)
+            rates(t0 + (h + 2) * half, h + 2, p, sge, lk, v, stage, k4, dt, want, later)
+            _accumulate(v, rec_mean, dt / 6.0, acc, held, dt / 6.0)
             for i in range(N_STATE):
                 s[i] = s[i] + dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])
         for i in range(N_STATE):
@@ -114,7 +128,7 @@ def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_
             _record(s, acc, rec_s, rec_mean, 1.0 / save_length, out[save])
             if rec_point.shape[0] and (levels_read_paths or step == n_steps - 1):
                 # levels at the save time: one more evaluation at that state, with the year's end paths
-                rates(t0 + (h + 2) * half, h + 2, p, sge, lk, v, s, k1, dt, want)
+                rates(t0 + (h + 2) * half, h + 2, p, sge, lk, v, s, k1, dt, want, True)
                 _record_points(v, rec_point, points_at, out[save])
             elif rec_point.shape[0]:  # levels that read no time path: the next step starts at this state
                 pending = save
