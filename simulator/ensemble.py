@@ -269,8 +269,7 @@ class Store:
                 var = model.variables[name]
                 shape = (plan.runs, grid.n_saves + 1) + model.shape(name)
                 array = root.create_array(name, shape=shape, chunks=(plan.chunk,) + shape[1:], dtype="f4",
-                                          fill_value=np.nan, compressors=None,  # speed over disk
-                                          config={"write_empty_chunks": True})  # no check that a chunk is all NaN
+                                          fill_value=np.nan, compressors=None)  # speed over disk; see _write_chunk
                 from .engine.run import variable_attrs
 
                 array.attrs.update({"_ARRAY_DIMENSIONS": ["run", "time", *var.dims], **variable_attrs(model, name)})
@@ -506,8 +505,8 @@ def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
     """Percentiles per variable, city and year; goal indicators per run; goal probabilities.
 
     Memory stays bounded whatever the number of runs: percentiles are taken one variable at a time (two
-    at once, one per thread: numpy's partition releases the GIL), goal indicators one block of runs at a
-    time."""
+    at once, one per thread: numpy's sort releases the GIL), goal indicators one block of runs at a time,
+    while the percentiles are being taken."""
     from concurrent.futures import ThreadPoolExecutor
 
     import zarr
@@ -539,9 +538,39 @@ def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
             return values, None
         return values, (rows > 0.5).mean(axis=1).reshape(shape) if rows.shape[1] else np.full(shape, np.nan)
 
+    def goal_results():
+        goals = load_goals(plan.scenario.goals)
+        needed = sorted({g["indicator"].get(k) for g in goals for k in ("variable", "numerator", "denominator")}
+                        - {None})
+        needed = [n for n in needed if n in runs]
+        parts: dict[str, list] = {g["id"]: [] for g in goals}
+        reasons = {}
+        for start in range(0, plan.runs, block):
+            stop = min(plan.runs, start + block)
+            rows = np.flatnonzero(keep[start:stop]) + start
+            if not len(rows):
+                continue
+            chunk = xr.Dataset({n: (runs[n].dims, _runs_of(StoredRuns(work / "runs.zarr" / n), start, stop, rows),
+                                    runs[n].attrs) for n in needed},
+                               coords={d: runs[d].values for n in needed for d in runs[n].dims[1:]})
+            for gid, (value, met) in per_run(chunk, goals).items():
+                if value is None:
+                    reasons[gid] = met
+                else:
+                    parts[gid].append((value, met))
+        results = {}
+        for gid, pieces in parts.items():
+            if gid in reasons or not pieces:
+                results[gid] = (None, reasons.get(gid, "no finished runs"))
+            else:
+                results[gid] = (np.concatenate([v for v, _ in pieces]), np.concatenate([m for _, m in pieces]))
+        return goals, results
+
     percentile_vars = {}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        for name, (values, share) in zip(plan.variables, pool.map(percentiles, plan.variables)):
+        done = pool.map(percentiles, plan.variables)  # submitted now; the goal indicators meanwhile
+        goals, results = goal_results()
+        for name, (values, share) in zip(plan.variables, done):
             percentile_vars[name] = xr.Variable(("percentile",) + runs[name].dims[1:], values,
                                                 attrs=dict(runs[name].attrs))
             if share is not None:
@@ -558,30 +587,6 @@ def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
         "excluded_reasons": json.dumps(reasons_excluded),
         "sampling": plan.sampling,
         "description": "percentiles over the kept Monte Carlo runs (failed and implausible runs excluded)"})
-    goals = load_goals(plan.scenario.goals)
-    needed = sorted({g["indicator"].get(k) for g in goals for k in ("variable", "numerator", "denominator")} - {None})
-    needed = [n for n in needed if n in runs]
-    parts: dict[str, list] = {g["id"]: [] for g in goals}
-    reasons = {}
-    for start in range(0, plan.runs, block):
-        stop = min(plan.runs, start + block)
-        rows = np.flatnonzero(keep[start:stop]) + start
-        if not len(rows):
-            continue
-        chunk = xr.Dataset({n: (runs[n].dims, _runs_of(StoredRuns(work / "runs.zarr" / n), start, stop, rows),
-                                runs[n].attrs) for n in needed},
-                           coords={d: runs[d].values for n in needed for d in runs[n].dims[1:]})
-        for gid, (value, met) in per_run(chunk, goals).items():
-            if value is None:
-                reasons[gid] = met
-            else:
-                parts[gid].append((value, met))
-    results = {}
-    for gid, pieces in parts.items():
-        if gid in reasons or not pieces:
-            results[gid] = (None, reasons.get(gid, "no finished runs"))
-        else:
-            results[gid] = (np.concatenate([v for v, _ in pieces]), np.concatenate([m for _, m in pieces]))
     records = aggregate(goals, results)
     for record in records:
         record["failed_runs"] = int(failed.sum())

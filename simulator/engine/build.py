@@ -60,7 +60,7 @@ class Model:
     reporting: dict[str, frozenset[str]] = field(default_factory=dict)
     reads_paths: frozenset[str] = frozenset()  # rate-pass auxiliaries that read a time path (series), at any remove
     # rate-pass nodes (("var", name) or ("limit", stock)) that only slow stocks' rates need: under method
-    # "partitioned" they are evaluated at each step's first stage and held over its other stages
+    # "partitioned" they are evaluated at a step's first two stages and held over its last two
     slow_only: frozenset[tuple[str, str]] = frozenset()
     _sizes: dict[str, int] = field(default_factory=dict, repr=False)
 

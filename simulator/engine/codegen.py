@@ -270,8 +270,8 @@ def generate(model: Model) -> str:
     out += ["    return", "", "", f"@njit({jit})", "def rates(t, h, p, sg, lk, v, s, ds, dt, want, full):",
             '    """Rate pass: dynamic auxiliaries and flows, outflow limits, then net rates into ds. Auxiliaries',
             '    no rate needs (reports) only where want[k] says the run records them; what only the slow stocks\'',
-            '    rates need, and their rates, only where full is true (it is false at the later stages of a',
-            '    partitioned step, which hold the values of its first stage)."""']
+            '    rates need, and their rates, only where full is true (it is false at the last two stages of a',
+            '    partitioned step, which hold the values of its second)."""']
     reporting = list(model.reporting)
 
     parts = []  # (only slow stocks need it, its lines), in evaluation order

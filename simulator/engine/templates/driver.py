@@ -1,11 +1,14 @@
 # The integrator driver, appended verbatim to every generated kernel (see codegen.py). It uses the
-# names the generated part defines: initialise, rates, N_STATE, N_VAR, SLOW_STATE, JIT, PARALLEL, njit, prange, np.
+# names the generated part defines: initialise, rates, N_STATE, N_VAR, SLOW_STATE, SLOW_VAR, JIT, PARALLEL,
+# njit, prange, np.
 # ruff: noqa: F821
 #
 # Time grid: half steps h = 0, 1, 2, ... at t = t0 + h * dt / 2; Euler evaluates at even h,
 # RK4 at h, h+1 (twice) and h+2. The partitioned method (method 2) is RK4 for every stock but the slow
-# ones (SLOW_STATE), which take Euler steps: their rates, and what only they need, are evaluated at the
-# step's first stage and held over the other three (rates(..., full=False) skips them). Time paths are
+# ones (SLOW_STATE), which take the midpoint rule: their rates, and what only they need (the SLOW_VAR
+# slots), are evaluated at the step's first two stages and held over the last two (rates(..., full=False)
+# skips them); the stage-2 rate moves them over the whole step, and their recorded flows are the
+# stage-2 values (weights 0, dt/2, dt/3, dt/6), so their accounts close as the others' do. Time paths are
 # read by calendar year (inputs.calendar_year): ``sg`` holds their values where a step starts, ``sge``
 # where a step ends (they differ only at year boundaries), so a policy "from 2025" acts over all of
 # 2025 and nowhere in 2024. An output row holds, for its save time: the stocks (rec_s); the flows and
@@ -93,24 +96,24 @@ def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_
             for i in range(N_STATE):
                 s[i] = s[i] + dt * k1[i]
         else:
-            later = method == 1  # partitioned: stages 3 and 4 skip what only the slow stocks need
+            full = method == 1  # partitioned: stages 3 and 4 skip what only the slow stocks need
             _accumulate(v, rec_mean, dt / 6.0, acc, held, 0.0)
             for i in range(N_STATE):
                 stage[i] = s[i] + half * k1[i]
             rates(t0 + (h + 1) * half, h + 1, p, sg, lk, v, stage, k2, dt, want, True)
             _accumulate(v, rec_mean, dt / 3.0, acc, held, 0.5 * dt)
-            if not later:  # the slow stocks take the midpoint rule: their stage-2 rate over the whole step
+            if not full:  # the slow stocks take the midpoint rule: their stage-2 rate over the whole step
                 for i in SLOW_STATE:
                     k1[i] = k2[i]
                     k3[i] = k2[i]
                     k4[i] = k2[i]
             for i in range(N_STATE):
                 stage[i] = s[i] + half * k2[i]
-            rates(t0 + (h + 1) * half, h + 1, p, sg, lk, v, stage, k3, dt, want, later)
+            rates(t0 + (h + 1) * half, h + 1, p, sg, lk, v, stage, k3, dt, want, full)
             _accumulate(v, rec_mean, dt / 3.0, acc, held, dt / 3.0)
             for i in range(N_STATE):
                 stage[i] = s[i] + dt * k3[i]
-            rates(t0 + (h + 2) * half, h + 2, p, sge, lk, v, stage, k4, dt, want, later)
+            rates(t0 + (h + 2) * half, h + 2, p, sge, lk, v, stage, k4, dt, want, full)
             _accumulate(v, rec_mean, dt / 6.0, acc, held, dt / 6.0)
             for i in range(N_STATE):
                 s[i] = s[i] + dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])
