@@ -34,7 +34,7 @@ def _setup(runs=1):
 class SingleRun:
     """One baseline run through the API, all outputs recorded."""
 
-    params = (["euler", "rk4"], [0.25, 1 / 12])
+    params = (["euler", "rk4", "partitioned"], [0.25, 1 / 12])
     param_names = ["method", "dt"]
 
     def setup(self, method, dt):
@@ -50,29 +50,30 @@ class SingleRun:
 
 
 class Ensemble:
-    """10^4 runs through the parallel kernel, RK4 at dt 1/4, float32 outputs."""
+    """10^4 runs through the parallel kernel at dt 1/4, float32 outputs: RK4, and the partitioned method the
+    Monte Carlo scenarios use (the population by the midpoint rule)."""
 
-    params = [1, 2]
-    param_names = ["threads"]
+    params = ([1, 2], ["rk4", "partitioned"])
+    param_names = ["threads", "method"]
     timeout = 300
 
-    def setup(self, threads):
+    def setup(self, threads, method):
         from simulator.engine import simulate
 
         self.simulate = simulate
         self.model, self.scenario, self.inputs = _setup(runs=10_000)
-        self._run(threads)  # compile outside the timing
+        self._run(threads, method)  # compile outside the timing
 
-    def _run(self, threads):
-        self.simulate(self.model, self.inputs, self.scenario.time, "rk4", record=["gdp", "population", "co2"],
+    def _run(self, threads, method):
+        self.simulate(self.model, self.inputs, self.scenario.time, method, record=["gdp", "population", "co2"],
                       n_threads=threads, dtype=np.float32)
 
-    def time_ensemble_10k(self, threads):
-        self._run(threads)
+    def time_ensemble_10k(self, threads, method):
+        self._run(threads, method)
 
-    def track_runs_per_second(self, threads):
+    def track_runs_per_second(self, threads, method):
         start = time.perf_counter()
-        self._run(threads)
+        self._run(threads, method)
         return 10_000 / (time.perf_counter() - start)
 
     track_runs_per_second.unit = "runs/s"
