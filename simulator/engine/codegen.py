@@ -277,14 +277,13 @@ def generate(model: Model) -> str:
     parts = []  # (only slow stocks need it, its lines), in evaluation order
     for what, name in model.rate_order:
         if what == "limit":
-            parts.append(((what, name) in model.slow_only, em.limiter(name)))
-        elif name in model.reporting:
-            parts.append((False, [f"    if want[{reporting.index(name)}]:  # {name} is a report: no rate reads it",
-                                  *em.assign(name, model.variables[name].equation, "v", model.var_offset[name],
-                                             indent="        ")]))
+            lines = em.limiter(name)
+        elif name in model.reporting:  # never only for slow stocks: no rate reads it
+            lines = [f"    if want[{reporting.index(name)}]:  # {name} is a report: no rate reads it",
+                     *em.assign(name, model.variables[name].equation, "v", model.var_offset[name], indent="        ")]
         else:
-            parts.append((("var", name) in model.slow_only,
-                          em.assign(name, model.variables[name].equation, "v", model.var_offset[name])))
+            lines = em.assign(name, model.variables[name].equation, "v", model.var_offset[name])
+        parts.append(((what, name) in model.slow_only, lines))
     parts += [(model.variables[name].slow, em.net_rate(name)) for name in model.stocks]
     before = False
     for slow, lines in parts:  # a run of what only the slow stocks need goes under one "if full:"

@@ -9,7 +9,7 @@ import numpy as np
 
 from .build import Model
 
-METHODS = {"euler": 0, "rk4": 1, "partitioned": 2}  # partitioned: RK4, slow stocks by Euler
+METHODS = {"euler": 0, "rk4": 1, "partitioned": 2}  # partitioned: RK4, slow stocks by the midpoint rule
 
 
 @dataclass(frozen=True)

@@ -335,8 +335,9 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
     n_before_points = sum(model.size(n) for n in stocks + means)
     method_code = METHODS[method]
 
+    partitioned = method_code == 2
     slow = [n for n in model.stocks if model.variables[n].slow]
-    held_means = {n for n in means if ("var", n) in model.slow_only} if method_code == 2 else set()
+    held_means = {n for n in means if ("var", n) in model.slow_only} if partitioned else set()
 
     def accumulate(weight, held_weight=None):  # what only slow stocks need: its own weight (partitioned)
         for n in means:
@@ -369,7 +370,6 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
                 accumulate(dt)
                 state = {n: state[n] + dt * k1[n] for n in model.stocks}
             else:
-                partitioned = method_code == 2
                 accumulate(dt / 6.0, 0.0)
                 k2 = _rates(ctx, grid.start + (h + 1) * half, {n: state[n] + half * k1[n] for n in model.stocks},
                             dt, check)
