@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 
 COMMANDS = ("run", "compare", "list", "describe", "export", "calibrate", "sensitivity", "backtest", "search",
-            "discover")
+            "discover", "capacity")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Hu-Bao-E-Wu regional simulator. `simulate SCENARIO.yaml` runs a scenario and writes "
                     "results.nc, CSV files, goals.json, report.md and plots to outputs/<scenario name>/.",
         epilog="Commands: run (the default), compare, list, describe, export, calibrate, sensitivity, backtest, "
-               "search, discover. "
+               "search, discover, capacity. "
                "`simulate COMMAND --help` for each.")
     from . import __version__
     from .engine.inputs import METHODS
@@ -99,6 +99,17 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--workers", type=whole(1), help="threads")
     _out(search, "outputs/<scenario name>_search")
     _verbosity(search)
+
+    capacity = sub.add_parser("capacity", help="what water allows an industry to build in a city, with and without "
+                              "water-rights transfers", description="Run a scenario and write, year by year, the "
+                              "largest capacity of SECTOR the city's industrial water allows (without transfers, "
+                              "with the run's transfers, with every transferable right) and the industrial water "
+                              "shadow price.")
+    capacity.add_argument("scenario", help="scenario YAML file")
+    capacity.add_argument("--sector", required=True, help="coal_chemicals or coal_power")
+    capacity.add_argument("--city", required=True, help="hohhot, baotou, ordos or ulanqab")
+    _out(capacity, "outputs/<scenario name>_capacity_<sector>_<city>")
+    _verbosity(capacity)
 
     discover = sub.add_parser("discover", help="scenario discovery: the futures in which a goal fails (PRIM)",
                               description="Run the scenario's ensemble and find, with PRIM, the region of its uncertain "
@@ -188,7 +199,8 @@ def main(argv=None) -> int:
     try:
         return {"run": cmd_run, "compare": cmd_compare, "list": cmd_list, "describe": cmd_describe,
                 "export": cmd_export, "calibrate": cmd_calibrate, "sensitivity": cmd_sensitivity,
-                "backtest": cmd_backtest, "search": cmd_search, "discover": cmd_discover}[args.command](args)
+                "backtest": cmd_backtest, "search": cmd_search, "discover": cmd_discover,
+                "capacity": cmd_capacity}[args.command](args)
     except InputError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -585,6 +597,18 @@ def cmd_discover(args) -> int:
     return discover_outputs(model, scenario, folder, DiscoverOptions(
         goal=args.goal, runs=args.runs, seed=args.seed, density=args.density, workers=args.workers,
         overwrite=args.overwrite, quiet=args.quiet))
+
+
+def cmd_capacity(args) -> int:
+    from .capacity import capacity_outputs
+    from .model import load_model
+    from .scenario import load_scenario
+
+    model = load_model()
+    scenario = load_scenario(args.scenario, model)
+    folder = Path(args.out) if args.out else Path("outputs") / f"{scenario.name}_capacity_{args.sector}_{args.city}"
+    return capacity_outputs(model, scenario, folder, args.sector, args.city, overwrite=args.overwrite,
+                            quiet=args.quiet)
 
 
 if __name__ == "__main__":

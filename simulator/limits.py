@@ -43,10 +43,15 @@ class Limit:
 
 
 LIMITS = (
-    Limit("water", binding="water_binding", shortfall="water_shortfall", shadow_price="water_shadow_price",
+    Limit("water (irrigation at the margin)", binding="water_binding", shortfall="water_shortfall", shadow_price="water_shadow_price",
           gdp_lost="gdp_lost_to_water", use="water_use", cap="water_supply_cap", demand="water_demand",
           levers=(Lever("yellow_river_allocation", "yellow_river_allocation"),
                   Lever("water_red_line", "water_red_line")),
+          allowance_units="m3"),
+    Limit("industrial water rights", binding="industrial_water_binding", shortfall="industrial_water_shortfall",
+          shadow_price="industrial_water_shadow_price", gdp_lost="gdp_lost_to_industrial_water",
+          use="industrial_water_use", cap="industrial_water_available", demand="industrial_water_demand",
+          levers=(Lever("industrial_water_right_index", "industrial_water_allowance"),),
           allowance_units="m3"),
     Limit("coal cap", binding="coal_binding", shortfall="coal_shortfall", shadow_price="coal_shadow_price",
           gdp_lost="gdp_lost_to_coal_cap", use="coal_output", cap="coal_cap", demand="coal_demand",

@@ -430,3 +430,33 @@ def sobol_bars(table, path=None, title="Sobol indices", top=10):
     fig.suptitle(title, fontsize=11)
     _layout(fig)
     return _save(fig, path)
+
+
+def capacity_plot(paths: dict, user, right_labels: dict, path=None):
+    """What water allows an industry to build in one city: the capacity in the run and the largest capacity
+    each set of water rights allows (left); the industrial water shadow price against the transfer price of
+    rights (right)."""
+    years = np.array(paths["years"])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
+    left.plot(years, np.array(paths["capacity"]) / user.scale, color="black", lw=2.2, label="capacity in the run")
+    for (key, label), style in zip(right_labels.items(), (":", "-", "--")):
+        left.plot(years, np.array(paths["allowed"][key]) / user.scale, lw=1.6, ls=style, label=label)
+    left.set_ylabel(user.scale_label)
+    left.set_title(f"{user.label.capitalize()}: in the run and what water allows", fontsize=10)
+    shadow = np.array(paths["industrial_water_shadow_price_yuan_per_m3"], dtype=float)
+    right.plot(years, np.where(shadow > 0, shadow, np.nan), color="tab:red", lw=1.8,
+               label="industrial water shadow price (GDP per m3 where industry is short)")
+    right.axhline(paths["transfer_price_yuan_per_m3_year"], color="grey", ls="--", lw=1.2,
+                  label="transfer price of a water right (per m3 a year)")
+    right.set_yscale("log")
+    right.set_ylabel("yuan/m3 (log scale; no line where industry is not short)")
+    right.set_title("What one more m3 of industrial water is worth", fontsize=10)
+    left.set_ylim(bottom=0)
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        _years(ax, years)
+        ax.legend(fontsize=8, loc="best", framealpha=0.8)
+    fig.suptitle(f"What water allows industry to build in {paths['city'].capitalize()} "
+                 f"(scenario {paths['scenario']})", fontsize=11)
+    _layout(fig)
+    return _save(fig, path)

@@ -1,0 +1,145 @@
+"""What water allows an industry to build (以水定产): ``simulate capacity SCENARIO --sector S --city C``.
+
+One run of the scenario. Each year, the largest capacity of the sector that the city's industrial water
+allows is its capacity in the run plus the water industry could still use (its headroom: rights less
+demand, negative where industry is short) over the water a unit of capacity draws. Three rights are
+compared: without transfers (the rights transferred from irrigation in the run taken away), with the
+transfers the run made, and with every right the irrigation districts could still transfer (the room left
+and the works under way counted as built). The industrial water shadow price beside them is in yuan/m3,
+like the transfer price of rights.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .engine import simulate, to_dataset
+from .errors import flag_error
+from .scenario import Scenario
+
+
+@dataclass(frozen=True)
+class WaterUser:
+    """An industry whose size is a capacity stock drawing a known volume of water per unit."""
+
+    label: str  # in words, for titles
+    capacity: str  # the capacity stock
+    water_per_capacity: str  # m3 a unit of capacity draws in a year
+    units: str  # the capacity's units
+    scale: float  # plotted in units of this many
+    scale_label: str
+
+
+USERS = {
+    "coal_chemicals": WaterUser("coal-chemical capacity", "coal_chemical_capacity",
+                                "coal_chemical_water_per_capacity", "t/year", 1e6, "million t of product a year"),
+    "coal_power": WaterUser("coal power capacity", "coal_power_capacity", "coal_power_water_per_capacity",
+                            "kW", 1e6, "GW"),
+}
+RIGHTS = ("without_transfers", "with_transfers_made", "with_all_transferable")
+RIGHT_LABELS = {"without_transfers": "water allows: rights without transfers",
+                "with_transfers_made": "water allows: rights with the transfers the run made",
+                "with_all_transferable": "water allows: with every right the irrigation districts could transfer"}
+RECORD = ("industrial_water_headroom", "water_rights_transferred", "water_rights_in_construction",
+          "water_rights_room", "industrial_water_shadow_price", "industrial_water_demand")
+
+
+def capacity_paths(model, scenario: Scenario, sector: str, city: str) -> dict:
+    """The capacity paths, the industrial water and its shadow price in ``city``, year by year."""
+    if sector not in USERS:
+        raise flag_error("--sector", f"unknown sector {sector!r}; one of: {', '.join(USERS)}")
+    cities = list(model.spec.elements("city"))
+    if city not in cities:
+        raise flag_error("--city", f"unknown city {city!r}; one of: {', '.join(cities)}")
+    user = USERS[sector]
+    inputs = scenario.inputs(model)
+    result = simulate(model, inputs, scenario.time, scenario.method,
+                      record=sorted({user.capacity, user.water_per_capacity, *RECORD}))
+    ds = to_dataset(result).sel(city=city)
+    per_unit = ds[user.water_per_capacity].values
+    headroom = ds["industrial_water_headroom"].values
+    extra = {"without_transfers": -ds["water_rights_transferred"].values,
+             "with_transfers_made": np.zeros_like(headroom),
+             "with_all_transferable": ds["water_rights_room"].values + ds["water_rights_in_construction"].values}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        allowed = {k: np.where(per_unit > 0, np.maximum(0.0, ds[user.capacity].values + (headroom + v) / per_unit),
+                               np.nan) for k, v in extra.items()}
+    price = float(inputs.parameter("water_rights_price")[0])
+    return {"scenario": scenario.name, "sector": sector, "label": user.label, "city": city,
+            "units": user.units, "years": [float(t) for t in ds["time"].values],
+            "capacity": ds[user.capacity].values.tolist(),
+            "allowed": {k: v.tolist() for k, v in allowed.items()},
+            "water_per_capacity": per_unit.tolist(), "water_per_capacity_units": f"m3/({user.units.split('/')[0]}*year)",
+            "industrial_water_headroom_m3_per_year": headroom.tolist(),
+            "water_rights_transferred_m3_per_year": ds["water_rights_transferred"].values.tolist(),
+            "industrial_water_shadow_price_yuan_per_m3": ds["industrial_water_shadow_price"].values.tolist(),
+            "transfer_price_yuan_per_m3_year": price}
+
+
+def _summary(paths: dict, years=(2025, 2030, 2035)) -> list[str]:
+    user = USERS[paths["sector"]]
+    lines = [f"| year | capacity in the run | {' | '.join(RIGHT_LABELS[k] for k in RIGHTS)} | industrial water "
+             f"shadow price (yuan/m3) |", "|---" * (3 + len(RIGHTS)) + "|"]
+    times = np.array(paths["years"])
+    for year in years:
+        hits = np.flatnonzero(times == year)
+        if not len(hits):
+            continue
+        i = hits[0]
+        cells = [f"{paths['allowed'][k][i] / user.scale:.2f}" for k in RIGHTS]
+        lines.append(f"| {year} | {paths['capacity'][i] / user.scale:.2f} | {' | '.join(cells)} | "
+                     f"{paths['industrial_water_shadow_price_yuan_per_m3'][i]:.0f} |")
+    return lines
+
+
+def _report(paths: dict) -> str:
+    user = USERS[paths["sector"]]
+    return "\n".join([
+        f"# What water allows: {user.label} in {paths['city']} ({paths['scenario']})", "",
+        f"Capacity in {user.scale_label}. The largest capacity the city's industrial water allows each year is the "
+        "capacity in the run plus the water industry could still use (its rights less its demand; negative where "
+        "industry is short) over the water a unit of capacity draws "
+        f"({paths['water_per_capacity_units']}, at its utilisation and the tariff).", "",
+        *_summary(paths), "",
+        "The shadow price is the GDP one more m3 of industrial water would add in the year, where industry is short "
+        "(industry is then the marginal use); 0 where it is not. Compare it with the transfer price of rights, "
+        f"{paths['transfer_price_yuan_per_m3_year']:.2f} yuan per m3 a year (`water_rights_price`). "
+        "capacity.csv holds every year; capacity.png plots them.", ""])
+
+
+def _csv(paths: dict, path: Path):
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        unit = paths["units"]
+        writer.writerow(["year", f"capacity ({unit})", *(f"allowed_{k} ({unit})" for k in RIGHTS),
+                         "industrial_water_headroom (m3/year)", "water_rights_transferred (m3/year)",
+                         "industrial_water_shadow_price (yuan/m3)"])
+        for i, year in enumerate(paths["years"]):
+            writer.writerow([f"{year:g}", paths["capacity"][i], *(paths["allowed"][k][i] for k in RIGHTS),
+                             paths["industrial_water_headroom_m3_per_year"][i],
+                             paths["water_rights_transferred_m3_per_year"][i],
+                             paths["industrial_water_shadow_price_yuan_per_m3"][i]])
+
+
+def capacity_outputs(model, scenario: Scenario, folder: Path, sector: str, city: str, overwrite: bool = False,
+                     quiet: bool = False) -> int:
+    """``simulate capacity``: capacity.json, capacity.csv, capacity.png and report.md in ``folder``."""
+    from .outputs import check_target, staging, write_json
+    from .plots import capacity_plot
+
+    check_target(folder, overwrite)  # before the run: a folder simulate may not write into fails at once
+    paths = capacity_paths(model, scenario, sector, city)
+    with staging(folder, overwrite) as out:
+        write_json(paths, out / "capacity.json")
+        _csv(paths, out / "capacity.csv")
+        capacity_plot(paths, USERS[sector], RIGHT_LABELS, out / "capacity.png")
+        (out / "report.md").write_text(_report(paths), encoding="utf-8")
+    if not quiet:
+        print("\n".join(_summary(paths)))
+        print(f"outputs in {folder}/")
+    return 0
+
