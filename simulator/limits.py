@@ -21,6 +21,7 @@ class Limit:
     """One hard limit: use is held to ``cap`` when ``demand`` exceeds it."""
 
     label: str  # a short label in words, as reports and plots print it
+    marginal: str  # the use one more unit of allowance goes to, which the shadow price values
     binding: str  # 1 where the limit binds (demand above the cap), else 0
     shortfall: str  # demand the limit turns away
     shadow_price: str  # GDP one more unit of allowance would add this year
@@ -43,23 +44,24 @@ class Limit:
 
 
 LIMITS = (
-    Limit("water (irrigation at the margin)", binding="water_binding", shortfall="water_shortfall", shadow_price="water_shadow_price",
-          gdp_lost="gdp_lost_to_water", use="water_use", cap="water_supply_cap", demand="water_demand",
+    Limit("water", "irrigation (served last)", binding="water_binding", shortfall="water_shortfall",
+          shadow_price="water_shadow_price", gdp_lost="gdp_lost_to_water", use="water_use",
+          cap="water_supply_cap", demand="water_demand",
           levers=(Lever("yellow_river_allocation", "yellow_river_allocation"),
                   Lever("water_red_line", "water_red_line")),
           allowance_units="m3"),
-    Limit("industrial water rights", binding="industrial_water_binding", shortfall="industrial_water_shortfall",
-          shadow_price="industrial_water_shadow_price", gdp_lost="gdp_lost_to_industrial_water",
-          use="industrial_water_use", cap="industrial_water_available", demand="industrial_water_demand",
-          levers=(Lever("industrial_water_right_index", "industrial_water_allowance"),),
-          allowance_units="m3"),
-    Limit("coal cap", binding="coal_binding", shortfall="coal_shortfall", shadow_price="coal_shadow_price",
-          gdp_lost="gdp_lost_to_coal_cap", use="coal_output", cap="coal_cap", demand="coal_demand",
-          levers=(Lever("coal_cap", "coal_cap"),), allowance_units="t"),
-    Limit("energy dual control", binding="energy_binding", shortfall="energy_shortfall",
-          shadow_price="energy_shadow_price", gdp_lost="gdp_lost_to_energy_limit", use="energy_use",
-          cap="energy_cap", demand="energy_demand", levers=(Lever("energy_intensity_limit", "energy_cap"),),
-          allowance_units="tce"),
+    Limit("industrial water", "industry", binding="industrial_water_binding",
+          shortfall="industrial_water_shortfall", shadow_price="industrial_water_shadow_price",
+          gdp_lost="gdp_lost_to_industrial_water", use="industrial_water_use", cap="industrial_water_available",
+          demand="industrial_water_demand",
+          levers=(Lever("industrial_water_right_index", "industrial_water_allowance"),), allowance_units="m3"),
+    Limit("coal cap", "coal mining", binding="coal_binding", shortfall="coal_shortfall",
+          shadow_price="coal_shadow_price", gdp_lost="gdp_lost_to_coal_cap", use="coal_output", cap="coal_cap",
+          demand="coal_demand", levers=(Lever("coal_cap", "coal_cap"),), allowance_units="t"),
+    Limit("energy dual control", "industry (secondary output)", binding="energy_binding",
+          shortfall="energy_shortfall", shadow_price="energy_shadow_price", gdp_lost="gdp_lost_to_energy_limit",
+          use="energy_use", cap="energy_cap", demand="energy_demand",
+          levers=(Lever("energy_intensity_limit", "energy_cap"),), allowance_units="tce"),
 )
 
 

@@ -167,7 +167,7 @@ def binding_table(ds: xr.Dataset) -> list[str]:
     if not recorded:
         return note
     lines = ["| limit | city | binds in | years binding | shortfall, total | mean shadow price when binding | "
-             "GDP lost, total |", "|---|---|---|---|---|---|---|"]
+             "marginal use | GDP lost, total |", "|---|---|---|---|---|---|---|---|"]
     projection = ds["time"] > ds["time"][0]
     for limit in recorded:
         for city in ds["city"].values:
@@ -178,10 +178,10 @@ def binding_table(ds: xr.Dataset) -> list[str]:
             span = f"{years[0]:g}–{years[-1]:g}" if len(years) > 1 else f"{years[0]:g}"
             lines.append(f"| {limit.label} | {city} | {span} | {len(years)} | "
                          f"{_total(ds, limit.shortfall, city, projection)} | "
-                         f"{_total(ds, limit.shadow_price, city, binds, mean=True)} | "
+                         f"{_total(ds, limit.shadow_price, city, binds, mean=True)} | {limit.marginal} | "
                          f"{_total(ds, limit.gdp_lost, city, projection)} |")
     if len(lines) == 2:
-        lines.append("| – | – | no limit binds in this run | | | | |")
+        lines.append("| – | – | no limit binds in this run | | | | | |")
     return lines + ([""] + note if note else [])
 
 

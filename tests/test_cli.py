@@ -111,7 +111,7 @@ def test_list_and_describe():
     for text in ("Scenarios", "investment_rate_scale [1]", "coal_cap [t/year]", "water_use [m3/year]", "gdp_growth_2021_2025"):
         assert text in listing
     described = simulate("describe", "industrial_water_demand").stdout
-    assert "industrial_water_intensity * potential_value_added[city, secondary]" in described
+    assert "(other_industrial_water_demand + energy_industry_water_demand) * industrial_water_price_response" in described
     assert "units:       m3/year" in described and "water.yaml" in described
     parameter = simulate("describe", "depreciation_rate").stdout
     assert "0.096" in parameter and "Zhang" in parameter

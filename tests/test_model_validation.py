@@ -116,7 +116,7 @@ EXTREMES = {
     "no_investment": {"investment_rate_scale": 0.0},
     "no_births": {"fertility_level": 0.0},
     "coal_cap_10x": {"coal_cap.multiplier": 10.0},
-    "no_groundwater": {"natural_groundwater_recharge": 0.0, "groundwater_storage_start": 0.0},
+    "no_groundwater": {"natural_groundwater_recharge": 0.0, "initial_groundwater_storage": 0.0},
 }
 
 

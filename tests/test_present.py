@@ -332,8 +332,8 @@ def test_goal_dashboard_shows_a_goal_that_could_not_be_evaluated():
 def test_report_of_a_run_without_binding_indicators_does_not_claim_that_no_limit_binds():
     lines = report.binding_table(run_dataset())
     assert not any("no limit binds" in line for line in lines)
-    assert lines == ["Not in this run's outputs (add them to `outputs.variables`): water_binding, coal_binding, "
-                     "energy_binding."]
+    assert lines == ["Not in this run's outputs (add them to `outputs.variables`): water_binding, "
+                     "industrial_water_binding, coal_binding, energy_binding."]
 
 
 def test_report_binding_table_of_one_run():
@@ -344,9 +344,9 @@ def test_report_binding_table_of_one_run():
     ds["water_shortfall"] = (("time", "city"), binding * 2e7, {"units": "m3/year"})
     ds["water_shadow_price"] = (("time", "city"), binding * 10.0, {"units": "yuan/m3"})
     lines = report.binding_table(ds)
-    assert lines[2] == "| water | hohhot | 2031–2035 | 5 | 1 100m m3 | 10.0 yuan/m3 | – |"
-    assert lines[-1] == ("Not in this run's outputs (add them to `outputs.variables`): coal_binding, "
-                         "energy_binding.")
+    assert lines[2] == "| water | hohhot | 2031–2035 | 5 | 1 100m m3 | 10.0 yuan/m3 | irrigation (served last) | – |"
+    assert lines[-1] == ("Not in this run's outputs (add them to `outputs.variables`): industrial_water_binding, "
+                         "coal_binding, energy_binding.")
 
 
 def test_fan_chart_takes_the_limit_from_the_deterministic_run_when_the_runs_did_not_record_it():
