@@ -82,8 +82,9 @@ def capacity_paths(model, scenario: Scenario, sector: str, city: str) -> dict:
 
 def _summary(paths: dict, years=(2025, 2030, 2035)) -> list[str]:
     user = USERS[paths["sector"]]
-    lines = [f"| year | capacity in the run | {' | '.join(RIGHT_LABELS[k] for k in RIGHTS)} | industrial water "
-             f"shadow price (yuan/m3) |", "|---" * (3 + len(RIGHTS)) + "|"]
+    header = (f"| year | capacity in the run | {' | '.join(RIGHT_LABELS[k] for k in RIGHTS)} | industrial water "
+              "shadow price (yuan/m3) |")
+    lines = [header, "|---" * (3 + len(RIGHTS)) + "|"]
     times = np.array(paths["years"])
     for year in years:
         hits = np.flatnonzero(times == year)
@@ -98,17 +99,16 @@ def _summary(paths: dict, years=(2025, 2030, 2035)) -> list[str]:
 
 def _report(paths: dict) -> str:
     user = USERS[paths["sector"]]
-    return "\n".join([
-        f"# What water allows: {user.label} in {paths['city']} ({paths['scenario']})", "",
-        f"Capacity in {user.scale_label}. The largest capacity the city's industrial water allows each year is the "
-        "capacity in the run plus the water industry could still use (its rights less its demand; negative where "
-        "industry is short) over the water a unit of capacity draws "
-        f"({paths['water_per_capacity_units']}, at its utilisation and the tariff).", "",
-        *_summary(paths), "",
-        "The shadow price is the GDP one more m3 of industrial water would add in the year, where industry is short "
-        "(industry is then the marginal use); 0 where it is not. Compare it with the transfer price of rights, "
-        f"{paths['transfer_price_yuan_per_m3_year']:.2f} yuan per m3 a year (`water_rights_price`). "
-        "capacity.csv holds every year; capacity.png plots them.", ""])
+    method = (f"Capacity in {user.scale_label}. The largest capacity the city's industrial water allows each year is "
+              "the capacity in the run plus the water industry could still use (its rights less its demand; negative "
+              "where industry is short) over the water a unit of capacity draws "
+              f"({paths['water_per_capacity_units']}, at its utilisation and the tariff).")
+    price = ("The shadow price is the GDP one more m3 of industrial water would add in the year, where industry is "
+             "short (industry is then the marginal use); 0 where it is not. Compare it with the transfer price of "
+             f"rights, {paths['transfer_price_yuan_per_m3_year']:.2f} yuan per m3 a year (`water_rights_price`). "
+             "capacity.csv holds every year; capacity.png plots them.")
+    title = f"# What water allows: {user.label} in {paths['city']} ({paths['scenario']})"
+    return "\n".join([title, "", method, "", *_summary(paths), "", price, ""])
 
 
 def _csv(paths: dict, path: Path):

@@ -72,7 +72,7 @@ def test_transfers_move_irrigation_water_to_industry(baseline, no_transfers):
     mean_transferred = 0.5 * (transferred.isel(time=slice(1, None)).values + transferred.isel(time=slice(None, -1)).values)
     np.testing.assert_allclose(given_up.values[4:], mean_transferred[4:], rtol=0.05, atol=1e4)
     later = with_["time"] >= 2028
-    ordos = dict(city="ordos")
+    ordos = {"city": "ordos"}
     assert (with_["industrial_water_shortage"].sel(**ordos).where(later)
             < without["industrial_water_shortage"].sel(**ordos).where(later)).sum() == later.sum()
     assert float(with_["gdp"].sel(**ordos, time=2035)) > float(without["gdp"].sel(**ordos, time=2035))
