@@ -1,12 +1,12 @@
 """What water allows an industry to build (以水定产): ``simulate capacity SCENARIO --sector S --city C``.
 
-One run of the scenario. Each year, the largest capacity of the sector that the city's industrial water
-allows is its capacity in the run plus the water industry could still use (its headroom: rights less
-demand, negative where industry is short) over the water a unit of capacity draws. Three rights are
-compared: without transfers (the rights transferred from irrigation in the run taken away), with the
-transfers the run made, and with every right the irrigation districts could still transfer (the room left
-and the works under way counted as built). The industrial water shadow price beside them is in yuan/m3,
-like the transfer price of rights.
+Each year, the largest capacity of the sector that the city's industrial water allows is its capacity plus the
+water industry could still use (its headroom: what it may use less its demand, negative where it is short) over
+the water a unit of capacity draws, all other industry served first. Three sets of rights are compared, from
+two runs in one batch: the scenario with no rights transferred from irrigation (its transfer limit set to zero),
+the scenario as it is (the transfers it made), and the scenario with every right the city's irrigation districts
+could give already transferred (held to what the city's water limit leaves). The industrial water shadow price
+beside them is in yuan/m3, like the transfer price of rights.
 """
 
 from __future__ import annotations
@@ -41,11 +41,9 @@ USERS = {
                             "kW", 1e6, "GW"),
 }
 RIGHTS = ("without_transfers", "with_transfers_made", "with_all_transferable")
-RIGHT_LABELS = {"without_transfers": "water allows: rights without transfers",
-                "with_transfers_made": "water allows: rights with the transfers the run made",
-                "with_all_transferable": "water allows: with every right the irrigation districts could transfer"}
-RECORD = ("industrial_water_headroom", "water_rights_transferred", "water_rights_in_construction",
-          "water_rights_room", "industrial_water_shadow_price", "industrial_water_demand")
+RIGHT_LABELS = {"without_transfers": "water allows: a run with no transfers",
+                "with_transfers_made": "water allows: the run's transfers",
+                "with_all_transferable": "water allows: every right the irrigation districts could transfer"}
 
 
 def capacity_paths(model, scenario: Scenario, sector: str, city: str) -> dict:
@@ -56,28 +54,33 @@ def capacity_paths(model, scenario: Scenario, sector: str, city: str) -> dict:
     if city not in cities:
         raise flag_error("--city", f"unknown city {city!r}; one of: {', '.join(cities)}")
     user = USERS[sector]
-    inputs = scenario.inputs(model)
-    result = simulate(model, inputs, scenario.time, scenario.method,
-                      record=sorted({user.capacity, user.water_per_capacity, *RECORD}))
-    ds = to_dataset(result).sel(city=city)
-    per_unit = ds[user.water_per_capacity].values
-    headroom = ds["industrial_water_headroom"].values
-    extra = {"without_transfers": -ds["water_rights_transferred"].values,
-             "with_transfers_made": np.zeros_like(headroom),
-             "with_all_transferable": ds["water_rights_room"].values + ds["water_rights_in_construction"].values}
-    with np.errstate(divide="ignore", invalid="ignore"):
-        allowed = {k: np.where(per_unit > 0, np.maximum(0.0, ds[user.capacity].values + (headroom + v) / per_unit),
-                               np.nan) for k, v in extra.items()}
-    price = float(inputs.parameter("water_rights_price")[0])
+    inputs = scenario.inputs(model, runs=2)
+    inputs.set_parameter("water_rights_transfer_limit.multiplier", 0.0, run=1)  # run 1: no transfers
+    record = [user.capacity, user.water_per_capacity, "industrial_water_headroom",
+              "industrial_water_headroom_all_transfers", "industrial_water_shadow_price", "water_rights_transferred"]
+    runs = to_dataset(simulate(model, inputs, scenario.time, scenario.method, record=record), runs=True)
+    runs = runs.sel(city=city)
+    made, none = runs.isel(run=0), runs.isel(run=1)
+
+    def allowed(ds, headroom):
+        per_unit = ds[user.water_per_capacity].values
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(per_unit > 0, np.maximum(0.0, ds[user.capacity].values + ds[headroom].values / per_unit),
+                            np.nan)
+
+    paths = {"without_transfers": allowed(none, "industrial_water_headroom"),
+             "with_transfers_made": allowed(made, "industrial_water_headroom"),
+             "with_all_transferable": allowed(made, "industrial_water_headroom_all_transfers")}
     return {"scenario": scenario.name, "sector": sector, "label": user.label, "city": city,
-            "units": user.units, "years": [float(t) for t in ds["time"].values],
-            "capacity": ds[user.capacity].values.tolist(),
-            "allowed": {k: v.tolist() for k, v in allowed.items()},
-            "water_per_capacity": per_unit.tolist(), "water_per_capacity_units": f"m3/({user.units.split('/')[0]}*year)",
-            "industrial_water_headroom_m3_per_year": headroom.tolist(),
-            "water_rights_transferred_m3_per_year": ds["water_rights_transferred"].values.tolist(),
-            "industrial_water_shadow_price_yuan_per_m3": ds["industrial_water_shadow_price"].values.tolist(),
-            "transfer_price_yuan_per_m3_year": price}
+            "units": user.units, "years": [float(t) for t in made["time"].values],
+            "capacity": made[user.capacity].values.tolist(),
+            "allowed": {k: v.tolist() for k, v in paths.items()},
+            "water_per_capacity": made[user.water_per_capacity].values.tolist(),
+            "water_per_capacity_units": made[user.water_per_capacity].attrs.get("units", ""),
+            "industrial_water_headroom_m3_per_year": made["industrial_water_headroom"].values.tolist(),
+            "water_rights_transferred_m3_per_year": made["water_rights_transferred"].values.tolist(),
+            "industrial_water_shadow_price_yuan_per_m3": made["industrial_water_shadow_price"].values.tolist(),
+            "transfer_price_yuan_per_m3_year": float(inputs.parameter("water_rights_price")[0])}
 
 
 def _summary(paths: dict, years=(2025, 2030, 2035)) -> list[str]:
@@ -100,9 +103,13 @@ def _summary(paths: dict, years=(2025, 2030, 2035)) -> list[str]:
 def _report(paths: dict) -> str:
     user = USERS[paths["sector"]]
     method = (f"Capacity in {user.scale_label}. The largest capacity the city's industrial water allows each year is "
-              "the capacity in the run plus the water industry could still use (its rights less its demand; negative "
-              "where industry is short) over the water a unit of capacity draws "
-              f"({paths['water_per_capacity_units']}, at its utilisation and the tariff).")
+              "the capacity in the run plus the water industry could still use (what it may use less its demand; "
+              "negative where industry is short) over the water a unit of capacity draws "
+              f"({paths['water_per_capacity_units']}, at its utilisation and the tariff), all other industry served "
+              "first. 'A run with no transfers' is the scenario with its transfer limit set to zero; 'every right' "
+              "counts all the water the city's irrigation districts could give as already transferred. New capacity "
+              "(`coal_chemical_build`) adds water demand but not yet value added of its own, so this measures water, "
+              "not profit.")
     price = ("The shadow price is the GDP one more m3 of industrial water would add in the year, where industry is "
              "short (industry is then the marginal use); 0 where it is not. Compare it with the transfer price of "
              f"rights, {paths['transfer_price_yuan_per_m3_year']:.2f} yuan per m3 a year (`water_rights_price`). "

@@ -32,12 +32,13 @@ def no_transfers(model):
     return _run(model, **{"water_rights_transfer_limit.multiplier": 0.0})
 
 
-def test_industrial_demand_adds_up_by_use(baseline):
-    ds = baseline
-    uses = ds["other_industrial_water_demand"] + ds["coal_mining_water_demand"] + ds["coal_power_water_demand"] \
-        + ds["coal_chemical_water_demand"]
-    np.testing.assert_allclose(ds["industrial_water_demand"].values,
-                               (uses * ds["industrial_water_price_response"]).values, rtol=1e-12)
+def test_the_losses_to_each_limit_add_up_to_the_gdp_lost(baseline):
+    # from 2025 the 2020 shock and the start-row correction are gone: potential GDP less GDP is what the limits cost
+    ds = baseline.sel(time=slice(2025, None))
+    lost = ds["gdp_lost_to_water"] + ds["gdp_lost_to_industrial_water"] + ds["gdp_lost_to_energy_limit"] \
+        + ds["gdp_lost_to_coal_cap"]
+    assert float(ds["gdp_lost_to_industrial_water"].sum()) > 0
+    np.testing.assert_allclose(lost.values, (ds["potential_gdp"] - ds["gdp"]).values, rtol=1e-9, atol=1.0)
 
 
 def test_the_start_year_supplies_industry_and_ordos_energy_water_is_as_published(baseline):
@@ -50,8 +51,6 @@ def test_the_start_year_supplies_industry_and_ordos_energy_water_is_as_published
 
 def test_industry_is_held_to_its_rights(baseline):
     ds = baseline
-    assert (ds["industrial_water_use"] <= ds["industrial_water_allowance"] * (1 + TOL)).all()
-    assert (ds["industrial_water_use"] <= ds["industrial_water_demand"] * (1 + TOL)).all()
     binding = ds["industrial_water_binding"] > 1 - TOL  # binding the whole year (the indicator is a yearly mean)
     assert bool(binding.any()), "industry's rights never bind in the baseline"
     np.testing.assert_allclose(ds["industrial_water_use"].where(binding).values,
@@ -79,14 +78,39 @@ def test_transfers_move_irrigation_water_to_industry(baseline, no_transfers):
 
 
 def test_transfers_wait_for_industry_to_be_short_and_for_the_works(baseline):
+    ds = baseline
+    assert float(ds["water_rights_start"].where(ds["industrial_water_binding"] == 0).max()) == 0
+    assert float(ds["water_rights_start"].where(ds["industrial_water_binding"] > 1 - TOL).min()) > 0
     for city in ("baotou", "ordos"):
-        ds = baseline.sel(city=city)
-        first_short = float(ds["time"].where(ds["industrial_water_binding"] > 0.5).min())
-        assert float(ds["water_rights_start"].where(ds["time"] < first_short).max()) == 0
-        # a first-order delay of three years: a third or less of what was started is finished a year later
+        one = ds.sel(city=city)
+        first_short = float(one["time"].where(one["industrial_water_binding"] > 0.5).min())
+        # a first-order delay of three years: under a third of what was started is finished a year later
         year = first_short + 1
-        started = float(ds["water_rights_in_construction"].sel(time=year) + ds["water_rights_transferred"].sel(time=year))
-        assert 0 < float(ds["water_rights_transferred"].sel(time=year)) < 0.5 * started
+        started = float(one["water_rights_in_construction"].sel(time=year) + one["water_rights_transferred"].sel(time=year))
+        assert 0 < float(one["water_rights_transferred"].sel(time=year)) < started / 3
+
+
+def test_irrigation_never_gives_up_more_than_it_needs(tmp_path):
+    # Ordos builds 20 million t of coal chemicals a year from 2021 and its districts could give 100 x the limit
+    scenario = tmp_path / "thirsty.yaml"
+    scenario.write_text(f"name: thirsty\nextends: {SCENARIOS / 'baseline.yaml'}\npolicies:\n"
+                        "  coal_chemical_build: {ordos: {start: 2021, value: 2.0e+7}}\n"
+                        "  water_rights_transfer_limit: {multiply: {start: 2020, value: 100}}\n")
+    ds = simulator.run(scenario).sel(city="ordos")
+    assert float(ds["industrial_water_shortage"].sel(time=2035)) > 0.2  # industry wants more than irrigation has
+    held = ds["water_rights_transferred"] + ds["water_rights_in_construction"]
+    assert float(held.sel(time=2035)) > 0.9 * float(ds["gross_irrigation_water_demand"].sel(time=2035))
+    # rights once transferred stay with industry while irrigation's need falls with its efficiency (about 1 %/yr)
+    assert (held <= ds["gross_irrigation_water_demand"] * 1.05).all()
+    assert (ds["agricultural_water_demand"] >= 0).all()
+
+
+def test_a_shortage_of_rights_does_not_deter_migrants(baseline, no_transfers):
+    # industry's rights bind harder without transfers, but the taps run: urban water is short only under the
+    # city's water limit, so migration is the same in both runs wherever that limit does not bind
+    assert float(no_transfers["industrial_water_shortage"].sel(city="ordos", time=2035)) \
+        > float(baseline["industrial_water_shortage"].sel(city="ordos", time=2035))
+    assert float(abs(baseline["urban_water_shortage"].sel(city=["baotou", "ordos"])).max()) < 1e-12
 
 
 def test_a_higher_tariff_cuts_industrial_demand_by_its_elasticity(tmp_path, baseline):
@@ -99,18 +123,23 @@ def test_a_higher_tariff_cuts_industrial_demand_by_its_elasticity(tmp_path, base
     assert float(dear["industrial_water_shortage"].sum()) < float(baseline["industrial_water_shortage"].sum())
 
 
-def test_four_cities_use_less_water_by_sector_than_the_province(baseline):
-    start = baseline.sel(time=2020).sum("city")
-    for use, province in PROVINCE_2009.items():
-        assert 0 < float(start[f"{use}_water_use"]) < province, use
-    # the four cities hold most of the region's industry but a minority of its irrigation (Hetao is in Bayannur)
-    assert float(start["industrial_water_use"]) / PROVINCE_2009["industrial"] > 0.25
-    assert float(start["agricultural_water_use"]) / PROVINCE_2009["agricultural"] < 0.3
+def test_four_cities_against_the_province(baseline):
+    # the four cities have 42 % of Inner Mongolia's residents (1001.5e4 of 2404.9e4 in the 2020 census) and most
+    # of its industry, but a small part of its irrigation (the Hetao district is in Bayannur)
+    share = {use: float(baseline[f"{use}_water_use"].sel(time=2020).sum("city")) / province
+             for use, province in PROVINCE_2009.items()}
+    assert 0.2 < share["domestic"] < 0.6
+    assert 0.25 < share["industrial"] < 0.8
+    assert 0.05 < share["agricultural"] < 0.3
+    assert 0 < share["ecological"] < 1
 
 
-def test_capacity_paths_order_the_rights(model):
+def test_capacity_paths_order_the_rights(model, no_transfers):
     scenario = simulator.load_scenario(SCENARIOS / "baseline.yaml")
     paths = capacity_paths(model, scenario, "coal_chemicals", "ordos")
+    ordos = no_transfers.sel(city="ordos")  # "without transfers" is a run without them
+    expected = ordos["coal_chemical_capacity"] + ordos["industrial_water_headroom"] / ordos["coal_chemical_water_per_capacity"]
+    np.testing.assert_allclose(paths["allowed"]["without_transfers"], np.maximum(0, expected.values), rtol=1e-9)
     allowed = {k: np.array(paths["allowed"][k]) for k in RIGHTS}
     assert (allowed["without_transfers"] <= allowed["with_transfers_made"] + 1e-6).all()
     assert (allowed["with_transfers_made"] <= allowed["with_all_transferable"] + 1e-6).all()
