@@ -110,8 +110,10 @@ def _report(paths: dict) -> str:
               "counts all the water the city's irrigation districts could give as already transferred. New capacity "
               "(`coal_chemical_build`) adds water demand but not yet value added of its own, so this measures water, "
               "not profit.")
-    price = ("The shadow price is the GDP one more m3 of industrial water would add in the year, where industry is "
-             "short (industry is then the marginal use); 0 where it is not. Compare it with the transfer price of "
+    price = ("The shadow price is the GDP one more m3 of industrial water would add in the year where industry is "
+             "short (industry is then the marginal use): secondary value added per m3 of industrial demand, an "
+             "average at fixed water per unit of output; 0 where industry is not short. Compare it with the transfer "
+             "price of "
              f"rights, {paths['transfer_price_yuan_per_m3_year']:.2f} yuan per m3 a year (`water_rights_price`). "
              "capacity.csv holds every year; capacity.png plots them.")
     title = f"# What water allows: {user.label} in {paths['city']} ({paths['scenario']})"
