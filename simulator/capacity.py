@@ -29,16 +29,15 @@ class WaterUser:
     label: str  # in words, for titles
     capacity: str  # the capacity stock
     water_per_capacity: str  # m3 a unit of capacity draws in a year
-    units: str  # the capacity's units
     scale: float  # plotted in units of this many
     scale_label: str
 
 
 USERS = {
     "coal_chemicals": WaterUser("coal-chemical capacity", "coal_chemical_capacity",
-                                "coal_chemical_water_per_capacity", "t/year", 1e6, "million t of product a year"),
-    "coal_power": WaterUser("coal power capacity", "coal_power_capacity", "coal_power_water_per_capacity",
-                            "kW", 1e6, "GW"),
+                                "coal_chemical_water_per_capacity", 1e6, "million t of product a year"),
+    "coal_power": WaterUser("coal power capacity", "coal_power_capacity", "coal_power_water_per_capacity", 1e6,
+                            "GW"),
 }
 RIGHTS = ("without_transfers", "with_transfers_made", "with_all_transferable")
 RIGHT_LABELS = {"without_transfers": "water allows: a run with no transfers",
@@ -72,7 +71,7 @@ def capacity_paths(model, scenario: Scenario, sector: str, city: str) -> dict:
              "with_transfers_made": allowed(made, "industrial_water_headroom"),
              "with_all_transferable": allowed(made, "industrial_water_headroom_all_transfers")}
     return {"scenario": scenario.name, "sector": sector, "label": user.label, "city": city,
-            "units": user.units, "years": [float(t) for t in made["time"].values],
+            "units": made[user.capacity].attrs["units"], "years": [float(t) for t in made["time"].values],
             "capacity": made[user.capacity].values.tolist(),
             "allowed": {k: v.tolist() for k, v in paths.items()},
             "water_per_capacity": made[user.water_per_capacity].values.tolist(),
