@@ -90,6 +90,15 @@ def test_transfers_wait_for_industry_to_be_short_and_for_the_works(baseline):
         assert 0 < float(one["water_rights_transferred"].sel(time=year)) < started / 3
 
 
+def test_the_investment_behind_transfers_pays_for_every_right_started(baseline):
+    # the yearly investment is the works started that year at the unit cost (4.6 yuan per m3 a year of right):
+    # summed over the run, it pays for everything transferred or still being built by its end
+    ds = baseline.sel(city="ordos")
+    started = float(ds["water_rights_transferred"].sel(time=2035) + ds["water_rights_in_construction"].sel(time=2035))
+    assert started > 0
+    np.testing.assert_allclose(float(ds["water_rights_investment"].sum()), 4.6 * started, rtol=1e-9)
+
+
 def test_irrigation_never_gives_up_more_than_it_needs(tmp_path):
     # Ordos builds 20 million t of coal chemicals a year from 2021 and its districts could give 100 x the limit
     scenario = tmp_path / "thirsty.yaml"
