@@ -14,8 +14,10 @@ For each origin Y:
 3. the projection Y+1 ... 2020 made as the project makes its projections from 2020: a run starting at Y
    from Y's observed GDP, with the start state carried over from the calibrated run of the window (capital
    over GDP per posterior draw, residents by sex and age of the best fit; no census after 2010 is known at Y): a point
-   forecast (the best fit) and a band (runs from the posterior draws); beside it the *conditional*
-   forecast, the same run with the observed time paths after Y (parameters as known at Y);
+   forecast (the best fit) and a band (runs from the posterior draws, times predictive noise measured before
+   the origin: GDP's growth errors in the window, population's growth-rate changes between the half-decades
+   before the last census, which stands for the numbers held for want of a census); beside it the
+   *conditional* forecast, the same run with the observed time paths after Y (parameters as known at Y);
 4. the naive benchmarks from the same pre-origin data: random walk with drift (mean log growth of the last
    4 years), a log-linear trend over the window; for population (the 2010 census is the only census-basis
    level before 2020; the intercensal series after 2010 is a back-revision to the 2020 census) the 2010
@@ -220,6 +222,14 @@ def backtest_origin(config, model: Model, base: Inputs, observed: pd.DataFrame, 
     early = {c: g.set_index("year").value.sort_index()
              for c, g in observed[observed.series == "population_yearend_2000s"].groupby("city")}
     noise = process_noise(model, cfg, problem, fit["x"], cities, band, rng)
+    census = observed[observed.series == "population_census"]
+    noise.update(census_growth_noise(census, early, origin, cities, [float(t) for t in band.grid.times],
+                                     band.values.shape[0], rng))
+
+    def ensemble(variable, k):  # the band's runs with their predictive noise
+        col = band.column(variable, k)
+        return band.values[:, :, col] * noise.get((variable, k), 1.0)
+
     rows = []
     for series, variable in SERIES.items():
         for k, city in enumerate(cities):
@@ -232,7 +242,7 @@ def backtest_origin(config, model: Model, base: Inputs, observed: pd.DataFrame, 
             col = point.column(variable, k)
             model_point = point.values[0, saves, col]
             model_cond = conditional.values[0, saves, col]
-            ens = band.values[:, saves, col] * noise.get((variable, k), np.ones_like(band.values[:, :, col]))[:, saves]
+            ens = ensemble(variable, k)[:, saves]
             ens = ens[np.all(np.isfinite(ens), axis=1)]
             naive = naive_forecasts(series, obs[obs.index <= origin], origin, years, early.get(city))
             rows.append(_score(series, city, origin, obs, after.to_numpy(float), years, model_point, model_cond, ens,
@@ -241,7 +251,7 @@ def backtest_origin(config, model: Model, base: Inputs, observed: pd.DataFrame, 
             "leaks": leaks, "posterior": {"acceptance": chain["acceptance"], "max_rhat": _num(np.nanmax(chain["rhat"])),
                                           "min_ess": _num(np.nanmin(chain["ess"])), "draws_projected": len(draws)},
             "cost": fit["cost"], "rows": rows,
-            "paths": _paths(point, conditional, band, grid, cities, observed, origin),
+            "paths": _paths(point, conditional, ensemble, grid, cities, observed),
             "window_fit": _window_paths(model, cfg, problem, fit["x"], inputs, cities)}
 
 
@@ -251,8 +261,8 @@ def process_noise(model, cfg, problem, x, cities, band, rng) -> dict:
     For each target series with at least 3 annual observations in the window (GDP), the calibrated run's
     errors in annual log growth against the data give sigma (root mean square); the predictive log-level
     error after h years is a random walk with that step (variance sigma^2 h), drawn once per band run. This
-    is the forecast-error analogue of the naive benchmarks' empirical spread (FPP3 §5.5); series without
-    annual data in the window (population: censuses only) get none.
+    is the forecast-error analogue of the naive benchmarks' empirical spread (FPP3 §5.5); population, with
+    censuses only, gets its spread from ``census_growth_noise``.
     """
     run = simulate(model, problem.inputs(x), cfg.grid, cfg.method, record=list(SERIES.values()))
     times = list(cfg.grid.times)
@@ -277,6 +287,40 @@ def process_noise(model, cfg, problem, x, cities, band, rng) -> dict:
             walk = np.zeros((band.values.shape[0], steps))
             walk[:, 1:] = np.cumsum(rng.normal(0, sigma, size=(band.values.shape[0], steps - 1)), axis=1)
             out[(t.variable, k)] = np.exp(walk)
+    return out
+
+
+def census_growth_noise(census: pd.DataFrame, early: dict, origin: int, cities, times, runs: int, rng,
+                        period: int = 5) -> dict:
+    """Multiplicative predictive noise for population, which the window observes only at censuses: how far a
+    city's growth rate moves away from the last one measured.
+
+    Sigma is the root mean square, over the cities, of the change in mean annual growth between the two
+    ``period``-year spans before the last census at or before the origin (2000-2005 and 2005-2010: X04's
+    year-end series and the 2010 census, all known at every origin). Each band run lets each city's growth
+    rate walk by a N(0, sigma) step every ``period`` years after that census (a random walk in the rate, as
+    sigma measures it), so the log level error at ``t`` is the sum of the rate shifts over the years since
+    the census. Returns {("population", k): runs x times factors}; nothing when the data are too short.
+    """
+    last = int(census[census.year <= origin].year.max())
+    changes = []
+    for city in cities:
+        level = early.get(city, pd.Series(dtype=float)).to_dict()
+        level.update(census[(census.city == city) & (census.year == last)].set_index("year").value.to_dict())
+        points = [last - 2 * period, last - period, last]
+        if all(y in level for y in points):
+            rates = [math.log(level[b] / level[a]) / period for a, b in zip(points, points[1:])]
+            changes.append(rates[1] - rates[0])
+    if not changes:
+        return {}
+    sigma = float(np.sqrt(np.mean(np.square(changes))))
+    years = np.arange(last + 1, int(max(times)) + 1)
+    out = {}
+    for k in range(len(cities)):
+        steps = rng.normal(0.0, sigma, size=(runs, (len(years) - 1) // period + 1))
+        shift = np.cumsum(steps, axis=1)[:, (years - last - 1) // period]  # rate shift in each year after the census
+        log_error = np.concatenate([np.zeros((runs, 1)), np.cumsum(shift, axis=1)], axis=1)  # at last, last+1, ...
+        out[("population", k)] = np.exp(log_error[:, [int(t) - last for t in times]])
     return out
 
 
@@ -370,14 +414,14 @@ def _score(series, city, origin, obs, actual, years, model_point, model_cond, en
     return row
 
 
-def _paths(point, conditional, band, grid, cities, observed, origin) -> dict:
+def _paths(point, conditional, ensemble, grid, cities, observed) -> dict:
     out = {}
     times = [int(t) for t in grid.times]
     for series, variable in SERIES.items():
         out[series] = {}
         for k, city in enumerate(cities):
             col = point.column(variable, k)
-            ens = band.values[:, :, col]
+            ens = ensemble(variable, k)
             ens = ens[np.all(np.isfinite(ens), axis=1)]
             q = np.percentile(ens, [5, 50, 95], axis=0) if len(ens) else np.full((3, len(times)), np.nan)
             obs = observed[(observed.series == series) & (observed.city == city)].sort_values("year")
