@@ -35,6 +35,7 @@ Outputs (through ``outputs.staging``): ``backtest.json``, ``report.md``, ``backt
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -309,7 +310,7 @@ def census_growth_noise(census: pd.DataFrame, early: dict, origin: int, cities, 
         level.update(census[(census.city == city) & (census.year == last)].set_index("year").value.to_dict())
         points = [last - 2 * period, last - period, last]
         if all(y in level for y in points):
-            rates = [math.log(level[b] / level[a]) / period for a, b in zip(points, points[1:])]
+            rates = [math.log(level[b] / level[a]) / period for a, b in itertools.pairwise(points)]
             changes.append(rates[1] - rates[0])
     if not changes:
         return {}

@@ -8,8 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulator.backtest import (GATE_ORIGIN, README_BEGIN, README_END, Options, census_growth_noise, naive_forecasts,
-                                run_backtest, update_readme, vintage_inputs)
+from simulator.backtest import (
+    GATE_ORIGIN,
+    README_BEGIN,
+    README_END,
+    Options,
+    census_growth_noise,
+    naive_forecasts,
+    run_backtest,
+    update_readme,
+    vintage_inputs,
+)
 from simulator.cli import main
 from simulator.engine import default_inputs
 
