@@ -149,3 +149,25 @@ def test_a_slow_stocks_flow_read_by_a_fast_stock_is_an_error(tmp_path):
     path.write_text(PARTITIONED.replace("saving * capital * young / reference", "births * capital / reference"))
     with pytest.raises(ModelError, match="slow: its flow 'births' is also needed by the rate of a stock"):
         load(path)
+
+
+def test_year_end_levels_skip_only_what_they_do_not_read(model):
+    """Under the partitioned method the save-time evaluation skips what only the slow stocks need, unless a
+    recorded level reads it: a level of the slow part is its value at the year-end state (from the recorded
+    stocks), and the other levels are the same bits whether or not it is recorded."""
+    assert "urban_birth_share" in model.reads_slow and "gdp" not in model.reads_slow
+    inputs = default_inputs(model, runs=3)
+    inputs.set_parameter("tfp_growth", np.array([[0.01] * 4, [0.02] * 4, [0.03] * 4]))
+    grid = TimeGrid(2020, 2026, 0.5)
+    record = ["gdp", "urban_residents", "residents"]
+    lean = simulate(model, inputs, grid, "partitioned", record=record)
+    full = simulate(model, inputs, grid, "partitioned", record=record + ["urban_birth_share"])
+    for name in record:
+        columns = [full.column(name, k) for k in range(model.size(name))]
+        assert lean.values[:, :, columns].tobytes() == full.values[:, :, columns].tobytes(), name
+    schedule = inputs.parameter("fertility_schedule")[0]
+    for k in range(4):
+        women = [full.column(name, k * 36 + 18 + a) for name in ("urban_residents", "residents") for a in range(18)]
+        urban, everyone = full.values[:, :, women[:18]] @ schedule, full.values[:, :, women[18:]] @ schedule
+        share = full.values[:, :, full.column("urban_birth_share", k)]
+        np.testing.assert_allclose(share[:, 1:], (urban / everyone)[:, 1:], rtol=1e-12)

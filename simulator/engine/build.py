@@ -59,6 +59,7 @@ class Model:
     # the others of them it reads; the kernel computes them only when a run records them
     reporting: dict[str, frozenset[str]] = field(default_factory=dict)
     reads_paths: frozenset[str] = frozenset()  # rate-pass auxiliaries that read a time path (series), at any remove
+    reads_slow: frozenset[str] = frozenset()  # rate-pass variables that are slow_only or read one, at any remove
     # rate-pass nodes (("var", name) or ("limit", stock)) that only slow stocks' rates need: under method
     # "partitioned" they are evaluated at a step's first two stages and held over its last two
     slow_only: frozenset[tuple[str, str]] = frozenset()
@@ -585,15 +586,16 @@ def _order(variables, spec, problems) -> Model | None:
                  limited_outflows={s: tuple(o) for s, o in limited.items()},
                  reporting=_reporting(rate_order, deps, stocks, variables),
                  slow_only=slow_only,
-                 reads_paths=_reads_paths(rate_order, refs, variables))
+                 reads_paths=_reads(rate_order, refs, lambda r: variables[r].kind == "series"),
+                 reads_slow=_reads(rate_order, refs, lambda r: False, {n for what, n in slow_only if what == "var"}))
 
 
-def _reads_paths(rate_order, refs, variables) -> frozenset[str]:
-    """The rate-pass auxiliaries whose value depends on a time path, directly or through others (one pass
-    in evaluation order: whatever a variable reads comes before it)."""
-    out: set[str] = set()
+def _reads(rate_order, refs, source, start=()) -> frozenset[str]:
+    """The rate-pass variables in ``start`` or reading, directly or through others, a variable for which
+    ``source`` is true (one pass in evaluation order: whatever a variable reads comes before it)."""
+    out: set[str] = set(start)
     for what, n in rate_order:
-        if what == "var" and any(variables[r].kind == "series" or r in out for r in refs(n)):
+        if what == "var" and any(source(r) or r in out for r in refs(n)):
             out.add(n)
     return frozenset(out)
 

@@ -86,10 +86,11 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
     want = want if len(want) else np.zeros(1, np.bool_)
     # a level that reads a time path takes, at a save time, the paths of the year that ends there
     levels_read_paths = any(n in model.reads_paths and model.variables[n].report == "point" for n in record)
+    levels_read_slow = any(n in model.reads_slow and model.variables[n].report == "point" for n in record)
     with threads(n_threads):
         kernel.run_batch(params, *series_grid, inputs.lookup_table(), float(grid.start),
                          float(grid.dt), grid.n_steps, grid.steps_per_save, METHODS[method], rec_s, rec_mean, rec_point,
-                         levels_read_paths,
+                         levels_read_paths, levels_read_slow,
                          nonneg if len(nonneg) else np.zeros(1, np.bool_), want, out, status)
     if series:
         recorded = series_outputs(model, inputs, grid, method, series, series_grid).astype(dtype)

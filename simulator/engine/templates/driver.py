@@ -17,7 +17,9 @@
 # the interval length (mass balance closes exactly); and levels (rec_point) as their value at the save
 # time, from an evaluation at that state with the time paths of the year that ends there
 # (levels_read_paths) — or, for levels that read no time path, from the next step's first evaluation,
-# which is at that state and time. Row 0 holds the initial values.
+# which is at that state and time. Row 0 holds the initial values. Under the partitioned method that
+# save-time evaluation skips what only the slow stocks need unless a recorded level reads it
+# (levels_read_slow): the rest reads none of it, so its values are the same.
 #
 # want[k] says whether the k-th reporting-only auxiliary (Model.reporting: read by no stock's rate) is
 # computed: only when the run records it or a recorded report reads it.
@@ -59,7 +61,7 @@ def _first_nonfinite(x):
 
 @njit(**JIT)
 def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, levels_read_paths,
-            nonneg, want, out, status):
+            levels_read_slow, nonneg, want, out, status):
     """Integrate one run. out: (n_saves + 1, columns); status: (3,) int64."""
     s = np.zeros(N_STATE)
     v = np.zeros(N_VAR)
@@ -131,7 +133,7 @@ def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_
             _record(s, acc, rec_s, rec_mean, 1.0 / save_length, out[save])
             if rec_point.shape[0] and (levels_read_paths or step == n_steps - 1):
                 # levels at the save time: one more evaluation at that state, with the year's end paths
-                rates(t0 + (h + 2) * half, h + 2, p, sge, lk, v, s, k1, dt, want, True)
+                rates(t0 + (h + 2) * half, h + 2, p, sge, lk, v, s, k1, dt, want, method != 2 or levels_read_slow)
                 _record_points(v, rec_point, points_at, out[save])
             elif rec_point.shape[0]:  # levels that read no time path: the next step starts at this state
                 pending = save
@@ -146,8 +148,8 @@ def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_
 
 @njit(**PARALLEL)
 def run_batch(params, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point,
-              levels_read_paths, nonneg, want, out, status):
+              levels_read_paths, levels_read_slow, nonneg, want, out, status):
     """Integrate every row of params; runs are independent, so any thread count gives the same bits."""
     for r in prange(params.shape[0]):
         run_one(params[r], sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point,
-                levels_read_paths, nonneg, want, out[r], status[r])
+                levels_read_paths, levels_read_slow, nonneg, want, out[r], status[r])
