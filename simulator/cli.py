@@ -321,6 +321,8 @@ def write_run(folder: Path, model, scenario, method=None, dt=None, say=print):
         plots.goal_dashboard(goals, path=folder / "goals.png", title=f"Plan goals: {scenario.name}")
         if "residents" in written:
             plots.pyramids(written, path=folder / "pyramids.png")
+        if {"residents", "urban_residents"} <= set(written):
+            plots.town_and_country(written, path=folder / "town_and_country.png")
     return ds, goals
 
 

@@ -172,6 +172,38 @@ def pyramids(ds: xr.Dataset, years=(2020, 2025, 2035), path=None, title: str = "
     return _save(fig, path)
 
 
+def town_and_country(ds: xr.Dataset, year=None, path=None, title: str = ""):
+    """Pyramids of one year (default: the last) split into town and country, one panel per city: urban
+    residents dark, rural residents light, men to the left and women to the right."""
+    year = float(ds["time"].values[-1]) if year is None else year
+    cities = [str(c) for c in ds["city"].values]
+    ages = [str(a) for a in ds["age"].values]
+    factor, units = display(ds["residents"].attrs.get("units", "person"))
+    fig, axes = plt.subplots(1, len(cities), figsize=(3.6 * len(cities), 5.2), squeeze=False, sharey=True)
+    y = np.arange(len(ages))
+    colours = {"male": ("#2a4d7f", "#a9c1e0"), "female": ("#b5561c", "#f1c7a6")}
+    for ax, city in zip(axes.flat, cities):
+        for sex, side in (("male", -1), ("female", 1)):
+            urban = ds["urban_residents"].sel(city=city, sex=sex, time=year).values / factor
+            rural = ds["residents"].sel(city=city, sex=sex, time=year).values / factor - urban
+            ax.barh(y, side * urban, height=0.9, color=colours[sex][0])
+            ax.barh(y, side * rural, left=side * urban, height=0.9, color=colours[sex][1])
+        ax.axvline(0, color="grey", lw=0.6)
+        ax.set_title(city.capitalize(), fontsize=10)
+        ax.set_xlabel(f"{units} (men left, women right)", fontsize=8)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{abs(x):g}"))
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3, axis="x")
+    axes.flat[0].set_yticks(y, [age_label(a) for a in ages])
+    axes.flat[0].set_ylabel("age (years)", fontsize=8)
+    handles = [Patch(color=colours[sex][k]) for sex in ("male", "female") for k in (0, 1)]
+    labels = ["urban men", "rural men", "urban women", "rural women"]
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=9, frameon=False)
+    fig.suptitle(title or f"Town and country by age and sex, {year:.0f}: {ds.attrs.get('scenario', '')}", fontsize=12)
+    _layout(fig)
+    return _save(fig, path)
+
+
 def binding_timeline(ds: xr.Dataset, path=None):
     """City x year grid per limit: where each hard limit binds."""
     limits = [limit for limit in LIMITS if limit.binding in ds]

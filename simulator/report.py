@@ -127,6 +127,7 @@ DEMOGRAPHY = (("total_fertility_rate", "at the year's age-specific rates", (1.0,
               ("dependency_ratio", "residents aged 0-14 and 65+ per 100 aged 15-64"),
               ("old_age_dependency_ratio", "residents aged 65+ per 100 aged 15-64"),
               ("labour_force", "residents aged 15-59 in the labour force"),
+              ("urbanisation", "rural residents moving to town in the year"),
               ("births", "births in the year"), ("deaths", "deaths in the year"),
               ("intercity_in_migration", "migrants arriving from the other three cities"),
               ("intercity_out_migration", "migrants leaving for the other three cities"),
@@ -288,7 +289,8 @@ def write_report(path, ds: xr.Dataset, scenario, goals: list[dict], prices: list
              "## Plan goals", "", *goals_table(goals), "",
              "## Key indicators", "", *indicators_table(ds), "",
              "## Population: fertility, ageing, labour and migration", "",
-             "Population pyramids per city: `pyramids.png`. Net migration by origin: from the other three cities "
+             "Population pyramids per city: `pyramids.png`; town and country by age in the last year: "
+             "`town_and_country.png`. Net migration by origin: from the other three cities "
              "(arriving less leaving) and with the rest of China.", "", *demography_table(ds), "",
              "## Binding limits", "", *binding_section(ds, ensemble), ""]
     if prices is not None:

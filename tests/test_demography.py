@@ -171,6 +171,18 @@ def test_hukou_reform_moves_people_to_town(baseline, model, tmp_path):
     assert bool((reform["rural_population"].sel(**year) < baseline["rural_population"].sel(**year)).all())
 
 
+def test_town_grows_younger_than_the_country(baseline):
+    """Every age group starts with its city's urban share (the censuses give no urban ages by city); the
+    country's young adults moving to town then make town younger: by 2035 the urban share of those aged 15-59
+    is above that of those aged 60+ in every city."""
+    share = baseline["urban_share_by_band"]
+    start = share.isel(time=0)
+    np.testing.assert_allclose(start.values, np.repeat(baseline["urban_share"].isel(time=0).values[:, None],
+                                                       share.sizes["band"], axis=1), rtol=1e-9)
+    late = share.sel(time=2035)
+    assert bool((late.sel(band="aged_15_59") > late.sel(band="aged_60_plus") + 0.01).all()), late.values
+
+
 def test_departures_are_drawn_from_the_mobile_ages(baseline):
     """Ulanqab loses people: its departures are young adults far more than its residents are."""
     year = baseline.sel(city="ulanqab", time=2025)

@@ -82,6 +82,21 @@ def test_population_accounts_close(baseline):
     np.testing.assert_allclose(ds["births_by_cohort"].sum(["sex", "age"]).values, ds["births"].values, rtol=1e-12)
     np.testing.assert_allclose(ds["migration_by_cohort"].sum(["sex", "age"]).values, ds["net_migration"].values,
                                rtol=1e-9, atol=1e-9 * float(abs(ds["net_migration"]).max()))
+    # town by cohort: its own births, deaths, ageing and migration, and the country's residents moving in
+    urban_cohort = ds["urban_residents"].diff("time")
+    urban_cohort_flows = (ds["urban_cohort_change"] + ds["urbanisation_by_cohort"]).isel(time=slice(1, None))
+    np.testing.assert_allclose(urban_cohort.values, urban_cohort_flows.values, rtol=1e-9,
+                               atol=1e-6 * float(ds["urban_residents"].max()))
+    np.testing.assert_allclose(ds["urbanisation_by_cohort"].sum(["sex", "age"]).values, ds["urbanisation"].values,
+                               rtol=1e-9)
+    np.testing.assert_allclose(ds["urban_residents"].sum(["sex", "age"]).values, ds["urban_population"].values,
+                               rtol=1e-12)
+    # summed over the ages, ageing moves no one: the urban residents' change is their births less deaths,
+    # their net migration and those moving to town
+    np.testing.assert_allclose(ds["urban_cohort_change"].sum(["sex", "age"]).values,
+                               (ds["urban_natural_increase"] + ds["urban_net_migration"]).values, rtol=1e-9,
+                               atol=1e-9 * float(ds["births"].max()))
+    assert float(ds["urban_residents"].min()) >= 0 and bool((ds["urban_residents"] <= ds["residents"]).all())
 
 
 def test_migration_between_the_four_sums_to_zero(baseline):

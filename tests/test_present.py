@@ -196,6 +196,18 @@ def test_pyramids_one_panel_per_city_men_left_women_right_ages_in_words(baseline
     assert plots.age_label("a85_plus") == "85+" and plots.age_label("a10_14") == "10–14"
 
 
+def test_town_and_country_splits_each_group_into_urban_and_rural(baseline):
+    fig = plots.town_and_country(baseline)
+    assert [ax.get_title() for ax in fig.axes] == ["Hohhot", "Baotou", "Ordos", "Ulanqab"]
+    assert legend_texts(fig) == ["urban men", "rural men", "urban women", "rural women"]
+    assert "2035" in fig._suptitle.get_text()
+    bars = fig.axes[0].patches  # urban men, rural men, urban women, rural women: 18 age groups each
+    assert len(bars) == 4 * 18
+    men = baseline["residents"].sel(city="hohhot", sex="male", time=2035).values / 1e4
+    outer = np.array([-(b.get_x() + b.get_width()) for b in bars[18:36]])  # rural bars end at the residents
+    np.testing.assert_allclose(outer, men, rtol=1e-9)
+
+
 def test_report_has_the_population_section_with_migration_by_origin(baseline):
     text = "\n".join(report.demography_table(baseline))
     for name in ("total_fertility_rate", "dependency_ratio", "labour_force", "intercity_in_migration",
