@@ -132,27 +132,15 @@ def age_label(element: str) -> str:
     return element[1:].replace("_plus", "+").replace("_", "–")
 
 
-def pyramids(ds: xr.Dataset, years=(2020, 2025, 2035), path=None, title: str = ""):
-    """Population pyramids, one panel per city: men to the left, women to the right, by five-year age group;
-    the first year as bars, the later years as outlines."""
-    years = [y for y in years if np.any(np.isclose(ds["time"].values, y))]
+def _pyramid_panels(ds: xr.Dataset):
+    """A panel per city for pyramids (men to the left, women to the right, five-year age groups up the side):
+    the figure, the panels by city, the groups' positions and the display factor of persons."""
     cities = [str(c) for c in ds["city"].values]
     ages = [str(a) for a in ds["age"].values]
     factor, units = display(ds["residents"].attrs.get("units", "person"))
     fig, axes = plt.subplots(1, len(cities), figsize=(3.6 * len(cities), 5.2), squeeze=False, sharey=True)
     y = np.arange(len(ages))
-    styles = ["-", "--", ":"]
     for ax, city in zip(axes.flat, cities):
-        for k, year in enumerate(years):
-            men = ds["residents"].sel(city=city, sex="male", time=year).values / factor
-            women = ds["residents"].sel(city=city, sex="female", time=year).values / factor
-            if k == 0:
-                ax.barh(y, -men, height=0.9, color="#4c72b0", alpha=0.55)
-                ax.barh(y, women, height=0.9, color="#dd8452", alpha=0.55)
-            else:  # the outline of the bars: each group's value over its whole height
-                for side, values in ((-1, men), (1, women)):
-                    ax.stairs(side * values, np.arange(len(ages) + 1) - 0.5, orientation="horizontal",
-                              baseline=None, color="black", lw=1.1, ls=styles[k % 3])
         ax.axvline(0, color="grey", lw=0.6)
         ax.set_title(city.capitalize(), fontsize=10)
         ax.set_xlabel(f"{units} (men left, women right)", fontsize=8)
@@ -161,6 +149,26 @@ def pyramids(ds: xr.Dataset, years=(2020, 2025, 2035), path=None, title: str = "
         ax.grid(alpha=0.3, axis="x")
     axes.flat[0].set_yticks(y, [age_label(a) for a in ages])
     axes.flat[0].set_ylabel("age (years)", fontsize=8)
+    return fig, dict(zip(cities, axes.flat)), y, factor
+
+
+def pyramids(ds: xr.Dataset, years=(2020, 2025, 2035), path=None, title: str = ""):
+    """Population pyramids, one panel per city: men to the left, women to the right, by five-year age group;
+    the first year as bars, the later years as outlines."""
+    years = [y for y in years if np.any(np.isclose(ds["time"].values, y))]
+    fig, panels, y, factor = _pyramid_panels(ds)
+    styles = ["-", "--", ":"]
+    for city, ax in panels.items():
+        for k, year in enumerate(years):
+            men = ds["residents"].sel(city=city, sex="male", time=year).values / factor
+            women = ds["residents"].sel(city=city, sex="female", time=year).values / factor
+            if k == 0:
+                ax.barh(y, -men, height=0.9, color="#4c72b0", alpha=0.55)
+                ax.barh(y, women, height=0.9, color="#dd8452", alpha=0.55)
+            else:  # the outline of the bars: each group's value over its whole height
+                for side, values in ((-1, men), (1, women)):
+                    ax.stairs(side * values, np.arange(len(y) + 1) - 0.5, orientation="horizontal",
+                              baseline=None, color="black", lw=1.1, ls=styles[k % 3])
     handles = [Patch(color="#4c72b0", alpha=0.55), Patch(color="#dd8452", alpha=0.55)]
     labels = [f"men {years[0]}", f"women {years[0]}"]
     for k, year in enumerate(years[1:], start=1):
@@ -176,26 +184,14 @@ def town_and_country(ds: xr.Dataset, year=None, path=None, title: str = ""):
     """Pyramids of one year (default: the last) split into town and country, one panel per city: urban
     residents dark, rural residents light, men to the left and women to the right."""
     year = float(ds["time"].values[-1]) if year is None else year
-    cities = [str(c) for c in ds["city"].values]
-    ages = [str(a) for a in ds["age"].values]
-    factor, units = display(ds["residents"].attrs.get("units", "person"))
-    fig, axes = plt.subplots(1, len(cities), figsize=(3.6 * len(cities), 5.2), squeeze=False, sharey=True)
-    y = np.arange(len(ages))
+    fig, panels, y, factor = _pyramid_panels(ds)
     colours = {"male": ("#2a4d7f", "#a9c1e0"), "female": ("#b5561c", "#f1c7a6")}
-    for ax, city in zip(axes.flat, cities):
+    for city, ax in panels.items():
         for sex, side in (("male", -1), ("female", 1)):
             urban = ds["urban_residents"].sel(city=city, sex=sex, time=year).values / factor
             rural = ds["residents"].sel(city=city, sex=sex, time=year).values / factor - urban
             ax.barh(y, side * urban, height=0.9, color=colours[sex][0])
             ax.barh(y, side * rural, left=side * urban, height=0.9, color=colours[sex][1])
-        ax.axvline(0, color="grey", lw=0.6)
-        ax.set_title(city.capitalize(), fontsize=10)
-        ax.set_xlabel(f"{units} (men left, women right)", fontsize=8)
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{abs(x):g}"))
-        ax.tick_params(labelsize=8)
-        ax.grid(alpha=0.3, axis="x")
-    axes.flat[0].set_yticks(y, [age_label(a) for a in ages])
-    axes.flat[0].set_ylabel("age (years)", fontsize=8)
     handles = [Patch(color=colours[sex][k]) for sex in ("male", "female") for k in (0, 1)]
     labels = ["urban men", "rural men", "urban women", "rural women"]
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=9, frameon=False)
