@@ -302,6 +302,9 @@ def census_growth_noise(census: pd.DataFrame, early: dict, origin: int, cities, 
     rate walk by a N(0, sigma) step every ``period`` years after that census (a random walk in the rate, as
     sigma measures it), so the log level error at ``t`` is the sum of the rate shifts over the years since
     the census. Returns {("population", k): runs x times factors}; nothing when the data are too short.
+    Spans are counted as whole years (the 2010 census is taken on 1 November, so its span is 4.8 years, which
+    would make sigma 0.79 points instead of 0.75), and the 2000 value of X04's series is flagged as probably
+    the 2000 census, on another basis than 2001-2003: a basis jump there would enter sigma.
     """
     last = int(census[census.year <= origin].year.max())
     changes = []
@@ -326,7 +329,8 @@ def census_growth_noise(census: pd.DataFrame, early: dict, origin: int, cities, 
 
 
 # start-state series of a projection from an origin -> the window run's stock they take (no census after 2010 is
-# known at the origin); the age lean of the cohorts starts at zero, as at a census
+# known at the origin); the age lean of the cohorts starts at zero and every age group at the city's urban
+# share, as at a census
 STATE_SERIES = {"census_residents": "residents", "census_urban_population": "urban_population"}
 
 

@@ -108,6 +108,10 @@ def test_census_growth_noise_by_hand():
     assert np.std(log_error[:, -1]) == pytest.approx(math.sqrt(125) * sigma, rel=0.03)  # 10 e1 + 5 e2
     assert np.std(log_error[:, 0]) == pytest.approx(math.sqrt(6 ** 2 + 1) * sigma, rel=0.03)  # 2016: 5 e1 + 1 (e1 + e2)
     assert abs(np.mean(log_error[:, -1])) < 0.01
+    # a census after the origin is not known at it
+    later = pd.concat([census, pd.DataFrame({"city": ["a", "b"], "year": [2020, 2020], "value": [1e9, 1.0]})])
+    again = census_growth_noise(later, early, 2016, ["a", "b"], times, 40000, np.random.default_rng(0))
+    assert all(np.array_equal(again[key], noise[key]) for key in noise)
     # without the two half-decades before the census there is nothing to measure
     assert census_growth_noise(census, {"a": pd.Series({2005: 100.0})}, 2016, ["a", "b"], times, 10,
                                np.random.default_rng(0)) == {}

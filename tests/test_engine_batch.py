@@ -159,7 +159,9 @@ def test_year_end_levels_skip_only_what_they_do_not_read(model):
     inputs = default_inputs(model, runs=3)
     inputs.set_parameter("tfp_growth", np.array([[0.01] * 4, [0.02] * 4, [0.03] * 4]))
     grid = TimeGrid(2020, 2026, 0.5)
-    record = ["gdp", "urban_residents", "residents"]
+    record = ["gdp", "output_share", "total_fertility_rate", "urban_population", "urban_residents", "residents"]
+    assert {model.variables[n].report for n in record[1:4]} == {"point"}  # levels, from the save-time evaluation
+    assert {"output_share", "total_fertility_rate"} <= model.reads_paths  # so one is made at every save
     lean = simulate(model, inputs, grid, "partitioned", record=record)
     full = simulate(model, inputs, grid, "partitioned", record=record + ["urban_birth_share"])
     for name in record:

@@ -60,8 +60,9 @@ class Model:
     reporting: dict[str, frozenset[str]] = field(default_factory=dict)
     reads_paths: frozenset[str] = frozenset()  # rate-pass auxiliaries that read a time path (series), at any remove
     reads_slow: frozenset[str] = frozenset()  # rate-pass variables that are slow_only or read one, at any remove
-    # rate-pass nodes (("var", name) or ("limit", stock)) that only slow stocks' rates need: under method
-    # "partitioned" they are evaluated at a step's first two stages and held over its last two
+    # rate-pass nodes (("var", name) or ("limit", stock)) that only slow stocks' rates need, and the reports made
+    # of them alone: under method "partitioned" they are evaluated at a step's first two stages and held over its
+    # last two
     slow_only: frozenset[tuple[str, str]] = frozenset()
     _sizes: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -576,7 +577,14 @@ def _order(variables, spec, problems) -> Model | None:
     rate_order = _toposort(nodes, deps, node_position, variables, problems, "the rate pass")
 
     stocks = [n for n in computed if variables[n].kind == "stock"]
+    reporting = _reporting(rate_order, deps, stocks, variables)
     slow_only = _slow_only(deps, stocks, variables, problems)
+    if slow_only:  # reports made of what only the slow stocks need are held with it
+
+        def reads_clock(n):
+            return uses_time(n) or any(variables[r].kind == "series" for r in refs(n))
+
+        slow_only = _with_slow_reports(slow_only, rate_order, deps, reporting, reads_clock)
     if problems:
         return None
     return Model(spec=spec, variables=variables, init_order=init_order, static=static, rate_order=rate_order,
@@ -584,7 +592,7 @@ def _order(variables, spec, problems) -> Model | None:
                  series=[n for n, v in variables.items() if v.kind == "series"],
                  lookups=[n for n, v in variables.items() if v.kind == "lookup"],
                  limited_outflows={s: tuple(o) for s, o in limited.items()},
-                 reporting=_reporting(rate_order, deps, stocks, variables),
+                 reporting=reporting,
                  slow_only=slow_only,
                  reads_paths=_reads(rate_order, refs, lambda r: variables[r].kind == "series"),
                  reads_slow=_reads(rate_order, refs, lambda r: False, {n for what, n in slow_only if what == "var"}))
@@ -640,6 +648,17 @@ def _slow_only(deps, stocks, variables, problems) -> frozenset[tuple[str, str]]:
                 problems.append(_problem(var, f"slow: its flow {flow!r} is also needed by the rate of a stock "
                                               "that is not slow; declare that stock slow too, or this one not"))
     return out
+
+
+def _with_slow_reports(slow_only, rate_order, deps, reporting, reads_clock) -> frozenset[tuple[str, str]]:
+    """``slow_only`` and the reports computed from it alone (no time path, no clock): the partitioned method
+    holds them with what they read, so a report summing slow flows (deaths, the urban residents' natural
+    increase) is recorded at the same stage weights as its parts and adds up to the stocks' change."""
+    out = set(slow_only)
+    for node in rate_order:
+        if node[0] == "var" and node[1] in reporting and deps[node] and deps[node] <= out and not reads_clock(node[1]):
+            out.add(node)
+    return frozenset(out)
 
 
 def _toposort(nodes, deps, position, variables, problems, what):

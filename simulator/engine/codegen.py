@@ -278,7 +278,7 @@ def generate(model: Model) -> str:
     for what, name in model.rate_order:
         if what == "limit":
             lines = em.limiter(name)
-        elif name in model.reporting:  # never only for slow stocks: no rate reads it
+        elif name in model.reporting:  # no rate reads it (held with the slow part if made of it alone)
             lines = [f"    if want[{reporting.index(name)}]:  # {name} is a report: no rate reads it",
                      *em.assign(name, model.variables[name].equation, "v", model.var_offset[name], indent="        ")]
         else:
