@@ -578,13 +578,8 @@ def _order(variables, spec, problems) -> Model | None:
 
     stocks = [n for n in computed if variables[n].kind == "stock"]
     reporting = _reporting(rate_order, deps, stocks, variables)
-    slow_only = _slow_only(deps, stocks, variables, problems)
-    if slow_only:  # reports made of what only the slow stocks need are held with it
-
-        def reads_clock(n):
-            return uses_time(n) or any(variables[r].kind == "series" for r in refs(n))
-
-        slow_only = _with_slow_reports(slow_only, rate_order, deps, reporting, reads_clock)
+    slow_only = _with_slow_reports(_slow_only(deps, stocks, variables, problems), rate_order, deps, reporting,
+                                   lambda n: uses_time(n) or any(variables[r].kind == "series" for r in refs(n)))
     if problems:
         return None
     return Model(spec=spec, variables=variables, init_order=init_order, static=static, rate_order=rate_order,
@@ -594,16 +589,16 @@ def _order(variables, spec, problems) -> Model | None:
                  limited_outflows={s: tuple(o) for s, o in limited.items()},
                  reporting=reporting,
                  slow_only=slow_only,
-                 reads_paths=_reads(rate_order, refs, lambda r: variables[r].kind == "series"),
-                 reads_slow=_reads(rate_order, refs, lambda r: False, {n for what, n in slow_only if what == "var"}))
+                 reads_paths=_reads(rate_order, refs, {n for n, v in variables.items() if v.kind == "series"}),
+                 reads_slow=_reads(rate_order, refs, {n for what, n in slow_only if what == "var"}))
 
 
-def _reads(rate_order, refs, source, start=()) -> frozenset[str]:
-    """The rate-pass variables in ``start`` or reading, directly or through others, a variable for which
-    ``source`` is true (one pass in evaluation order: whatever a variable reads comes before it)."""
-    out: set[str] = set(start)
+def _reads(rate_order, refs, sources) -> frozenset[str]:
+    """The rate-pass variables among ``sources`` or reading one, directly or through others (one pass in
+    evaluation order: whatever a variable reads comes before it)."""
+    out: set[str] = set()
     for what, n in rate_order:
-        if what == "var" and any(source(r) or r in out for r in refs(n)):
+        if what == "var" and (n in sources or any(r in sources or r in out for r in refs(n))):
             out.add(n)
     return frozenset(out)
 
