@@ -76,10 +76,10 @@ def main(argv=None) -> int:
     repeats = 3 if args.quick else 7
 
     import simulator
-    from simulator.crosscheck import pysd_model, pysd_stocks
+    from simulator.interop.crosscheck import pysd_model, pysd_stocks
     from simulator.engine import reference, simulate
     from simulator.engine.reference import _Context, _initialise, _rates
-    from simulator.export import to_vensim
+    from simulator.interop.vensim import to_vensim
     from simulator.model import load_model
 
     model = load_model()

@@ -12,15 +12,15 @@ Data flows one way: scenario YAML -> Scenario -> arrays -> numba kernel -> Datas
 
 from .api import evaluate_goals, run
 from .model import load_model
-from .scenario import Scenario, load_scenario
+from .inputs.scenario import Scenario, load_scenario
 
 __all__ = ["Scenario", "evaluate_goals", "load_model", "load_scenario", "run", "run_ensemble"]
 
 
 def run_ensemble(scenario, runs=None, seed=None, folder=None, workers=None, scheduler=None, progress=False):
-    """Run a scenario's Monte Carlo ensemble; see simulator.ensemble.run_ensemble (imported on first use,
+    """Run a scenario's Monte Carlo ensemble; see simulator.analysis.ensemble.run_ensemble (imported on first use,
     so that single runs do not pay for scipy.stats and zarr)."""
-    from .ensemble import run_ensemble as run
+    from .analysis.ensemble import run_ensemble as run
 
     return run(scenario, runs=runs, seed=seed, folder=folder, workers=workers, scheduler=scheduler, progress=progress)
 from importlib.metadata import PackageNotFoundError, version as _version
@@ -33,8 +33,9 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 
 def __getattr__(name):
     """``simulator.plots`` and ``simulator.ensemble`` on first use (they import matplotlib and scipy)."""
-    if name in ("plots", "ensemble", "report"):
+    lazy = {"plots": ".present.plots", "ensemble": ".analysis.ensemble", "report": ".present.report"}
+    if name in lazy:
         import importlib
 
-        return importlib.import_module(f".{name}", __name__)
+        return importlib.import_module(lazy[name], __name__)
     raise AttributeError(f"module 'simulator' has no attribute {name!r}")

@@ -7,10 +7,10 @@ from pathlib import Path
 import xarray as xr
 import yaml
 
-from . import goals as goals_module
+from .present import goals as goals_module
 from .engine import TimeGrid, simulate, to_dataset
 from .model import load_model
-from .scenario import Scenario, load_scenario
+from .inputs.scenario import Scenario, load_scenario
 
 
 def as_scenario(scenario) -> Scenario:
@@ -56,8 +56,8 @@ def recorded_variables(model, scenario: Scenario, chosen, every_limit_variable: 
     """What a run must record: the chosen variables, and whatever the goals, the binding report and the
     plausibility guards read (outputs.variables limits what is written, not what is checked). Ensembles
     record only each limit's binding indicator (``every_limit_variable=False``)."""
-    from .limits import LIMITS
-    from .plausibility import guarded
+    from .model.limits import LIMITS
+    from .analysis.plausibility import guarded
 
     goals = goals_module.load_goals(scenario.goals)
     needed = [g["indicator"].get(k) for g in goals for k in ("variable", "numerator", "denominator")]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulator.backtest import (
+from simulator.analysis.backtest import (
     GATE_ORIGIN,
     README_BEGIN,
     README_END,
@@ -212,8 +212,8 @@ def test_readme_table_is_rewritten_between_its_markers_only(gate, tmp_path):
 
 
 def test_readme_command_reads_an_existing_record(gate, tmp_path, monkeypatch):
-    """`python -m simulator.backtest --readme RECORD` rewrites the working copy's README without a new run."""
-    from simulator import backtest
+    """`python -m simulator.analysis.backtest --readme RECORD` rewrites the working copy's README without a new run."""
+    from simulator.analysis import backtest
 
     _, out = gate
     (tmp_path / "README.md").write_text(f"{README_BEGIN}\n{README_END}\n")

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simulator
-from simulator.calibrate import calibrate, load_config, write_outputs
+from simulator.analysis.calibrate import calibrate, load_config, write_outputs
 from simulator.cli import main
 from simulator.engine import TimeGrid, default_inputs, simulate
-from simulator.fit import fit_statistics
+from simulator.analysis.fit import fit_statistics
 
 from .conftest import ROOT
 
@@ -133,7 +133,7 @@ def test_without_out_the_fitted_files_are_updated(tmp_path):
     config = _shipped_config(tmp_path, steps=60)
     assert main(["calibrate", str(config), "--quiet", "--out", str(tmp_path / "trial")]) == 0
     assert not (tmp_path / "fitted.yaml").exists()
-    from simulator.calibrate import fitted_paths, update_fitted_files
+    from simulator.analysis.calibrate import fitted_paths, update_fitted_files
     from simulator.model import load_model
 
     model = load_model()
@@ -185,7 +185,7 @@ def test_identifiability_report_flags_a_parameter_on_its_bound(model, tmp_path):
 
 
 def test_split_rhat_of_independent_chains_is_near_one_and_of_shifted_ones_is_not():
-    from simulator.calibrate import split_rhat
+    from simulator.analysis.calibrate import split_rhat
 
     rng = np.random.default_rng(0)
     same = rng.normal(size=(2000, 16, 2))
@@ -211,8 +211,8 @@ def test_start_year_timing_no_jump_in_the_first_window_years(model):
     convention, the annual figure taken as the year-end rate, left them about half a year of growth low)."""
     import pandas as pd
 
-    from simulator.calibrate import FitProblem, window_start_values
-    from simulator.scenario import load_scenario
+    from simulator.analysis.calibrate import FitProblem, window_start_values
+    from simulator.inputs.scenario import load_scenario
 
     config = load_config(ROOT / "calibration" / "baseline.yaml", model)
     x = window_start_values(config, yaml.safe_load((ROOT / "calibration" / "fitted" / "baseline.yaml").read_text()))

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from simulator.calibrate import FitProblem, load_config, window_start_values
+from simulator.analysis.calibrate import FitProblem, load_config, window_start_values
 from simulator.engine import simulate, to_dataset
-from simulator.scenario import load_scenario
+from simulator.inputs.scenario import load_scenario
 
 from .conftest import ROOT
 
@@ -197,7 +197,7 @@ def test_departures_are_drawn_from_the_mobile_ages(baseline):
 def test_results_file_carries_sex_and_age(baseline, tmp_path):
     import xarray as xr
 
-    from simulator.outputs import write_netcdf
+    from simulator.present.outputs import write_netcdf
 
     write_netcdf(baseline[["residents", "population_by_band"]], tmp_path / "results.nc")
     with xr.open_dataset(tmp_path / "results.nc") as ds:

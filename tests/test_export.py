@@ -6,9 +6,9 @@ import pytest
 
 import simulator
 from simulator.cli import main
-from simulator.crosscheck import pysd_model, pysd_stocks
+from simulator.interop.crosscheck import pysd_model, pysd_stocks
 from simulator.engine import default_inputs, load, simulate, to_dataset
-from simulator.export import to_vensim
+from simulator.interop.vensim import to_vensim
 
 from .conftest import MODELS, SCENARIOS
 

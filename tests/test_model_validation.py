@@ -200,7 +200,7 @@ def test_ensemble_step_moves_goal_probabilities_far_less_than_their_error(tmp_pa
     """The Monte Carlo scenarios integrate at dt 1/2 by the partitioned method (the population by the
     midpoint rule): against RK4 at dt 1/4 on the same sample, each goal's probability moves by well under
     its Monte Carlo standard error."""
-    from simulator.ensemble import with_integration
+    from simulator.analysis.ensemble import with_integration
 
     scenario = simulator.load_scenario(SCENARIOS / "plan_uncertain.yaml")
     assert (scenario.time.dt, scenario.method) == (0.5, "partitioned")

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from simulator import plots, report
-from simulator.goals import load_goals
-from simulator.limits import LIMITS, limit_on
+from simulator.present import plots, report
+from simulator.present.goals import load_goals
+from simulator.model.limits import LIMITS, limit_on
 from simulator.model import load_model
 
 CITIES = ["hohhot", "baotou", "ordos", "ulanqab"]

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import simulator
 from simulator.cli import main
 from simulator.errors import ScenarioError
-from simulator.scenario import display_path
+from simulator.inputs.scenario import display_path
 
 from .conftest import ROOT, SCENARIOS
 

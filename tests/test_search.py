@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulator import search as search_module
+from simulator.analysis import search as search_module
 from simulator.cli import main
-from simulator.discover import find_box
+from simulator.analysis.discover import find_box
 
 from .conftest import SCENARIOS
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import simulator
-from simulator.capacity import RIGHTS, capacity_paths
+from simulator.analysis.capacity import RIGHTS, capacity_paths
 from simulator.engine import simulate, to_dataset
 
 from .conftest import SCENARIOS

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .engine import Inputs, Model
-from .engine import expressions as ex
-from .engine.build import expressions_of
-from .scenario import Scenario
+from ..engine import Inputs, Model
+from ..engine import expressions as ex
+from ..engine.build import expressions_of
+from ..inputs.scenario import Scenario
 
 _CMP = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _FUNCS = {"exp": "EXP", "log": "LN", "sqrt": "SQRT", "abs": "ABS", "step": "STEP", "ramp": "RAMP", "pulse": "PULSE"}
@@ -170,7 +170,7 @@ def start_state(model: Model, scenario: Scenario, inputs: Inputs) -> dict[str, n
     """The stocks' initial values and the initial() values, as the engine computes them at the start time
     (time paths read for the start year). Vensim reads time paths at INITIAL TIME as it does in the first
     step (the first projected year), so the export writes these numbers, with the formula in the comment."""
-    from .engine import TimeGrid, simulate
+    from ..engine import TimeGrid, simulate
 
     names = [n for n, v in model.variables.items() if v.kind == "stock" or v.hidden_kind == "initial"]
     grid = TimeGrid(scenario.time.start, scenario.time.start + scenario.time.dt, scenario.time.dt, scenario.time.dt)
@@ -269,7 +269,7 @@ def to_vensim(model: Model, scenario: Scenario, inputs: Inputs | None = None, fl
 def write_vensim(model: Model, scenario: Scenario, out: Path, flat: bool = False, overwrite: bool = False) -> str:
     """Write the .mdl file atomically. An existing file is replaced only with ``overwrite`` (simulate cannot
     tell whether it wrote it). Returns the text written."""
-    from .errors import OutputError
+    from ..errors import OutputError
 
     out = Path(out)
     if out.is_dir() or (out.exists() and not overwrite):
@@ -285,15 +285,3 @@ def write_vensim(model: Model, scenario: Scenario, out: Path, flat: bool = False
         tmp.unlink(missing_ok=True)
         raise OutputError(f"--out {out}: cannot write it ({exc.strerror or exc})") from None
     return text
-
-
-def cmd_export(args) -> int:
-    from .model import load_model
-    from .scenario import load_scenario
-
-    model = load_model()
-    scenario = load_scenario(args.scenario, model)
-    write_vensim(model, scenario, Path(args.out), flat=args.flat, overwrite=args.overwrite)
-    print(f"wrote {args.out} ({'flat' if args.flat else 'subscripted'}, {len(model.variables)} variables, "
-          f"{scenario.time.start:g}-{scenario.time.end:g}, dt {scenario.time.dt:g})")
-    return 0

@@ -43,8 +43,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .engine import Inputs, Model, TimeGrid, simulate
-from .errors import InputError, Problem
+from ..engine import Inputs, Model, TimeGrid, simulate
+from ..errors import InputError, Problem
 
 SERIES = {"gdp_real": "gdp", "population_census": "population"}  # observed series -> model variable
 GATE_ORIGIN = 2016
@@ -460,8 +460,8 @@ def run_backtest(config_path, origins=(2014, 2016, 2018), runs: int = 400, out: 
     """Backtest the calibration ``config_path`` from each origin; write outputs to ``out`` (default
     outputs/backtest_<name>). Returns the backtest.json document."""
     from .calibrate import load_config
-    from .model import load_model
-    from .scenario import load_scenario
+    from ..model import load_model
+    from ..inputs.scenario import load_scenario
 
     model = load_model()
     if not Path(config_path).is_file():
@@ -485,14 +485,14 @@ def run_backtest(config_path, origins=(2014, 2016, 2018), runs: int = 400, out: 
     doc = {"config": str(config.path), "origins": list(origins), "runs": runs, "gate_origin": GATE_ORIGIN,
            "last_data_year": LAST_DATA_YEAR, "results": results, "summary": summary(results)}
     if write:
-        from .outputs import staging, write_json
+        from ..present.outputs import staging, write_json
 
         folder = Path(out) if out else Path("outputs") / f"backtest_{config.name}"
         with staging(folder, overwrite) as tmp:
             write_json(doc, tmp / "backtest.json")
             (tmp / "report.md").write_text(report(doc), encoding="utf-8")
             for result in results:
-                from .backtest_plots import origin_plot
+                from ..present.backtest_plots import origin_plot
 
                 origin_plot(result, tmp / f"backtest_{result['origin']}.png")
         say(f"backtest written to {folder}/")
@@ -590,7 +590,7 @@ def update_readme(doc: dict, path: Path | None = None):
     if path is None:  # the README of the working copy the command runs in, else the one beside the package
         here = Path.cwd() / "README.md"
         path = here if here.is_file() and README_BEGIN in here.read_text(encoding="utf-8") else (
-            Path(__file__).resolve().parent.parent / "README.md")
+            Path(__file__).resolve().parents[2] / "README.md")
     text = path.read_text(encoding="utf-8")
     if README_BEGIN not in text or README_END not in text:
         raise InputError([Problem(str(path), None, "", f"the markers {README_BEGIN!r} and {README_END!r} are missing")])
@@ -602,12 +602,12 @@ def update_readme(doc: dict, path: Path | None = None):
 
 
 def main(argv=None) -> int:
-    """``python -m simulator.backtest --readme [BACKTEST_JSON]``: rewrite README.md's table from a backtest
+    """``python -m simulator.analysis.backtest --readme [BACKTEST_JSON]``: rewrite README.md's table from a backtest
     already run (default outputs/backtest_baseline/backtest.json), without running it again."""
     import argparse
     import json
 
-    parser = argparse.ArgumentParser(prog="python -m simulator.backtest")
+    parser = argparse.ArgumentParser(prog="python -m simulator.analysis.backtest")
     parser.add_argument("--readme", action="store_true", required=True)
     parser.add_argument("record", nargs="?", default="outputs/backtest_baseline/backtest.json")
     args = parser.parse_args(argv)

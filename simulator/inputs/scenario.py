@@ -30,11 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import yamlio
-from .engine import Inputs, Model, TimeGrid, default_inputs
-from .engine.inputs import METHODS, time_problems
-from .engine.units import UnitError, parse_unit
-from .errors import Problem, ScenarioError
+from .. import yamlio
+from ..engine import Inputs, Model, TimeGrid, default_inputs
+from ..engine.inputs import METHODS, time_problems
+from ..engine.units import UnitError, parse_unit
+from ..errors import Problem, ScenarioError
 
 TOP_KEYS = ("name", "description", "extends", "parameters_from", "time", "parameters", "policies", "uncertain",
             "monte_carlo", "goals", "outputs", "search")
@@ -224,7 +224,7 @@ def load_scenario(path, model: Model | None = None) -> Scenario:
 
     Raises ScenarioError listing every problem found.
     """
-    from .model import load_model
+    from ..model import load_model
 
     model = model or load_model()
     path = Path(path)
@@ -782,7 +782,7 @@ class _Checker:
         return out
 
     def goals(self, section) -> dict:
-        from .goals import load_goals
+        from ..present.goals import load_goals
 
         section = self.mapping(section, ("goals",))
         known = {g["id"]: g for g in load_goals()}
@@ -845,7 +845,7 @@ class _Checker:
         """``search:``: the levers (like uncertain inputs: NAME, NAME[city], policies.NAME[city]) with
         {low, high} or {values: [...]}, the objectives ({maximise|minimise: goal id or variable, year}),
         constraints ({goal, at_least}) and the sizes of the search."""
-        from .goals import load_goals
+        from ..present.goals import load_goals
 
         section = self.mapping(section, ("search",))
         known = ("levers", "objectives", "constraints", *SEARCH_DEFAULTS)

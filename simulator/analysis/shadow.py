@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import simulate, to_dataset
-from .limits import LIMITS as CATALOGUE
-from .scenario import Scenario
+from ..engine import simulate, to_dataset
+from ..model.limits import LIMITS as CATALOGUE
+from ..inputs.scenario import Scenario
 
 # (policy path raised, output that measures the allowance, binding indicator, unit of the allowance)
 LIMITS = tuple((lever.policy, lever.allowance, limit.binding, limit.allowance_units)

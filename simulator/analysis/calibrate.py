@@ -40,12 +40,12 @@ import pandas as pd
 from scipy import optimize, stats
 from scipy.stats import qmc
 
-from . import yamlio
-from .engine import METHODS, Inputs, Model, TimeGrid, default_inputs, simulate
-from .errors import InputError, Problem
+from .. import yamlio
+from ..engine import METHODS, Inputs, Model, TimeGrid, default_inputs, simulate
+from ..errors import InputError, Problem
 from .fit import fit_statistics
-from .model import load_model
-from .scenario import display_path, load_scenario
+from ..model import load_model
+from ..inputs.scenario import display_path, load_scenario
 
 CONFIG_KEYS = ("name", "description", "scenario", "window", "method", "dt", "data", "fitted_file", "free",
                "targets", "carry_over", "starts", "seed", "ensemble", "posterior")
@@ -625,8 +625,8 @@ def write_outputs(folder: Path, config: Config, model: Model, result: dict):
     (the FaIR-filtered Jacobian ensemble), fit.png and report.md."""
     import yaml
 
-    from . import plots
-    from .outputs import write_json
+    from ..present import plots
+    from ..present.outputs import write_json
 
     fitted = fitted_document(config, model, result)
     uncertain = uncertain_document(config, model, result, "posterior.csv")
@@ -742,26 +742,26 @@ def _identifiability_lines(ident: dict) -> list[str]:
     return lines + [""]
 
 
-def cmd_calibrate(args) -> int:
-    from .outputs import check_target, staging
+def calibration_outputs(config_path: Path, out: Path | None, overwrite: bool, say=print) -> None:
+    """``simulate calibrate``: fit, write the report to ``out`` (default outputs/calibration_NAME) and, unless
+    ``out`` was given (a trial fit), the committed fitted files the scenarios read."""
+    from ..present.outputs import check_target, staging
 
     model = load_model()
-    config = load_config(args.config, model)
-    folder = Path(args.out) if args.out else Path("outputs") / f"calibration_{config.name}"
-    check_target(folder, args.overwrite, "--out" if args.out else "output folder")  # before the long fit
-    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    config = load_config(config_path, model)
+    folder = out or Path("outputs") / f"calibration_{config.name}"
+    check_target(folder, overwrite, "--out" if out else "output folder")  # before the long fit
     say(f"calibrating {len(config.free)} numbers against {sum(len(t.rows) for t in config.targets)} observations "
         f"({config.grid.start:g}-{config.grid.end:g}) ...")
     result = calibrate(config, model, say)
-    with staging(folder, args.overwrite) as tmp:
+    with staging(folder, overwrite) as tmp:
         write_outputs(tmp, config, model, result)
-    if args.out:  # a trial fit: everything stays in DIR, the committed fit is not touched
+    if out:  # a trial fit: everything stays in DIR, the committed fit is not touched
         say(f"cost {result['cost']:.4g}; fitted parameters and report in {folder}/ "
             f"({display_path(config.fitted_path)} left as it was)")
-        return 0
+        return
     update_fitted_files(config, model, result)
     say(f"cost {result['cost']:.4g}; fitted parameters in {display_path(config.fitted_path)}; report in {folder}/")
-    return 0
 
 
 def fitted_paths(config: Config) -> dict[str, Path]:

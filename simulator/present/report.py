@@ -9,9 +9,9 @@ from datetime import date
 import numpy as np
 import xarray as xr
 
-from .engine.units import parse_unit
+from ..engine.units import parse_unit
 from .goals import load_goals
-from .limits import LIMITS
+from ..model.limits import LIMITS
 
 # display units for the report: (base unit symbol, factor, label)
 # (10k = 万, 100m = 亿, as Chinese statistics count)

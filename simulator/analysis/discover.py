@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .engine import Model
-from .errors import OutputError
-from .scenario import Scenario
+from ..engine import Model
+from ..errors import OutputError
+from ..inputs.scenario import Scenario
 
 CANDIDATES = 4  # inputs PRIM may restrict: an economist reads a box of a few conditions
 
@@ -46,7 +46,7 @@ def failing_futures(model: Model, scenario: Scenario, goal: dict, work: Path, ru
     import pandas as pd
 
     from .ensemble import Samples, make_plan, open_runs, run_plan
-    from .goals import per_run
+    from ..present.goals import per_run
 
     plan = make_plan(model, scenario, runs=runs, seed=seed)
     run_plan(model, plan, work, workers=workers, progress=progress, say=say)
@@ -127,10 +127,10 @@ def sentence(goal: dict, box: dict, base_rate: float) -> str:
 
 def discover_outputs(model: Model, scenario: Scenario, folder: Path, options: DiscoverOptions) -> int:
     """``simulate discover``: the ensemble, PRIM, and discover.json, box.csv, peeling.png, report.md."""
-    from . import search_plots
-    from .errors import InputError, Problem, flag_error
-    from .goals import load_goals
-    from .outputs import check_target, lock, make_work_folder, publish, write_json
+    from ..present import search_plots
+    from ..errors import InputError, Problem, flag_error
+    from ..present.goals import load_goals
+    from ..present.outputs import check_target, lock, make_work_folder, publish, write_json
 
     goals = {g["id"]: g for g in load_goals(scenario.goals)}
     if options.goal not in goals:

@@ -26,8 +26,8 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Commands: run (the default), compare, list, describe, export, calibrate, sensitivity, backtest, "
                "search, discover, capacity. "
                "`simulate COMMAND --help` for each.")
-    from . import __version__
-    from .engine.inputs import METHODS
+    from .. import __version__
+    from ..engine.inputs import METHODS
 
     parser.add_argument("--version", action="version", version=f"simulate {__version__}")
     sub = parser.add_subparsers(dest="command")
@@ -158,7 +158,7 @@ def share(text: str) -> float:
 
 
 def time_step(text: str) -> float:
-    from .engine.inputs import time_problems
+    from ..engine.inputs import time_problems
 
     try:
         parts = text.split("/")
@@ -194,7 +194,7 @@ def main(argv=None) -> int:
         _parser().print_help()
         return 2
     signal.signal(signal.SIGTERM, _terminate)
-    from .errors import InputError, OutputError, SimulationError
+    from ..errors import InputError, OutputError, SimulationError
 
     try:
         return {"run": cmd_run, "compare": cmd_compare, "list": cmd_list, "describe": cmd_describe,
@@ -233,6 +233,11 @@ def _say(args, *text):
         print(*text, flush=True)
 
 
+def _sayer(args):
+    """A ``say`` for a domain function: prints its progress lines unless --quiet."""
+    return lambda *text: _say(args, *text)
+
+
 def _out_folder(args, scenario, default: str) -> Path:
     if getattr(args, "out", None):
         return Path(args.out)
@@ -246,11 +251,11 @@ def _out_folder(args, scenario, default: str) -> Path:
 
 
 def cmd_run(args) -> int:
-    from .engine.inputs import time_problems
-    from .errors import flag_error
-    from .model import load_model
-    from .outputs import check_target, staging
-    from .scenario import load_scenario
+    from ..engine.inputs import time_problems
+    from ..errors import flag_error
+    from ..model import load_model
+    from ..present.outputs import check_target, staging
+    from ..inputs.scenario import load_scenario
 
     model = load_model()
     scenario = load_scenario(args.scenario, model)
@@ -269,7 +274,7 @@ def cmd_run(args) -> int:
                          f"add an uncertain: block (for example extends: baseline_uncertain.yaml) or drop {asked}")
     ensemble = bool(scenario.uncertain)
     if ensemble:
-        from .ensemble import EnsembleOptions, run_ensemble_outputs
+        from ..analysis.ensemble import EnsembleOptions, run_ensemble_outputs
 
         options = EnsembleOptions(runs=args.runs, seed=args.seed, workers=args.workers, scheduler=args.scheduler,
                                   method=args.method, dt=args.dt, overwrite=args.overwrite,
@@ -277,7 +282,7 @@ def cmd_run(args) -> int:
         return run_ensemble_outputs(model, scenario, folder, options)
     with staging(folder, args.overwrite) as tmp:
         started = time.perf_counter()
-        ds, goals = write_run(tmp, model, scenario, method=args.method, dt=args.dt, say=lambda *t: _say(args, *t))
+        ds, goals = write_run(tmp, model, scenario, method=args.method, dt=args.dt, say=_sayer(args))
         elapsed = time.perf_counter() - started
     _say(args, summary(ds, goals, scenario, folder, elapsed))
     return 0
@@ -285,13 +290,13 @@ def cmd_run(args) -> int:
 
 def write_run(folder: Path, model, scenario, method=None, dt=None, say=print):
     """Run one scenario and write all its outputs into ``folder``. Returns (dataset, goals)."""
-    from . import plots
-    from .api import resolved_yaml, run
-    from .goals import evaluate, load_goals
-    from .outputs import write_csv, write_json, write_netcdf
-    from .plausibility import messages
-    from .report import write_report
-    from .shadow import dynamic_shadow_prices
+    from ..present import plots
+    from ..api import resolved_yaml, run
+    from ..present.goals import evaluate, load_goals
+    from ..present.outputs import write_csv, write_json, write_netcdf
+    from ..analysis.plausibility import messages
+    from ..present.report import write_report
+    from ..analysis.shadow import dynamic_shadow_prices
 
     say(f"running {scenario.name} ({scenario.time.start:g}-{scenario.time.end:g}) ...")
     ds = run(scenario, method=method, dt=dt)
@@ -327,7 +332,7 @@ def write_run(folder: Path, model, scenario, method=None, dt=None, say=print):
 
 
 def summary(ds, goals, scenario, folder, elapsed) -> str:
-    from .limits import LIMITS
+    from ..model.limits import LIMITS
 
     lines = [f"{scenario.name}: done in {elapsed:.1f} s; outputs in {folder}/"]
     for g in goals:
@@ -349,7 +354,7 @@ def summary(ds, goals, scenario, folder, elapsed) -> str:
 
 def format_goal_value(goal: dict, value=None) -> str:
     """A goal's value (or target) as the terminal prints it: as the report does (percent, ratio or year)."""
-    from .report import goal_number
+    from ..present.report import goal_number
 
     return goal_number(goal, goal["value"] if value is None else value)
 
@@ -359,14 +364,14 @@ def format_goal_value(goal: dict, value=None) -> str:
 
 
 def cmd_compare(args) -> int:
-    from . import plots
-    from .api import run
-    from .errors import flag_error
-    from .goals import evaluate, load_goals
-    from .model import load_model
-    from .outputs import staging, write_json
-    from .report import indicators_table
-    from .scenario import load_scenario
+    from ..present import plots
+    from ..api import run
+    from ..errors import flag_error
+    from ..present.goals import evaluate, load_goals
+    from ..model import load_model
+    from ..present.outputs import staging, write_json
+    from ..present.report import indicators_table
+    from ..inputs.scenario import load_scenario
 
     model = load_model()
     a = load_scenario(args.a, model)
@@ -416,8 +421,8 @@ def cmd_compare(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from .goals import load_goals
-    from .model import load_model
+    from ..present.goals import load_goals
+    from ..model import load_model
 
     model = load_model()
     what = args.what
@@ -477,10 +482,10 @@ def _compact(value) -> str:
 
 def _calibrated(model) -> dict:
     """The baseline's calibrated parameter values, if the shipped baseline scenario is at hand."""
-    from .errors import InputError
-    from .scenario import load_scenario
+    from ..errors import InputError
+    from ..inputs.scenario import load_scenario
 
-    baseline = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
+    baseline = Path(__file__).resolve().parents[2] / "scenarios" / "baseline.yaml"
     try:
         return load_scenario(baseline, model).fitted if baseline.exists() else {}
     except InputError:
@@ -488,10 +493,10 @@ def _calibrated(model) -> dict:
 
 
 def cmd_describe(args) -> int:
-    from .engine import expressions as ex
-    from .engine.build import expressions_of
-    from .errors import InputError, Problem
-    from .model import load_model
+    from ..engine import expressions as ex
+    from ..engine.build import expressions_of
+    from ..errors import InputError, Problem
+    from ..model import load_model
 
     model = load_model()
     var = model.variables.get(args.name)
@@ -543,30 +548,37 @@ def cmd_describe(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .export import cmd_export as run_export
+    from ..interop.vensim import write_vensim
+    from ..model import load_model
+    from ..inputs.scenario import load_scenario
 
-    return run_export(args)
+    model = load_model()
+    scenario = load_scenario(args.scenario, model)
+    write_vensim(model, scenario, Path(args.out), flat=args.flat, overwrite=args.overwrite)
+    print(f"wrote {args.out} ({'flat' if args.flat else 'subscripted'}, {len(model.variables)} variables, "
+          f"{scenario.time.start:g}-{scenario.time.end:g}, dt {scenario.time.dt:g})")
+    return 0
 
 
 def cmd_calibrate(args) -> int:
-    from .calibrate import cmd_calibrate as run_calibrate
+    from ..analysis.calibrate import calibration_outputs
 
-    return run_calibrate(args)
+    calibration_outputs(Path(args.config), Path(args.out) if args.out else None, args.overwrite, _sayer(args))
+    return 0
 
 
 def cmd_backtest(args) -> int:
-    from .backtest import run_backtest
+    from ..analysis.backtest import run_backtest
 
-    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
     run_backtest(Path(args.config), origins=tuple(args.origins), runs=args.runs,
-                 out=Path(args.out) if args.out else None, readme=args.readme, say=say, overwrite=args.overwrite)
+                 out=Path(args.out) if args.out else None, readme=args.readme, say=_sayer(args), overwrite=args.overwrite)
     return 0
 
 
 def cmd_sensitivity(args) -> int:
-    from .ensemble import sensitivity_outputs
-    from .model import load_model
-    from .scenario import load_scenario
+    from ..analysis.ensemble import sensitivity_outputs
+    from ..model import load_model
+    from ..inputs.scenario import load_scenario
 
     model = load_model()
     scenario = load_scenario(args.scenario, model)
@@ -576,9 +588,9 @@ def cmd_sensitivity(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from .model import load_model
-    from .scenario import load_scenario
-    from .search import SearchOptions, search_outputs
+    from ..model import load_model
+    from ..inputs.scenario import load_scenario
+    from ..analysis.search import SearchOptions, search_outputs
 
     model = load_model()
     scenario = load_scenario(args.scenario, model)
@@ -589,9 +601,9 @@ def cmd_search(args) -> int:
 
 
 def cmd_discover(args) -> int:
-    from .discover import DiscoverOptions, discover_outputs
-    from .model import load_model
-    from .scenario import load_scenario
+    from ..analysis.discover import DiscoverOptions, discover_outputs
+    from ..model import load_model
+    from ..inputs.scenario import load_scenario
 
     model = load_model()
     scenario = load_scenario(args.scenario, model)
@@ -602,9 +614,9 @@ def cmd_discover(args) -> int:
 
 
 def cmd_capacity(args) -> int:
-    from .capacity import capacity_outputs
-    from .model import load_model
-    from .scenario import load_scenario
+    from ..analysis.capacity import capacity_outputs
+    from ..model import load_model
+    from ..inputs.scenario import load_scenario
 
     model = load_model()
     scenario = load_scenario(args.scenario, model)

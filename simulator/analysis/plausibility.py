@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .engine import Model
+from ..engine import Model
 
 
 def guarded(model: Model, among=None) -> list[str]:

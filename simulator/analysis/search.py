@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .engine import Model, simulate, to_dataset
+from ..engine import Model, simulate, to_dataset
 from .ensemble import Samples, apply
-from .errors import OutputError
-from .scenario import Distribution, Scenario, SearchSpec
+from ..errors import OutputError
+from ..inputs.scenario import Distribution, Scenario, SearchSpec
 
 WORK_ENTRIES = {"manifest.json", "futures.bin", "futures.tmp", "state.pkl", "state.tmp"}
 BLOCK_RUNS = 20_000  # runs per kernel call (memory stays bounded whatever the generation size)
@@ -44,8 +44,8 @@ class Evaluator:
     """Scores candidate policies (rows of lever values) over a fixed set of futures."""
 
     def __init__(self, model: Model, scenario: Scenario, futures: np.ndarray, n_threads: int | None = None):
-        from .api import recorded_variables
-        from .goals import load_goals
+        from ..api import recorded_variables
+        from ..present.goals import load_goals
         from .plausibility import guarded
 
         self.model, self.scenario, self.spec = model, scenario, scenario.search
@@ -69,7 +69,7 @@ class Evaluator:
         return Scores(*(np.concatenate(p) for p in zip(*parts)))
 
     def _block(self, values):
-        from .goals import per_run
+        from ..present.goals import per_run
         from .plausibility import flags
 
         model, n = self.model, len(self.futures)
@@ -150,7 +150,7 @@ class SearchOptions:
 
 
 def manifest(scenario: Scenario, spec: SearchSpec) -> dict:
-    from .api import resolved_yaml
+    from ..api import resolved_yaml
 
     return {"scenario": resolved_yaml(scenario), "futures": spec.futures, "generations": spec.generations,
             "population": spec.population, "seed": spec.seed, "sampling": sampling(scenario)}
@@ -178,7 +178,7 @@ def run_search(model: Model, scenario: Scenario, work: Path, spec: SearchSpec, w
     from pymoo.problems.static import StaticProblem
     from tqdm import tqdm
 
-    from .outputs import resume_or_start
+    from ..present.outputs import resume_or_start
 
     wanted = manifest(scenario, spec)
     if resume_or_start(work, wanted, WORK_ENTRIES, "a search", say):
@@ -293,8 +293,8 @@ def _finite(x):
 
 def search_outputs(model: Model, scenario: Scenario, folder: Path, options: SearchOptions) -> int:
     """``simulate search``: run (or resume) the search and write its outputs into ``folder``."""
-    from .errors import InputError, Problem
-    from .outputs import check_target, lock, make_work_folder, publish
+    from ..errors import InputError, Problem
+    from ..present.outputs import check_target, lock, make_work_folder, publish
 
     if scenario.search is None:
         raise InputError(Problem(str(scenario.path), None, "search", "the scenario has no search: block (levers, "
@@ -341,7 +341,7 @@ def summary_lines(record: dict) -> list[str]:
 
 
 def _fmt(value, label: str) -> str:
-    from .search_plots import number
+    from ..present.search_plots import number
 
     return number(value, label, digits=4)
 
@@ -413,8 +413,8 @@ def write_search(record: dict, scenario: Scenario, model: Model, out: Path):
     """search.json, pareto.csv, policies/*.yaml, the plots and report.md."""
     import csv
 
-    from . import search_plots
-    from .outputs import write_json
+    from ..present import search_plots
+    from ..present.outputs import write_json
 
     write_json(record, out / "search.json")
     goal_ids = list(record["as_written"]["probabilities"])

@@ -31,10 +31,10 @@ import xarray as xr
 from scipy import stats
 from scipy.stats import qmc
 
-from .engine import Inputs, Model, simulate, to_dataset
-from .engine.run import year_coordinate
-from .errors import InputError, OutputError, Problem, flag_error
-from .scenario import Distribution, Scenario
+from ..engine import Inputs, Model, simulate, to_dataset
+from ..engine.run import year_coordinate
+from ..errors import InputError, OutputError, Problem, flag_error
+from ..inputs.scenario import Distribution, Scenario
 
 PERCENTILES = (5, 25, 50, 75, 95)
 # what an ensemble's work folder may hold (anything else is not removed when a different setup starts afresh)
@@ -68,7 +68,7 @@ def ppf(dist: Distribution, u: np.ndarray) -> np.ndarray:
         width = a["high"] - a["low"]
         return stats.triang.ppf(u, (a["mode"] - a["low"]) / width, loc=a["low"], scale=width)
     if dist.dist == "posterior":  # a row of the draws table (the same row for every column: see Samples)
-        from .scenario import read_draws
+        from ..inputs.scenario import read_draws
 
         column = read_draws(a["draws"])["values"][:, a["column"]]
         return column[np.minimum((u * len(column)).astype(np.int64), len(column) - 1)]
@@ -217,7 +217,7 @@ class Plan:
 
 
 def _resolved(scenario):
-    from .api import resolved_yaml
+    from ..api import resolved_yaml
 
     return resolved_yaml(scenario)
 
@@ -227,7 +227,7 @@ def make_plan(model: Model, scenario: Scenario, runs=None, seed=None, chunk=None
     runs = int(runs if runs is not None else mc.get("runs", 1000))
     if runs < 1:
         raise InputError(Problem(str(scenario.path), None, "monte_carlo.runs", "must be at least 1"))
-    from .api import recorded_variables
+    from ..api import recorded_variables
 
     chosen = variables or scenario.outputs.get("variables") or [v for v in ENSEMBLE_VARIABLES if v in model.variables]
     variables = recorded_variables(model, scenario, chosen, every_limit_variable=False)
@@ -270,7 +270,7 @@ class Store:
                 shape = (plan.runs, grid.n_saves + 1) + model.shape(name)
                 array = root.create_array(name, shape=shape, chunks=(plan.chunk,) + shape[1:], dtype="f4",
                                           fill_value=np.nan, compressors=None)  # speed over disk; see _write_chunk
-                from .engine.run import variable_attrs
+                from ..engine.run import variable_attrs
 
                 array.attrs.update({"_ARRAY_DIMENSIONS": ["run", "time", *var.dims], **variable_attrs(model, name)})
             array = root.create_array("failed", shape=(plan.runs,), chunks=(plan.chunk,), dtype="i1", fill_value=None)
@@ -361,7 +361,7 @@ class StoredRuns:
 
 def run_plan(model: Model, plan: Plan, work: Path, workers=None, scheduler=None, progress=True, say=print):
     """Run (or resume) every chunk of a plan into ``work``. Returns the number of chunks computed now."""
-    from .outputs import resume_or_start
+    from ..present.outputs import resume_or_start
 
     manifest = plan.manifest()
     manifest_path = work / "manifest.json"
@@ -511,7 +511,7 @@ def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
 
     import zarr
 
-    from .goals import aggregate, load_goals, per_run
+    from ..present.goals import aggregate, load_goals, per_run
     from .plausibility import guarded
 
     runs = open_runs(work)  # lazily, for names, dims and attributes
@@ -623,7 +623,7 @@ def with_integration(scenario: Scenario, method: str | None, dt: float | None) -
     """The scenario with its integration method or step replaced."""
     from dataclasses import replace
 
-    from .engine import TimeGrid
+    from ..engine import TimeGrid
 
     grid = scenario.time if dt is None else TimeGrid(scenario.time.start, scenario.time.end, dt, scenario.time.save)
     return replace(scenario, time=grid, method=method or scenario.method)
@@ -631,8 +631,8 @@ def with_integration(scenario: Scenario, method: str | None, dt: float | None) -
 
 def run_ensemble_outputs(model: Model, scenario: Scenario, folder: Path, options: EnsembleOptions) -> int:
     """Run (or resume) a scenario's ensemble and write its outputs into ``folder``."""
-    from .outputs import check_target, lock, publish
-    from .report import runs_sentence
+    from ..present.outputs import check_target, lock, publish
+    from ..present.report import runs_sentence
 
     say = (lambda *a: None) if options.quiet else (lambda *a: print(*a, flush=True))
     scenario = with_integration(scenario, options.method, options.dt)
@@ -697,10 +697,10 @@ def check_scheduler(address: str, timeout: float = 5.0):
 
 def write_summaries(model: Model, plan: Plan, work: Path):
     """summary.nc, goals.json, the report and plots of a finished ensemble, written into ``work``."""
-    from . import plots
-    from .api import resolved_yaml, run
-    from .outputs import write_json
-    from .report import runs_sentence, write_report
+    from ..present import plots
+    from ..api import resolved_yaml, run
+    from ..present.outputs import write_json
+    from ..present.report import runs_sentence, write_report
 
     scenario = plan.scenario
     summary, goals, per_run = summarise(model, plan, work)
@@ -715,7 +715,7 @@ def write_summaries(model: Model, plan: Plan, work: Path):
              f"{plan.runs} runs, {plan.sampling} sampling, seed {plan.seed}; {len(scenario.uncertain)} uncertain "
              f"inputs; {runs_sentence(summary.attrs)}. The goal table gives the probability that each goal is met with "
              "its Monte Carlo standard error; key indicators are medians over the kept runs. Per-run outputs: "
-             "runs.zarr (`simulator.ensemble.open_runs(folder)`, with a `failed` flag per run); "
+             "runs.zarr (`simulator.analysis.ensemble.open_runs(folder)`, with a `failed` flag per run); "
              "percentiles: summary.nc.", ""]
     write_report(work / "report.md", median, scenario, goals, None, extra=extra)
     central = run(scenario, variables=plan.variables)
@@ -737,8 +737,8 @@ def run_ensemble(scenario, runs=None, seed=None, folder=None, workers=None, sche
     """
     import tempfile
 
-    from .api import as_scenario
-    from .model import load_model
+    from ..api import as_scenario
+    from ..model import load_model
 
     model = load_model()
     scenario = as_scenario(scenario)
@@ -786,9 +786,9 @@ def sensitivity_outputs(model: Model, scenario: Scenario, folder: Path, runs: in
 
     import pandas as pd
 
-    from . import plots
-    from .goals import indicator, load_goals
-    from .outputs import check_target, staging, write_json
+    from ..present import plots
+    from ..present.goals import indicator, load_goals
+    from ..present.outputs import check_target, staging, write_json
 
     check_target(folder, overwrite)
     if not scenario.uncertain:

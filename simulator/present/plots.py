@@ -16,7 +16,7 @@ import xarray as xr  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter  # noqa: E402
 
-from .limits import LIMITS, limit_on  # noqa: E402
+from ..model.limits import LIMITS, limit_on  # noqa: E402
 from .report import display, goal_kind, goal_number, goal_scale  # noqa: E402
 
 CITY_COLOURS = {"hohhot": "#1b9e77", "baotou": "#d95f02", "ordos": "#7570b3", "ulanqab": "#e7298a"}

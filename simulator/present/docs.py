@@ -1,7 +1,7 @@
 """Generate docs/model.md, the model reference, from the declarations (every equation with units,
 description and source). A test keeps the checked-in file current.
 
-    python -m simulator.docs            # rewrite docs/model.md
+    python -m simulator.present.docs            # rewrite docs/model.md
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .engine import Model
-from .engine import expressions as ex
-from .model import load_model
+from ..engine import Model
+from ..engine import expressions as ex
+from ..model import load_model
 
-DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "model.md"
+DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "model.md"
 SECTORS = ("demography", "economy", "energy", "water", "constraints", "parameters")
 
 
@@ -40,7 +40,7 @@ def _cell(text: str) -> str:
 def model_reference(model: Model) -> str:
     spec = model.spec
     lines = ["# Model reference", "",
-             "Generated from the declarations in `simulator/model/` by `python -m simulator.docs`; do not edit.",
+             "Generated from the declarations in `simulator/model/` by `python -m simulator.present.docs`; do not edit.",
              "A test fails when this file is out of date.", "",
              "Dimensions: " + "; ".join(f"`{d}` = {', '.join(e)}" for d, e in spec.dims.items())
              + "; " + "; ".join(f"`{a}` = a second index over `{b}`" for a, b in spec.aliases.items()) + ".", "",

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .engine import simulate, to_dataset
-from .errors import flag_error
-from .scenario import Scenario
+from ..engine import simulate, to_dataset
+from ..errors import flag_error
+from ..inputs.scenario import Scenario
 
 
 @dataclass(frozen=True)
@@ -136,8 +136,8 @@ def _csv(paths: dict, path: Path):
 def capacity_outputs(model, scenario: Scenario, folder: Path, sector: str, city: str, overwrite: bool = False,
                      quiet: bool = False) -> int:
     """``simulate capacity``: capacity.json, capacity.csv, capacity.png and report.md in ``folder``."""
-    from .outputs import check_target, staging, write_json
-    from .plots import capacity_plot
+    from ..present.outputs import check_target, staging, write_json
+    from ..present.plots import capacity_plot
 
     check_target(folder, overwrite)  # before the run: a folder simulate may not write into fails at once
     paths = capacity_paths(model, scenario, sector, city)

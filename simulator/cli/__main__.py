@@ -1,0 +1,5 @@
+"""``python -m simulator.cli``: the same as ``simulate``."""
+
+from . import main
+
+raise SystemExit(main())
