@@ -26,8 +26,7 @@ def _setup(runs=1):
     scenario = simulator.load_scenario(BASELINE)
     inputs = scenario.inputs(model, runs=runs)
     if runs > 1:
-        offset = model.param_offset["tfp_growth"]
-        inputs.params[:, offset:offset + 4] = np.random.default_rng(0).uniform(0, 0.03, size=(runs, 4))
+        inputs.set_parameter("tfp_growth", np.random.default_rng(0).uniform(0, 0.03, size=(runs, 4)))
     return model, scenario, inputs
 
 

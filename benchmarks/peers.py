@@ -104,8 +104,7 @@ def main(argv=None) -> int:
         "includes Python set-up and output arrays")
     batch = 4000 if args.quick else 20000
     many = scenario.inputs(model, runs=batch)
-    many.params[:, model.param_offset["tfp_growth"]:model.param_offset["tfp_growth"] + 4] = \
-        np.random.default_rng(0).uniform(0.0, 0.03, size=(batch, 4))
+    many.set_parameter("tfp_growth", np.random.default_rng(0).uniform(0.0, 0.03, size=(batch, 4)))
     full, partial = equations_per_evaluation(model, ["gdp"]), equations_per_evaluation(model, ["gdp"], full=False)
     for method, evals, equations in (("euler", grid.n_steps, grid.n_steps * full),
                                      ("rk4", 4 * grid.n_steps, 4 * grid.n_steps * full),

@@ -79,7 +79,7 @@ def run(scenario, *, method: str | None = None, dt: float | None = None, variabl
     grid = scenario.time if dt is None else TimeGrid(scenario.time.start, scenario.time.end, float(dt),
                                                      scenario.time.save)
     method = method or scenario.method
-    variables = variables or scenario.outputs.get("variables")
+    variables = variables or scenario.outputs.variables
     if variables is not None:
         variables = recorded_variables(model, scenario, variables)
     result = simulate(model, scenario.inputs(model), grid, method, record=variables, n_threads=n_threads)

@@ -6,7 +6,14 @@ Every problem a user can cause carries the file, the line and the key path, and 
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
+
+
+def did_you_mean(name, candidates) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``candidates``, or nothing: to end a message with."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ safe loader (no Python tags, no object construction), then converted by hand so 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,13 @@ class Document:
 
 class Index(int):
     """A position in a YAML list (shown as [i]), as opposed to a number used as a mapping key (a year)."""
+
+
+def number(value, finite: bool = True) -> float | None:
+    """A YAML number as a float (``true`` is not a number), or None; ``finite=False`` admits .inf."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (finite and not math.isfinite(value)):
+        return None
+    return float(value)
 
 
 def key_path(path: tuple) -> str:

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..engine import Inputs, Model, TimeGrid, simulate
+from ..engine import InputRef, Inputs, Model, TimeGrid, simulate
 from ..errors import InputError, Problem
 
 SERIES = {"gdp_real": "gdp", "population_census": "population"}  # observed series -> model variable
@@ -186,16 +186,14 @@ def backtest_origin(config, model: Model, base: Inputs, observed: pd.DataFrame, 
     from .calibrate import FitProblem, calibrate
 
     cfg = config.with_window_end(origin)
-    posterior = dict(cfg.posterior)
-    for key in ("walkers", "steps", "burn"):
-        if getattr(options, key) is not None:
-            posterior[key] = getattr(options, key)
-    posterior["burn"] = min(posterior["burn"], posterior["steps"] - 1)
+    posterior = replace(cfg.posterior, **{key: getattr(options, key) for key in ("walkers", "steps", "burn")
+                                          if getattr(options, key) is not None})
+    posterior = replace(posterior, burn=min(posterior.burn, posterior.steps - 1))
     cfg = replace(cfg, posterior=posterior, starts=options.starts or cfg.starts)
     inputs, leaks = vintage_inputs(model, base, origin)
     # fitted numbers no observation in this window informs keep their vintage value
     probe = FitProblem(model, cfg, inputs)
-    x0 = np.array([inputs.params[0, probe.offsets[j][0]] for j in range(len(cfg.free))])
+    x0 = np.array([inputs.params[0, columns[0]] for columns in probe.columns])
     x0 = np.clip(x0, probe.lows, probe.highs)
     column = np.linalg.norm(probe.jacobian(x0), axis=0)
     present = {t.series for t in cfg.targets}
@@ -347,8 +345,8 @@ def project(model: Model, cfg, problem, x: np.ndarray, inputs: Inputs, origin: i
     def batch_of(source):
         batch = Inputs(model, np.repeat(source.params[:1], len(x), axis=0).copy(),
                        {k: list(v) for k, v in source.series.items()}, source.lookups)
-        for j, offsets in enumerate(problem.offsets):
-            batch.params[:, offsets] = x[:, j:j + 1]
+        for j, columns in enumerate(problem.columns):
+            batch.params[:, columns] = x[:, j:j + 1]
         return batch
 
     ratios = sorted({v for pair in cfg.carry_over.values() for v in pair})
@@ -358,7 +356,7 @@ def project(model: Model, cfg, problem, x: np.ndarray, inputs: Inputs, origin: i
     for name, (numerator, denominator) in cfg.carry_over.items():
         for k in range(model.size(name)):
             value = past.values[:, -1, past.column(numerator, k)] / past.values[:, -1, past.column(denominator, k)]
-            runs.params[:, model.param_offset[name] + k] = value
+            runs.assign(InputRef(name, element=k), value)
     for series, variable in STATE_SERIES.items():
         runs.series[series] = [(np.array([float(origin)]), np.array([past.values[0, -1, past.column(variable, k)]]))
                                for k in range(model.size(series))]

@@ -41,15 +41,14 @@ from scipy import optimize, stats
 from scipy.stats import qmc
 
 from .. import yamlio
-from ..engine import METHODS, Inputs, Model, TimeGrid, default_inputs, simulate
-from ..errors import InputError, Problem
+from ..engine import InputRef, Inputs, Model, TimeGrid, default_inputs, simulate
+from ..errors import InputError, Problem, did_you_mean
 from .fit import fit_statistics
 from ..model import load_model
+from ..inputs import schema
+from ..inputs.schema import CalibrationFile, Posterior
 from ..inputs.scenario import display_path, load_scenario
 
-CONFIG_KEYS = ("name", "description", "scenario", "window", "method", "dt", "data", "fitted_file", "free",
-               "targets", "carry_over", "starts", "seed", "ensemble", "posterior")
-POSTERIOR_KEYS = {"walkers": 48, "steps": 1500, "burn": 500, "thin": 10}
 BOUND_MARGIN = 0.01  # a fitted value within 1 % of the bound interval's width of a bound is "on the bound"
 TRANSFORMS = ("level", "growth_rate")
 
@@ -95,7 +94,7 @@ class Config:
     scenario_path: Path | None
     text: str
     carry_over: dict = field(default_factory=dict)  # parameter -> (numerator, denominator) at the window end
-    posterior: dict = field(default_factory=lambda: dict(POSTERIOR_KEYS))  # walkers, steps, burn, thin
+    posterior: Posterior = field(default_factory=Posterior)
 
     def with_window_end(self, end: int) -> Config:
         """The same configuration with the window (and the targets) ending at ``end``: a backtest origin."""
@@ -111,58 +110,68 @@ class Config:
 
 
 def load_config(path, model: Model) -> Config:
+    """A calibration configuration, checked against the model and its data; every problem is reported
+    together (InputError) as FILE:LINE: key.path: message."""
     path = Path(path)
     doc, problems = yamlio.load(display_path(path))
     if doc is None:
         raise InputError(problems or [Problem(str(path), None, "", "cannot read the file")])
-    data = doc.data if isinstance(doc.data, dict) else {}
-    if not isinstance(doc.data, dict):
-        problems.append(doc.problem((), "a calibration configuration is a mapping"))
 
-    def bad(key, message):
-        problems.append(doc.problem(key if isinstance(key, tuple) else (key,), message))
+    def bad(key: tuple, message: str):
+        problems.append(doc.problem(key, message))
 
-    for key in data:
-        if key not in CONFIG_KEYS:
-            bad(key, f"unknown key; allowed: {', '.join(CONFIG_KEYS)}")
-    window = data.get("window") or {}
-    start, end = window.get("start", 2010), window.get("end", 2020)
-    dt = data.get("dt", 0.25)
+    file = schema.read(doc.data, CalibrationFile, (), bad)
     grid = None
-    try:
-        grid = TimeGrid(float(start), float(end), float(dt), 1.0)
-    except (TypeError, ValueError) as exc:
-        bad("window", str(exc))
-    method = data.get("method", "rk4")
-    if method not in METHODS:
-        bad("method", " or ".join(METHODS))
-    data_path = path.parent / str(data.get("data", "data/history.csv"))
+    if file.window.start < file.window.end:
+        try:
+            grid = TimeGrid(float(file.window.start), float(file.window.end), file.dt, 1.0)
+        except ValueError as exc:
+            bad(("dt",), str(exc))
+    else:
+        bad(("window",), f"start {file.window.start} must be before end {file.window.end}")
+    data_path = path.parent / file.data
     if not data_path.exists():
-        bad("data", f"file not found: {data_path}")
-    fitted_path = path.parent / str(data.get("fitted_file", f"fitted/{path.stem}.yaml"))
-    scenario_path = (path.parent / data["scenario"]) if data.get("scenario") else None
+        bad(("data",), f"file not found: {data_path}")
+    scenario_path = (path.parent / file.scenario) if file.scenario else None
     if scenario_path is not None and not scenario_path.exists():
-        bad("scenario", f"file not found: {data['scenario']}")
+        bad(("scenario",), f"file not found: {file.scenario}")
+    free = _free(file.free, model, bad)
+    targets = _targets(file.targets, model, grid, data_path, bad)
+    carry_over = _carry_over_ratios(file.carry_over, model, bad)
+    if file.posterior.burn >= file.posterior.steps:
+        bad(("posterior", "burn"), f"burn-in {file.posterior.burn} must be shorter than the chain "
+                                   f"({file.posterior.steps})")
+    if problems:
+        raise InputError(problems)
+    return Config(path=path, name=file.name or path.stem, description=file.description, grid=grid,
+                  method=file.method, data_path=data_path,
+                  fitted_path=path.parent / (file.fitted_file or f"fitted/{path.stem}.yaml"), free=free,
+                  targets=targets, starts=file.starts, seed=file.seed, ensemble_samples=file.ensemble.samples,
+                  scenario_path=scenario_path, text=path.read_text(encoding="utf-8"), carry_over=carry_over,
+                  posterior=file.posterior)
 
+
+def _free(section: dict, model: Model, bad) -> list[Free]:
+    """``free:``: the fitted numbers, one per element unless ``per_element: false`` ties them."""
+    if not section:
+        bad(("free",), "name the parameters to fit, e.g. tfp_growth: {bounds: [0, 0.05]}")
     free = []
-    section = data.get("free") or {}
-    if not isinstance(section, dict) or not section:
-        bad("free", "name the parameters to fit, e.g. tfp_growth: {bounds: [0, 0.05]}")
-        section = {}
     for name, spec in section.items():
         key = ("free", name)
         var = model.variables.get(name)
         if var is None or var.kind != "parameter":
-            bad(key, f"unknown parameter {name!r}")
+            bad(key, f"unknown parameter {name!r}{did_you_mean(name, model.parameters)}")
             continue
-        spec = spec or {}
+        spec = spec if isinstance(spec, dict) else {}
         bounds = spec.get("bounds")
-        if not (isinstance(bounds, list) and len(bounds) == 2 and all(isinstance(b, (int, float)) for b in bounds)
+        if not (isinstance(bounds, list) and len(bounds) == 2 and all(yamlio.number(b) is not None for b in bounds)
                 and bounds[0] < bounds[1]):
             bad(key + ("bounds",), "give [low, high] with low < high")
             continue
         prior = spec.get("prior")
-        if prior is not None and not (isinstance(prior, dict) and set(prior) == {"mean", "sd"} and prior["sd"] > 0):
+        if prior is not None and not (isinstance(prior, dict) and set(prior) == {"mean", "sd"}
+                                      and yamlio.number(prior["mean"]) is not None
+                                      and (yamlio.number(prior["sd"]) or 0) > 0):
             bad(key + ("prior",), "give {mean: m, sd: s} with s > 0")
             prior = None
         needs = spec.get("needs") or []
@@ -171,17 +180,20 @@ def load_config(path, model: Model) -> Config:
             needs = []
         size = model.size(name)
         per_element = spec.get("per_element", True) and size > 1
-        groups = [[k] for k in range(size)] if per_element else [list(range(size))]
-        for group in groups:
+        for group in [[k] for k in range(size)] if per_element else [list(range(size))]:
             default = float(np.ravel(var.value)[group[0]])
             label = model.element_label(name, group[0]) if per_element else name
             free.append(Free(name, group, label, float(bounds[0]), float(bounds[1]),
                              float(np.clip(default, bounds[0], bounds[1])),
                              (float(prior["mean"]), float(prior["sd"])) if prior else None, tuple(needs)))
+    return free
 
+
+def _targets(entries: list, model: Model, grid: TimeGrid | None, data_path: Path, bad) -> list[Target]:
+    """``targets:``: the observed series fitted, each row within the window."""
     observed = pd.read_csv(data_path) if data_path.exists() else pd.DataFrame()
     targets = []
-    for i, spec in enumerate(data.get("targets") or []):
+    for i, spec in enumerate(entries):
         key = ("targets", yamlio.Index(i))
         if not isinstance(spec, dict):
             bad(key, "a target is {series, variable, error, transform, weight, years}")
@@ -194,8 +206,8 @@ def load_config(path, model: Model) -> Config:
         if transform not in TRANSFORMS:
             bad(key + ("transform",), f"one of {', '.join(TRANSFORMS)}")
             continue
-        error = spec.get("error")
-        if not isinstance(error, (int, float)) or error <= 0:
+        error = yamlio.number(spec.get("error"))
+        if error is None or error <= 0:
             bad(key + ("error",), "the observation error (relative for levels, absolute for growth rates) > 0")
             continue
         rows = observed[observed.series == spec.get("series")] if len(observed) else observed
@@ -209,12 +221,17 @@ def load_config(path, model: Model) -> Config:
             rows = rows[rows.year.isin(spec["years"])]
         if spec.get("skip_start", True) and grid is not None and transform == "level":
             rows = rows[rows.year > grid.start]  # the start year is matched by construction
-        targets.append(Target(spec["series"], variable, transform, float(error), float(spec.get("weight", 1.0)),
+        targets.append(Target(spec["series"], variable, transform, error, float(spec.get("weight", 1.0)),
                               rows[["city", "year", "value"]].reset_index(drop=True)))
     if not targets:
-        bad("targets", "give at least one target series")
+        bad(("targets",), "give at least one target series")
+    return targets
+
+
+def _carry_over_ratios(section: dict, model: Model, bad) -> dict[str, tuple[str, str]]:
+    """``carry_over:``: parameters a backtest sets from a ratio of the window run's last values."""
     carry_over = {}
-    for name, spec in (data.get("carry_over") or {}).items():
+    for name, spec in section.items():
         key = ("carry_over", name)
         pair = spec.get("ratio") if isinstance(spec, dict) else None
         if name not in model.parameters:
@@ -223,24 +240,7 @@ def load_config(path, model: Model) -> Config:
             bad(key, "give {ratio: [numerator variable, denominator variable]}")
         else:
             carry_over[name] = tuple(pair)
-    ensemble = data.get("ensemble") or {}
-    posterior = dict(POSTERIOR_KEYS)
-    for key, value in (data.get("posterior") or {}).items():
-        if key not in POSTERIOR_KEYS:
-            bad(("posterior", key), f"unknown key; allowed: {', '.join(POSTERIOR_KEYS)}")
-        elif not isinstance(value, int) or isinstance(value, bool) or value < (0 if key == "burn" else 1):
-            bad(("posterior", key), "a whole number >= 1 (burn >= 0)")
-        else:
-            posterior[key] = value
-    if posterior["burn"] >= posterior["steps"]:
-        bad(("posterior", "burn"), f"burn-in {posterior['burn']} must be shorter than the chain ({posterior['steps']})")
-    if problems:
-        raise InputError(problems)
-    return Config(path=path, name=str(data.get("name", path.stem)), description=str(data.get("description", "")),
-                  grid=grid, method=method, data_path=data_path, fitted_path=fitted_path, free=free, targets=targets,
-                  starts=int(data.get("starts", 4)), seed=int(data.get("seed", 0)),
-                  ensemble_samples=int(ensemble.get("samples", 2000)), scenario_path=scenario_path,
-                  text=path.read_text(encoding="utf-8"), carry_over=carry_over, posterior=posterior)
+    return carry_over
 
 
 # ------------------------------------------------------------------------------------------------
@@ -264,13 +264,14 @@ class FitProblem:
             saves = np.array([times.index(float(y)) for y in t.rows.year])
             previous = saves - 1 if t.transform == "growth_rate" else None
             self.index.append((cols, saves, previous, t.rows.value.to_numpy(float)))
-        self.offsets = [[model.param_offset[f.name] + k for k in f.elements] for f in config.free]
+        self.columns = [np.concatenate([base.columns(InputRef(f.name, element=k)) for k in f.elements])
+                        for f in config.free]
 
     def inputs(self, x: np.ndarray) -> Inputs:
         x = np.atleast_2d(x)
         inputs = self.base.with_runs(len(x))
-        for j, offsets in enumerate(self.offsets):
-            inputs.params[:, offsets] = x[:, j:j + 1]
+        for j, columns in enumerate(self.columns):
+            inputs.params[:, columns] = x[:, j:j + 1]
         return inputs
 
     def simulated(self, x: np.ndarray) -> np.ndarray:
@@ -369,7 +370,7 @@ def sample_posterior(problem: FitProblem, x, cov, scale: float, config: Config, 
 
     spec = config.posterior
     n = len(x)
-    walkers = max(spec["walkers"], 2 * n + 2)
+    walkers = max(spec.walkers, 2 * n + 2)
     walkers += walkers % 2
     rng = np.random.default_rng(config.seed)
     span = problem.highs - problem.lows
@@ -389,8 +390,8 @@ def sample_posterior(problem: FitProblem, x, cov, scale: float, config: Config, 
     sampler = emcee.EnsembleSampler(walkers, n, log_prob, vectorize=True,
                                     moves=[(emcee.moves.DEMove(), 0.8), (emcee.moves.DESnookerMove(), 0.2)])
     sampler.random_state = np.random.RandomState(config.seed).get_state()
-    sampler.run_mcmc(start, spec["steps"], progress=False, skip_initial_state_check=True)
-    burn, thin = spec["burn"], spec["thin"]
+    sampler.run_mcmc(start, spec.steps, progress=False, skip_initial_state_check=True)
+    burn, thin = spec.burn, spec.thin
     chain = sampler.get_chain(discard=burn)  # (steps, walkers, n)
     draws = sampler.get_chain(discard=burn, thin=thin, flat=True)
     log_p = sampler.get_log_prob(discard=burn, thin=thin, flat=True)
@@ -401,10 +402,10 @@ def sample_posterior(problem: FitProblem, x, cov, scale: float, config: Config, 
     ess = chain.shape[0] * chain.shape[1] / np.where(np.isfinite(tau) & (tau > 0), tau, np.nan)
     acceptance = float(np.mean(sampler.acceptance_fraction))
     rhat = split_rhat(chain, groups=4)
-    say(f"  posterior: {walkers} walkers x {spec['steps']} steps (burn-in {burn}, thin {thin}): acceptance "
+    say(f"  posterior: {walkers} walkers x {spec.steps} steps (burn-in {burn}, thin {thin}): acceptance "
         f"{acceptance:.2f}, max R-hat {np.nanmax(rhat):.3f}, min ESS {np.nanmin(ess):.0f}, {len(draws)} draws kept")
     return {"draws": draws, "log_prob": log_p, "acceptance": acceptance, "rhat": rhat, "tau": tau, "ess": ess,
-            "walkers": walkers, "steps": spec["steps"], "burn": burn, "thin": thin, "scale": scale}
+            "walkers": walkers, "steps": spec.steps, "burn": burn, "thin": thin, "scale": scale}
 
 
 def split_rhat(chain: np.ndarray, groups: int = 4) -> np.ndarray:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine import simulate, to_dataset
+from ..engine import InputRef, simulate, to_dataset
 from ..errors import flag_error
 from ..inputs.scenario import Scenario
 
@@ -54,7 +54,7 @@ def capacity_paths(model, scenario: Scenario, sector: str, city: str) -> dict:
         raise flag_error("--city", f"unknown city {city!r}; one of: {', '.join(cities)}")
     user = USERS[sector]
     inputs = scenario.inputs(model, runs=2)
-    inputs.set_parameter("water_rights_transfer_limit.multiplier", 0.0, run=1)  # run 1: no transfers
+    inputs.set_parameter(InputRef("water_rights_transfer_limit", multiplier=True), 0.0, run=1)  # run 1: no transfers
     record = [user.capacity, user.water_per_capacity, "industrial_water_headroom",
               "industrial_water_headroom_all_transfers", "industrial_water_shadow_price", "water_rights_transferred"]
     runs = to_dataset(simulate(model, inputs, scenario.time, scenario.method, record=record), runs=True)

@@ -59,7 +59,7 @@ def failing_futures(model: Model, scenario: Scenario, goal: dict, work: Path, ru
     labels = [d.label or d.target for d in scenario.uncertain]
     inputs = pd.DataFrame(samples, columns=labels).loc[:, lambda df: ~df.columns.duplicated(keep="last")]
     inputs = inputs.loc[:, inputs.std() > 0]  # an input that does not vary cannot bound a box
-    inputs.attrs["units"] = {d.label or d.target: "x its path" if d.target.endswith(".multiplier")
+    inputs.attrs["units"] = {d.label or d.target: "x its path" if d.ref.multiplier
                              else model.variables[d.target].units for d in scenario.uncertain}
     return inputs[keep].reset_index(drop=True), ~np.asarray(met, bool)[keep], int((~keep).sum())
 

@@ -177,18 +177,8 @@ class Samples:
 def apply(inputs: Inputs, distributions: list[Distribution], values: np.ndarray, scale: bool = False):
     """Set each run's sampled inputs (later entries override earlier ones on the same element); with
     ``scale``, multiply what is there instead (a policy lever on a path whose multiplier is also drawn)."""
-    model = inputs.model
     for j, dist in enumerate(distributions):
-        if dist.target.endswith(".multiplier"):
-            base = model.multiplier_offset[dist.target[: -len(".multiplier")]]
-            size = model.size(dist.target[: -len(".multiplier")])
-        else:
-            base, size = model.param_offset[dist.target], model.size(dist.target)
-        offsets = [base + dist.element] if dist.element is not None else list(range(base, base + size))
-        if scale:
-            inputs.params[:, offsets] *= values[:, j:j + 1]
-        else:
-            inputs.params[:, offsets] = values[:, j:j + 1]
+        inputs.assign(dist.ref, values[:, j], scale=scale)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -223,16 +213,16 @@ def _resolved(scenario):
 
 
 def make_plan(model: Model, scenario: Scenario, runs=None, seed=None, chunk=None, variables=None) -> Plan:
-    mc = scenario.monte_carlo or {}
-    runs = int(runs if runs is not None else mc.get("runs", 1000))
+    mc = scenario.monte_carlo
+    runs = int(runs if runs is not None else mc.runs)
     if runs < 1:
         raise InputError(Problem(str(scenario.path), None, "monte_carlo.runs", "must be at least 1"))
     from ..api import recorded_variables
 
-    chosen = variables or scenario.outputs.get("variables") or [v for v in ENSEMBLE_VARIABLES if v in model.variables]
+    chosen = variables or scenario.outputs.variables or [v for v in ENSEMBLE_VARIABLES if v in model.variables]
     variables = recorded_variables(model, scenario, chosen, every_limit_variable=False)
-    return Plan(scenario, runs, int(seed if seed is not None else mc.get("seed", 0)), mc.get("sampling", "lhs"),
-                int(chunk or mc.get("chunk", 10000)), variables)
+    return Plan(scenario, runs, int(seed if seed is not None else mc.seed), mc.sampling, int(chunk or mc.chunk),
+                variables)
 
 
 def run_chunk(model: Model, inputs: Inputs, grid, method, variables, n_threads=None):

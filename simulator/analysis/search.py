@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine import Model, simulate, to_dataset
+from ..engine import InputRef, Model, simulate, to_dataset
 from .ensemble import Samples, apply
 from ..errors import OutputError
 from ..inputs.scenario import Distribution, Scenario, SearchSpec
@@ -79,7 +79,7 @@ class Evaluator:
         if values is not None:  # a parameter lever sets the value; a policy lever multiplies the path (and its draw)
             values = np.repeat(values, n, axis=0)
             for scale in (False, True):
-                chosen = [j for j, lever in enumerate(self.levers) if lever.target.endswith(".multiplier") == scale]
+                chosen = [j for j, lever in enumerate(self.levers) if lever.ref.multiplier == scale]
                 apply(inputs, [self.levers[j] for j in chosen], values[:, chosen], scale=scale)
         result = simulate(model, inputs, self.scenario.time, self.scenario.method, record=self.record,
                           dtype=np.float32, on_error="nan", n_threads=self.n_threads)
@@ -159,7 +159,7 @@ def manifest(scenario: Scenario, spec: SearchSpec) -> dict:
 def sampling(scenario: Scenario) -> str:
     """How the futures are drawn: as the scenario's ensembles draw them, so that `simulate POLICY.yaml
     --runs FUTURES --seed SEED` runs the same futures."""
-    return (scenario.monte_carlo or {}).get("sampling", "lhs")
+    return scenario.monte_carlo.sampling
 
 
 def with_options(spec: SearchSpec, options: SearchOptions) -> SearchSpec:
@@ -356,16 +356,16 @@ def policy_yaml(record: dict, index: int, scenario: Scenario, model: Model, fold
     parameters: dict[str, np.ndarray] = {}
     paths: dict[str, list] = {}
     for lever, value in zip(record["levers"], policy["levers"].values()):
-        target, element = lever["target"], lever["element"]
-        if target.endswith(".multiplier"):
-            name = target[: -len(".multiplier")]
+        ref = InputRef.parse(lever["target"], lever["element"])
+        name, element = ref.name, ref.element
+        if ref.multiplier:
             points = paths.setdefault(name, [(np.asarray(xs, float), np.asarray(ys, float)) for xs, ys in
                                              (scenario.policies.get(name) or model.variables[name].points)])
             for k in range(len(points)) if element is None else [element]:
                 points[k] = (points[k][0], points[k][1] * value)
         else:
-            default = scenario.parameters.get(target, model.variables[target].value)
-            values = parameters.setdefault(target, np.array(default, float).reshape(-1).copy())
+            default = scenario.parameters.get(name, model.variables[name].value)
+            values = parameters.setdefault(name, np.array(default, float).reshape(-1).copy())
             values[slice(None) if element is None else element] = value
     start = scenario.time.start
     body = {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine import simulate, to_dataset
+from ..engine import InputRef, simulate, to_dataset
 from ..model.limits import LIMITS as CATALOGUE
 from ..inputs.scenario import Scenario
 
@@ -37,8 +37,7 @@ def dynamic_shadow_prices(model, scenario: Scenario, ds) -> list[dict]:
         return []
     inputs = scenario.inputs(model, runs=1 + len(cases))
     for run, (policy, _, _, k, _) in enumerate(cases, start=1):
-        offset = model.multiplier_offset[policy] + k
-        inputs.params[run, offset] *= 1 + STEP
+        inputs.params[run, inputs.columns(InputRef(policy, multiplier=True, element=k))] *= 1 + STEP
     record = sorted({"gdp"} | {c[1] for c in cases})
     result = simulate(model, inputs, scenario.time, scenario.method, record=record)
     runs = to_dataset(result, runs=True)

@@ -241,8 +241,8 @@ def _sayer(args):
 def _out_folder(args, scenario, default: str) -> Path:
     if getattr(args, "out", None):
         return Path(args.out)
-    if scenario is not None and scenario.outputs.get("folder"):
-        return Path(scenario.outputs["folder"])
+    if scenario is not None and scenario.outputs.folder:
+        return Path(scenario.outputs.folder)
     return Path("outputs") / default
 
 
@@ -304,9 +304,9 @@ def write_run(folder: Path, model, scenario, method=None, dt=None, say=print):
     warnings = messages(model, ds)
     for line in warnings:
         say(f"warning: {line}")
-    chosen = scenario.outputs.get("variables")
+    chosen = scenario.outputs.variables
     written = ds[[v for v in ds.data_vars if v in chosen]] if chosen else ds
-    formats = scenario.outputs.get("formats") or []
+    formats = scenario.outputs.formats
     (folder / "scenario.resolved.yaml").write_text(resolved_yaml(scenario), encoding="utf-8")
     write_json(goals, folder / "goals.json")
     if "netcdf" in formats:

@@ -7,8 +7,8 @@
 """
 
 from .build import Model, build, load
-from .inputs import METHODS, Inputs, TimeGrid, default_inputs
+from .inputs import METHODS, InputRef, Inputs, TimeGrid, default_inputs
 from .run import Result, simulate, to_dataset
 
-__all__ = ["METHODS", "Inputs", "Model", "Result", "TimeGrid", "build", "default_inputs", "load", "simulate",
+__all__ = ["METHODS", "InputRef", "Inputs", "Model", "Result", "TimeGrid", "build", "default_inputs", "load", "simulate",
            "to_dataset"]

@@ -91,6 +91,29 @@ def _whole(x: float) -> bool:
     return abs(x - round(x)) < 1e-9 and round(x) >= 1
 
 
+MULTIPLIER = ".multiplier"  # scenarios name a time path's per-run multiplier NAME.multiplier
+
+
+@dataclass(frozen=True)
+class InputRef:
+    """A number runs may vary: a parameter, or the multiplier of a time path (``NAME.multiplier`` in scenarios),
+    every element of it or one (``element``, a flat index). Only ``Inputs`` turns it into array columns."""
+
+    name: str  # a parameter, or the time path the multiplier scales
+    multiplier: bool = False
+    element: int | None = None
+
+    @classmethod
+    def parse(cls, target: str, element: int | None = None) -> InputRef:
+        """From a scenario's text: ``NAME`` or ``NAME.multiplier``."""
+        if target.endswith(MULTIPLIER):
+            return cls(target[: -len(MULTIPLIER)], True, element)
+        return cls(target, False, element)
+
+    def __str__(self) -> str:
+        return self.name + (MULTIPLIER if self.multiplier else "")
+
+
 @dataclass
 class Inputs:
     """One scenario's inputs for a batch of runs. Parameters may differ run by run; series and
@@ -105,24 +128,37 @@ class Inputs:
     def runs(self) -> int:
         return self.params.shape[0]
 
-    def parameter(self, name: str) -> np.ndarray:
-        """(runs, *dims) view of a parameter (or of a series' multiplier with name 'x.multiplier')."""
-        offset, size, shape = self._where(name)
-        return self.params[:, offset:offset + size].reshape((self.runs,) + shape)
+    def parameter(self, name: str | InputRef) -> np.ndarray:
+        """(runs, *dims) view of a parameter (or of a time path's multiplier, 'NAME.multiplier')."""
+        ref = InputRef.parse(name) if isinstance(name, str) else name
+        offset, size = self._block(ref)
+        return self.params[:, offset:offset + size].reshape((self.runs,) + self.model.shape(ref.name))
 
-    def set_parameter(self, name: str, value, run=slice(None)):
+    def set_parameter(self, name: str | InputRef, value, run=slice(None)):
         """Set a parameter for all runs (or some): value broadcast to the parameter's dims."""
-        offset, size, shape = self._where(name)
+        ref = InputRef.parse(name) if isinstance(name, str) else name
+        offset, size = self._block(ref)
         block = self.params[run, offset:offset + size]
         self.params[run, offset:offset + size] = np.broadcast_to(
-            np.asarray(value, dtype=float), block.shape[:-1] + shape).reshape(block.shape)
+            np.asarray(value, dtype=float), block.shape[:-1] + self.model.shape(ref.name)).reshape(block.shape)
 
-    def _where(self, name):
-        model = self.model
-        if name.endswith(".multiplier"):
-            series = name[: -len(".multiplier")]
-            return model.multiplier_offset[series], model.size(series), model.shape(series)
-        return model.param_offset[name], model.size(name), model.shape(name)
+    def columns(self, ref: InputRef) -> np.ndarray:
+        """The columns of ``params`` that hold ``ref``: one per element, or the one element it names."""
+        offset, size = self._block(ref)
+        return np.arange(offset, offset + size) if ref.element is None else np.array([offset + ref.element])
+
+    def assign(self, ref: InputRef, values, scale: bool = False):
+        """Each run's value of ``ref`` (``values``: one per run, or one for all), the same for every element it
+        covers; with ``scale``, multiply what is there instead."""
+        column = np.asarray(values, dtype=float).reshape(-1, 1)
+        if scale:
+            self.params[:, self.columns(ref)] *= column
+        else:
+            self.params[:, self.columns(ref)] = column
+
+    def _block(self, ref: InputRef) -> tuple[int, int]:
+        offsets = self.model.multiplier_offset if ref.multiplier else self.model.param_offset
+        return offsets[ref.name], self.model.size(ref.name)
 
     def with_runs(self, runs: int) -> Inputs:
         """The same inputs repeated for ``runs`` runs (parameters copied from the first run)."""

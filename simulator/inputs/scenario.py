@@ -20,7 +20,6 @@ Every problem is collected and reported as ``FILE:LINE: key.path: message``; not
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 import os
@@ -31,17 +30,14 @@ from pathlib import Path
 import numpy as np
 
 from .. import yamlio
+from ..yamlio import number as yaml_number
 from ..engine import Inputs, Model, TimeGrid, default_inputs
-from ..engine.inputs import METHODS, time_problems
+from ..engine.inputs import InputRef, time_problems
 from ..engine.units import UnitError, parse_unit
-from ..errors import Problem, ScenarioError
+from ..errors import Problem, ScenarioError, did_you_mean
+from . import schema
+from .schema import FORMATS, GoalChoice, MonteCarlo, OutputChoice, ScenarioFile, SearchSettings, TimeSettings
 
-TOP_KEYS = ("name", "description", "extends", "parameters_from", "time", "parameters", "policies", "uncertain",
-            "monte_carlo", "goals", "outputs", "search")
-TIME_KEYS = {"start": 2020, "end": 2035, "dt": 0.25, "method": "rk4", "save": 1}
-MC_KEYS = ("runs", "seed", "sampling", "chunk")
-SAMPLINGS = ("random", "lhs", "sobol")
-FORMATS = ("netcdf", "csv", "report", "plots")
 DISTRIBUTIONS = {  # what a scenario may write; "posterior" rows come from a calibration's draws
     "uniform": ("low", "high"),
     "normal": ("mean", "sd"),
@@ -50,11 +46,8 @@ DISTRIBUTIONS = {  # what a scenario may write; "posterior" rows come from a cal
     "triangular": ("low", "mode", "high"),
     "choice": ("values",),
 }
-MC_LIMITS = {"runs": (1, 10**9), "seed": (0, 2**63 - 1), "chunk": (1, 10**7)}
 RECORDED_KINDS = ("stock", "flow", "aux", "series")  # what a run records, year by year
 SWITCH_EPS = 1e-6  # years: a switch is a step between start - eps and start
-SEARCH_DEFAULTS = {"futures": 200, "generations": 20, "population": 40, "seed": 0}
-SEARCH_LIMITS = {"futures": (1, 10**6), "generations": (1, 10**4), "population": (4, 10**5), "seed": MC_LIMITS["seed"]}
 
 
 @dataclass
@@ -66,6 +59,10 @@ class Distribution:
     args: dict
     element: int | None = None  # flat element index, or None for one draw shared by all elements
     label: str = ""
+
+    @property
+    def ref(self) -> InputRef:
+        return InputRef.parse(self.target, self.element)
 
 
 @dataclass(frozen=True)
@@ -79,6 +76,10 @@ class SearchLever:
     low: float
     high: float
     choices: tuple[float, ...] = ()
+
+    @property
+    def ref(self) -> InputRef:
+        return InputRef.parse(self.target, self.element)
 
     def values(self, u: np.ndarray) -> np.ndarray:
         """The lever's values for positions ``u`` in [0, 1] (the optimiser's coordinates)."""
@@ -123,9 +124,9 @@ class Scenario:
     fitted: dict[str, np.ndarray] = field(default_factory=dict)  # the calibrated values (parameters_from)
     policies: dict[str, list] = field(default_factory=dict)  # name -> per element (years, values)
     uncertain: list[Distribution] = field(default_factory=list)
-    monte_carlo: dict = field(default_factory=dict)
-    goals: dict = field(default_factory=dict)
-    outputs: dict = field(default_factory=dict)
+    monte_carlo: MonteCarlo = field(default_factory=MonteCarlo)
+    goals: GoalChoice = field(default_factory=GoalChoice)
+    outputs: OutputChoice = field(default_factory=OutputChoice)
     search: SearchSpec | None = None
 
     def inputs(self, model: Model, runs: int = 1) -> Inputs:
@@ -248,20 +249,9 @@ def load_scenario(path, model: Model | None = None) -> Scenario:
 # validation
 
 
-def _suggest(name, candidates) -> str:
-    close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _one_of(value, choices) -> bool:
     """Whether a YAML value is one of the named choices (a list or a mapping never is)."""
     return isinstance(value, str) and value in choices
-
-
-def _number(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
 
 
 class _Checker:
@@ -277,33 +267,20 @@ class _Checker:
 
     # -- top level ---------------------------------------------------------------------------
     def scenario(self, data: dict, path: Path) -> Scenario:
-        for key in data:
-            if key not in TOP_KEYS:
-                self.bad((key,), f"unknown key{_suggest(key, TOP_KEYS)}; allowed: {', '.join(TOP_KEYS)}")
-        name = data.get("name")
-        if not isinstance(name, str) or not name.strip():
+        file = schema.read(data, ScenarioFile, (), self.bad)
+        if file.name is None and not ("name" in data and data["name"] is not None):
             self.bad(("name",), "give the scenario a name (a non-empty string)")
-            name = path.stem
-        elif not all(c.isalnum() or c in "-_." for c in name):
-            self.bad(("name",), "use letters, digits, '-', '_' or '.' (it names the output folder)")
-        description = data.get("description", "")
-        if not isinstance(description, str):
-            self.bad(("description",), "a text")
-            description = ""
-        grid, method = self.time(data.get("time", {}))
-        scenario = Scenario(name=str(name), description=description.strip(), path=path, data=data,
-                            time=grid, method=method)
-        fitted = self.parameters_from(data.get("parameters_from"))
-        own = self.mapping(data.get("parameters") or {}, ("parameters",))
+        grid = self.time(file.time)
+        scenario = Scenario(name=file.name or path.stem, description=file.description, path=path, data=data,
+                            time=grid, method=file.time.method, monte_carlo=file.monte_carlo,
+                            goals=self.goals(file.goals), outputs=self.outputs(file.outputs))
+        fitted = self.parameters_from(file.parameters_from)
         scenario.fitted = self.parameters(fitted, {}, source=self.fitted_doc)
-        scenario.parameters = {**scenario.fitted, **self.parameters(own, scenario.fitted)}
-        scenario.policies = self.policies(data.get("policies") or {}, grid)
-        scenario.uncertain = self.uncertain(data.get("uncertain") or {}, calibrated=set(scenario.fitted))
-        scenario.monte_carlo = self.monte_carlo(data.get("monte_carlo") or {})
-        scenario.goals = self.goals(data.get("goals") or {})
-        scenario.outputs = self.outputs(data.get("outputs") or {})
-        if data.get("search") is not None:
-            scenario.search = self.search(data["search"], scenario)
+        scenario.parameters = {**scenario.fitted, **self.parameters(file.parameters, scenario.fitted)}
+        scenario.policies = self.policies(file.policies, grid)
+        scenario.uncertain = self.uncertain(file.uncertain, calibrated=set(scenario.fitted))
+        if file.search is not None:
+            scenario.search = self.search(file.search, scenario)
         return scenario
 
     def mapping(self, value, path) -> dict:
@@ -313,34 +290,16 @@ class _Checker:
         return value
 
     # -- time --------------------------------------------------------------------------------
-    def time(self, section):
-        section = self.mapping(section, ("time",))
-        for key in section:
-            if key not in TIME_KEYS:
-                self.bad(("time", key), f"unknown key{_suggest(key, TIME_KEYS)}; allowed: {', '.join(TIME_KEYS)}")
-        values = {}
-        for key in ("start", "end", "dt", "save"):
-            raw = section.get(key, TIME_KEYS[key])
-            number = _number(raw)
-            if number is None and isinstance(raw, str) and "/" in raw:  # dt: 1/12
-                parts = raw.split("/")
-                if len(parts) == 2 and all(p.strip().isdigit() for p in parts) and int(parts[1]):
-                    number = int(parts[0]) / int(parts[1])
-            if number is None:
-                self.bad(("time", key), f"must be a number (got {raw!r})")
-                number = TIME_KEYS[key]
-            values[key] = number
-        method = section.get("method", TIME_KEYS["method"])
-        if not _one_of(method, METHODS):
-            self.bad(("time", "method"), f"must be one of {', '.join(METHODS)} (got {method!r})")
-            method = "rk4"
-        messages = time_problems(values["start"], values["end"], values["dt"], values["save"])
+    def time(self, time: TimeSettings) -> TimeGrid:
+        """The time grid, once the settings make one the model can run (else the default grid, after
+        reporting why)."""
+        messages = time_problems(time.start, time.end, time.dt, time.save)
         for message in messages:
             key = message.split()[0] if message.split()[0] in ("end", "dt", "save") else "save"
             self.bad(("time", key), message)
-        if messages or not self.horizon(values["start"], values["end"]):
-            return TimeGrid(2020, 2035, 0.25), method
-        return TimeGrid(start=values["start"], end=values["end"], dt=values["dt"], save=values["save"]), method
+        if messages or not self.horizon(time.start, time.end):
+            time = TimeSettings()
+        return TimeGrid(start=time.start, end=time.end, dt=time.dt, save=time.save)
 
     def horizon(self, start: float, end: float) -> bool:
         """Whether the run starts and ends where the model has a basis (its declared ``horizon``)."""
@@ -389,7 +348,7 @@ class _Checker:
             path = ("parameters", name)
             var = model.variables.get(name) if isinstance(name, str) else None
             if var is None or var.hidden:
-                bad(path, f"unknown parameter{_suggest(name, model.parameters)}")
+                bad(path, f"unknown parameter{did_you_mean(name, model.parameters)}")
                 continue
             if var.kind == "series":
                 bad(path, f"{name} is a time path; set it under policies")
@@ -425,7 +384,7 @@ class _Checker:
         """Write a number, or a mapping of elements to numbers, into value (the parameter's array)."""
         bad = bad or self.bad
         if depth == len(var.dims) or not isinstance(spec, dict):
-            number = _number(spec)
+            number = yaml_number(spec)
             if number is None:
                 bad(path, f"must be a number{' or a mapping of elements' if depth < len(var.dims) else ''} "
                                f"(got {spec!r})")
@@ -446,7 +405,7 @@ class _Checker:
         ok, entries = True, []
         for element, sub in spec.items():
             if element not in elements:
-                (bad or self.bad)(path + (element,), f"unknown element of {dim!r}{_suggest(element, elements)}; "
+                (bad or self.bad)(path + (element,), f"unknown element of {dim!r}{did_you_mean(element, elements)}; "
                                             f"elements: {', '.join(elements)}")
                 ok = False
             else:
@@ -463,7 +422,7 @@ class _Checker:
             var = model.variables.get(name) if isinstance(name, str) else None
             if var is None or var.kind != "series":
                 hint = " (it is a parameter: set it under parameters)" if var is not None and var.kind == "parameter" \
-                    else _suggest(name, model.series)
+                    else did_you_mean(name, model.series)
                 self.bad(path, f"unknown policy or time path{hint}; time paths: see `simulate list`")
                 continue
             points = [(xs.copy(), ys.copy()) for xs, ys in var.points]
@@ -493,7 +452,7 @@ class _Checker:
     def one_path(self, old, spec, var, path, grid):
         """A new (years, values) for one element, or None after reporting problems."""
         xs, ys = old
-        if _number(spec) is not None:
+        if yaml_number(spec) is not None:
             return self.checked(np.array([grid.start]), np.array([float(spec)]), var, path)
         if not isinstance(spec, dict) or not spec:
             self.bad(path, "give {year: value, ...}, {start: year, value: v}, {multiply: ...} or one number")
@@ -501,7 +460,7 @@ class _Checker:
         keys = set(spec)
         if keys <= {"start", "value"} and "start" in keys:
             start = self.year(spec["start"], path + ("start",), grid)
-            value = _number(spec.get("value", 1))
+            value = yaml_number(spec.get("value", 1))
             if value is None:
                 self.bad(path + ("value",), f"must be a number (got {spec.get('value')!r})")
             if start is None or value is None:
@@ -513,12 +472,12 @@ class _Checker:
             return self.checked(new_x, new_y, var, path)
         if keys == {"multiply"}:
             factor = spec["multiply"]
-            if _number(factor) is not None:
+            if yaml_number(factor) is not None:
                 with np.errstate(over="ignore"):  # an overflow is refused by checked()
                     return self.checked(xs, ys * float(factor), var, path)
             if isinstance(factor, dict) and "start" in factor and set(factor) <= {"start", "value"}:
                 start = self.year(factor["start"], path + ("multiply", "start"), grid)
-                value = _number(factor.get("value", 1))
+                value = yaml_number(factor.get("value", 1))
                 if value is None:
                     self.bad(path + ("multiply", "value"), f"must be a number (got {factor.get('value')!r})")
                 if start is None or value is None:
@@ -541,7 +500,7 @@ class _Checker:
         return self.checked(*years, var, path)
 
     def year(self, raw, path, grid):
-        year = _number(raw)
+        year = yaml_number(raw)
         if year is None:
             self.bad(path, f"a year must be a number (got {raw!r})")
             return None
@@ -561,7 +520,7 @@ class _Checker:
         ok = True
         for key, value in spec.items():
             year = self.year(key, path + (key,), grid)
-            number = _number(value)
+            number = yaml_number(value)
             if number is None:
                 self.bad(path + (key,), f"must be a number (got {value!r})")
             if year is None or number is None:
@@ -618,7 +577,7 @@ class _Checker:
                 per_element = False
             dist = spec.get("dist")
             if not _one_of(dist, DISTRIBUTIONS):
-                self.bad(path + ("dist",), f"one of {', '.join(DISTRIBUTIONS)}{_suggest(dist, DISTRIBUTIONS)}")
+                self.bad(path + ("dist",), f"one of {', '.join(DISTRIBUTIONS)}{did_you_mean(dist, DISTRIBUTIONS)}")
                 continue
             args = {k: v for k, v in spec.items() if k not in ("dist", "per_element")}
             if not self.distribution(dist, args, path) or not self.within_bounds(var, target, dist, args, path):
@@ -665,7 +624,7 @@ class _Checker:
         if not var.bounds:
             return True
         low, high = support(dist, args)
-        if target.endswith(".multiplier"):
+        if InputRef.parse(target).multiplier:
             values = np.concatenate([ys for _, ys in var.points])
             drawn = np.concatenate([values * low, values * high]) if np.isfinite([low, high]).all() else [-np.inf]
             low, high = float(np.min(drawn)), float(np.max(drawn))
@@ -684,7 +643,7 @@ class _Checker:
         for sub, dim in zip(subs, var.dims):
             elements = self.model.spec.elements(dim)
             if sub not in elements:
-                self.bad(path, f"unknown element {sub!r} of {dim!r}{_suggest(sub, elements)}")
+                self.bad(path, f"unknown element {sub!r} of {dim!r}{did_you_mean(sub, elements)}")
                 return None
             index.append(elements.index(sub))
         return int(np.ravel_multi_index(index, self.model.spec.shape(var.dims))) if index else None
@@ -705,13 +664,13 @@ class _Checker:
             series = name[len("policies."):]
             var = model.variables.get(series)
             if var is None or var.kind != "series":
-                self.bad(path, f"unknown policy{_suggest(series, model.series)}")
+                self.bad(path, f"unknown policy{did_you_mean(series, model.series)}")
                 return None, None
-            return series + ".multiplier", var
+            return str(InputRef(series, multiplier=True)), var
         var = model.variables.get(name) if isinstance(name, str) else None
         if var is None or var.kind != "parameter":
             hint = " (for a time path write policies.NAME: a multiplier)" if var is not None and var.kind == "series" \
-                else _suggest(name, model.parameters)
+                else did_you_mean(name, model.parameters)
             self.bad(path, f"unknown parameter{hint}")
             return None, None
         return name, var
@@ -731,17 +690,17 @@ class _Checker:
             return False
         if dist == "choice":
             values = args["values"]
-            if not isinstance(values, list) or not values or any(_number(v) is None for v in values):
+            if not isinstance(values, list) or not values or any(yaml_number(v) is None for v in values):
                 self.bad(path + ("values",), "a non-empty list of numbers")
                 return False
             weights = args.get("weights")
             if weights is not None and (not isinstance(weights, list) or len(weights) != len(values)
-                                        or any(_number(w) is None or w < 0 for w in weights) or sum(weights) <= 0):
+                                        or any(yaml_number(w) is None or w < 0 for w in weights) or sum(weights) <= 0):
                 self.bad(path + ("weights",), "non-negative numbers, one per value, not all zero")
                 return False
             return True
         for key in needed:
-            if _number(args[key]) is None:
+            if yaml_number(args[key]) is None:
                 self.bad(path + (key,), f"must be a number (got {args[key]!r})")
                 ok = False
         if not ok:
@@ -761,84 +720,39 @@ class _Checker:
             return False
         return True
 
-    def monte_carlo(self, section) -> dict:
-        section = self.mapping(section, ("monte_carlo",))
-        for key in section:
-            if key not in MC_KEYS:
-                self.bad(("monte_carlo", key), f"unknown key{_suggest(key, MC_KEYS)}; allowed: {', '.join(MC_KEYS)}")
-        out = {"runs": 1000, "seed": 0, "sampling": "lhs", "chunk": 10000}
-        for key, (low, high) in MC_LIMITS.items():
-            if key in section:
-                value = section[key]
-                if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                    self.bad(("monte_carlo", key), f"must be a whole number from {low} to {high:,}")
-                else:
-                    out[key] = value
-        if "sampling" in section:
-            if not _one_of(section["sampling"], SAMPLINGS):
-                self.bad(("monte_carlo", "sampling"), f"one of {', '.join(SAMPLINGS)}")
-            else:
-                out["sampling"] = section["sampling"]
-        return out
-
-    def goals(self, section) -> dict:
+    def goals(self, choice: GoalChoice) -> GoalChoice:
+        """The goals chosen, each id known and each override a number (or a description)."""
         from ..present.goals import load_goals
 
-        section = self.mapping(section, ("goals",))
         known = {g["id"]: g for g in load_goals()}
-        for key in section:
-            if key not in ("select", "override"):
-                self.bad(("goals", key), "allowed: select, override")
-        select = section.get("select")
-        if select is not None:
-            if not isinstance(select, list):
-                self.bad(("goals", "select"), "a list of goal ids")
-                select = None
-            else:
-                for i, gid in enumerate(select):
-                    if not _one_of(gid, known):
-                        self.bad(("goals", "select", yamlio.Index(i)), f"unknown goal{_suggest(gid, known)}; goals: {', '.join(known)}")
-        override = self.mapping(section.get("override", {}), ("goals", "override"))
-        for gid, spec in override.items():
+        for i, gid in enumerate(choice.select or []):
             if not _one_of(gid, known):
-                self.bad(("goals", "override", gid), f"unknown goal{_suggest(gid, known)}")
+                self.bad(("goals", "select", yamlio.Index(i)), f"unknown goal{did_you_mean(gid, known)}; goals: "
+                                                               f"{', '.join(known)}")
+        for gid, spec in choice.override.items():
+            if not _one_of(gid, known):
+                self.bad(("goals", "override", gid), f"unknown goal{did_you_mean(gid, known)}")
                 continue
             spec = self.mapping(spec, ("goals", "override", gid))
             for key, value in spec.items():
                 if not _one_of(key, ("target", "tolerance", "description")):
                     self.bad(("goals", "override", gid, key), "allowed: target, tolerance, description")
-                elif key != "description" and _number(value) is None:
+                elif key != "description" and yaml_number(value) is None:
                     self.bad(("goals", "override", gid, key), "must be a number")
-        return {"select": select, "override": override}
+        return choice
 
-    def outputs(self, section) -> dict:
-        section = self.mapping(section, ("outputs",))
-        model = self.model
-        out = {"variables": None, "formats": list(FORMATS), "folder": None}
-        for key in section:
-            if key not in out:
-                self.bad(("outputs", key), f"unknown key{_suggest(key, out)}; allowed: variables, formats, folder")
-        names = [n for n, v in model.variables.items() if not v.hidden and v.kind in ("stock", "flow", "aux", "series")]
-        for key, allowed, what, hint in (("variables", names, "variable", "a list of variable names"),
-                                         ("formats", FORMATS, "format", f"a list from {', '.join(FORMATS)}")):
-            chosen = section.get(key)
-            if chosen is None:
-                continue
-            if not isinstance(chosen, list) or not chosen:
-                self.bad(("outputs", key), hint)
-                continue
-            for i, item in enumerate(chosen):
+    def outputs(self, choice: OutputChoice) -> OutputChoice:
+        """The outputs chosen, each variable and format known."""
+        names = [n for n, v in self.model.variables.items() if not v.hidden and v.kind in RECORDED_KINDS]
+        for key, allowed, what in (("variables", names, "variable"), ("formats", FORMATS, "format")):
+            chosen = getattr(choice, key)
+            if chosen is not None and not chosen:
+                self.bad(("outputs", key), f"name at least one {what}")
+            for i, item in enumerate(chosen or []):
                 if not _one_of(item, allowed):
                     extra = f"; one of {', '.join(allowed)}" if key == "formats" else ""
-                    self.bad(("outputs", key, yamlio.Index(i)), f"unknown {what}{_suggest(item, allowed)}{extra}")
-            out[key] = chosen
-        folder = section.get("folder")
-        if folder is not None:
-            if not isinstance(folder, str) or not folder.strip():
-                self.bad(("outputs", "folder"), "a folder path")
-            else:
-                out["folder"] = folder
-        return out
+                    self.bad(("outputs", key, yamlio.Index(i)), f"unknown {what}{did_you_mean(item, allowed)}{extra}")
+        return choice
 
     # -- policy search ----------------------------------------------------------------------
     def search(self, section, scenario: Scenario) -> SearchSpec | None:
@@ -847,27 +761,17 @@ class _Checker:
         constraints ({goal, at_least}) and the sizes of the search."""
         from ..present.goals import load_goals
 
-        section = self.mapping(section, ("search",))
-        known = ("levers", "objectives", "constraints", *SEARCH_DEFAULTS)
-        for key in section:
-            if key not in known:
-                self.bad(("search", key), f"unknown key{_suggest(key, known)}; allowed: {', '.join(known)}")
+        settings = schema.read(section, SearchSettings, ("search",), self.bad)
         if not scenario.uncertain:
             self.bad(("search",), "a search scores each policy over uncertain futures: give an uncertain: block")
         goal_ids = [g["id"] for g in load_goals(scenario.goals)]
-        levers = self.search_levers(section.get("levers", {}), scenario)
-        objectives = self.search_objectives(section.get("objectives"), goal_ids, scenario.time)
-        constraints = self.search_constraints(section.get("constraints", []), goal_ids)
-        sizes = {}
-        for key, (low, high) in SEARCH_LIMITS.items():
-            value = section.get(key, SEARCH_DEFAULTS[key])
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                self.bad(("search", key), f"must be a whole number from {low} to {high:,}")
-                value = SEARCH_DEFAULTS[key]
-            sizes[key] = value
+        levers = self.search_levers(settings.levers, scenario)
+        objectives = self.search_objectives(settings.objectives, goal_ids, scenario.time)
+        constraints = self.search_constraints(settings.constraints, goal_ids)
         if not levers or not objectives:
             return None
-        return SearchSpec(tuple(levers), tuple(objectives), tuple(constraints), **sizes)
+        return SearchSpec(tuple(levers), tuple(objectives), tuple(constraints), settings.futures,
+                          settings.generations, settings.population, settings.seed)
 
     def search_levers(self, section, scenario: Scenario) -> list[SearchLever]:
         section = self.mapping(section, ("search", "levers"))
@@ -886,19 +790,19 @@ class _Checker:
 
             if any(overlaps(lever.target, lever.element) for lever in levers):
                 self.bad(path, "overlaps another lever on the same input; give each element one lever")
-            elif not target.endswith(".multiplier") and any(overlaps(d.target, d.element) for d in scenario.uncertain):
+            elif not InputRef.parse(target).multiplier and any(overlaps(d.target, d.element) for d in scenario.uncertain):
                 self.bad(path, "is drawn as an uncertain input of this scenario (in uncertain:, its posterior or "
                                "assumed_parameters); a lever is a decision, not a future: choose a policy lever, "
                                "which multiplies its path, or an input the scenario does not draw")
             elif set(spec) == {"values"}:
                 values = spec["values"]
-                if not isinstance(values, list) or len(values) < 2 or any(_number(v) is None for v in values):
+                if not isinstance(values, list) or len(values) < 2 or any(yaml_number(v) is None for v in values):
                     self.bad(path + ("values",), "a list of at least two numbers")
                 elif self.within_bounds(var, target, "choice", {"values": values}, path):
                     choices = tuple(float(v) for v in values)
                     levers.append(SearchLever(str(name), target, element, min(choices), max(choices), choices))
             elif set(spec) == {"low", "high"}:
-                low, high = _number(spec["low"]), _number(spec["high"])
+                low, high = yaml_number(spec["low"]), yaml_number(spec["high"])
                 if low is None or high is None or not low < high:
                     self.bad(path, "low and high must be numbers with low < high")
                 elif self.within_bounds(var, target, "uniform", {"low": low, "high": high}, path):
@@ -928,7 +832,7 @@ class _Checker:
                     continue
                 objectives.append(SearchObjective(f"P({what})", sense, goal=what))
             elif var is not None and var.kind in RECORDED_KINDS and not var.hidden:
-                year = _number(entry.get("year"))
+                year = yaml_number(entry.get("year"))
                 if year is None or not np.any(np.isclose(grid.times, year)):
                     self.bad(path + ("year",), f"a saved year of the run, {grid.start:g}-{grid.end:g}")
                     continue
@@ -938,7 +842,7 @@ class _Checker:
                 outputs = [n for n, v in self.model.variables.items() if v.kind in RECORDED_KINDS]
                 self.bad(path + (senses[0],), f"a goal id ({', '.join(goal_ids)}) or a model output (a stock, flow, "
                                               f"auxiliary or time path, e.g. the transferred_investment a policy "
-                                              f"costs){_suggest(what, [*goal_ids, *outputs])}")
+                                              f"costs){did_you_mean(what, [*goal_ids, *outputs])}")
         return objectives
 
     def search_constraints(self, entries, goal_ids: list[str]) -> list[tuple[str, float]]:
@@ -949,7 +853,7 @@ class _Checker:
         for i, entry in enumerate(entries):
             path = ("search", "constraints", yamlio.Index(i))
             entry = self.mapping(entry, path)
-            least = _number(entry.get("at_least"))
+            least = yaml_number(entry.get("at_least"))
             if set(entry) != {"goal", "at_least"} or not _one_of(entry.get("goal"), goal_ids) or least is None \
                     or not 0 <= least <= 1:
                 self.bad(path, f"give {{goal: ID, at_least: probability 0-1}}; goals: {', '.join(goal_ids)}")
@@ -992,7 +896,7 @@ def assumed_distributions(model: Model, calibrated=frozenset()) -> list[Distribu
     for name, var in model.variables.items():
         if var.status != "assumed" or var.range is None or name in calibrated or name in scaled:
             continue
-        target = name if var.kind == "parameter" else name + ".multiplier"
+        target = str(InputRef(name, multiplier=var.kind == "series"))
         ranges = var.range.reshape(-1, 2)
         for k, (low, high) in enumerate(ranges):
             if high > low:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine import Inputs, Model
+from ..engine import InputRef, Inputs, Model
 from ..engine import expressions as ex
 from ..engine.build import expressions_of
 from ..inputs.scenario import Scenario
@@ -208,7 +208,7 @@ def to_vensim(model: Model, scenario: Scenario, inputs: Inputs | None = None, fl
                 parts.append(w.block(w.name(name, {d: d for d in var.dims}), text, var.units, doc))
         elif var.kind == "series":
             points = inputs.series[name]
-            multipliers = np.asarray(inputs.parameter(name + ".multiplier")[0], dtype=float).ravel()
+            multipliers = np.asarray(inputs.parameter(InputRef(name, multiplier=True))[0], dtype=float).ravel()
             tables = [(xs, ys * m) for (xs, ys), m in zip(points, multipliers)]
             if flat or not var.dims:
                 for k, (index, _) in enumerate(w.indexes(var.dims)):

@@ -11,6 +11,8 @@ import numpy as np
 import xarray as xr
 import yaml
 
+from ..inputs.schema import GoalChoice
+
 GOALS_FILE = Path(__file__).with_name("goals.yaml")
 
 
@@ -19,15 +21,14 @@ def _goals() -> tuple:
     return tuple(yaml.safe_load(GOALS_FILE.read_text(encoding="utf-8")))
 
 
-def load_goals(selection: dict | None = None) -> list[dict]:
+def load_goals(choice: GoalChoice | None = None) -> list[dict]:
     """The plan's goals, optionally narrowed (select) and changed (override) by a scenario."""
     goals = [copy.deepcopy(g) for g in _goals()]
-    if selection:
-        if selection.get("select"):
-            wanted = list(selection["select"])
-            goals = [g for g in goals if g["id"] in wanted]
+    if choice is not None:
+        if choice.select:
+            goals = [g for g in goals if g["id"] in choice.select]
         for goal in goals:
-            goal.update(selection.get("override", {}).get(goal["id"], {}))
+            goal.update(choice.override.get(goal["id"], {}))
     return goals
 
 
