@@ -106,6 +106,13 @@ def test_compare(tmp_path):
     assert rows[0] == "variable,units,city,year,A,B,difference,relative_difference"
 
 
+def test_compare_refuses_scenarios_that_start_in_different_years(tmp_path):
+    result = simulate("compare", SCENARIOS / "baseline.yaml", ROOT / "calibration" / "start_2010.yaml", "--out",
+                      tmp_path / "cmp", check=False)
+    assert result.returncode == 2 and "start_2010.yaml" in result.stderr and "starts in 2010" in result.stderr
+    assert not (tmp_path / "cmp").exists()
+
+
 def test_list_and_describe():
     listing = simulate("list").stdout
     for text in ("Scenarios", "investment_rate_scale [1]", "coal_cap [t/year]", "water_use [m3/year]", "gdp_growth_2021_2025"):
@@ -116,7 +123,7 @@ def test_list_and_describe():
     parameter = simulate("describe", "depreciation_rate").stdout
     assert "0.096" in parameter and "Zhang" in parameter
     missing = simulate("describe", "gdpp", check=False)
-    assert missing.returncode == 2 and "did you mean gdp" in missing.stderr
+    assert missing.returncode == 2 and "did you mean 'gdp'" in missing.stderr
 
 
 def test_help_everywhere():
