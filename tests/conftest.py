@@ -1,5 +1,6 @@
 """Shared fixtures. Paths are relative to the repository root, whatever the working folder."""
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = Path(__file__).resolve().parent / "models"
 SCENARIOS = ROOT / "scenarios"
+
+
+def requires(package: str, for_what: str):
+    """Skip a test when an optional package is missing, saying which and what it is for."""
+    return pytest.mark.skipif(importlib.util.find_spec(package) is None,
+                              reason=f"{package} is not installed ({for_what}); pip install -e '.[test]'")
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import simulator
 from simulator.analysis.ensemble import make_plan, open_runs, ppf, run_plan, sobol_indices, summarise, unit_sample
 from simulator.inputs.scenario import Distribution
 
-from .conftest import ROOT
+from .conftest import ROOT, requires
 
 SMALL = """name: small_mc
 extends: {root}/scenarios/plan_uncertain.yaml
@@ -35,6 +35,7 @@ def store_arrays(folder: Path) -> dict:
     return {name: ds[name].values for name in ds.data_vars}
 
 
+@requires("distributed", "ensembles on Dask")
 def test_same_seed_threads_and_dask_give_identical_bits(model, tmp_path):
     scenario = small_scenario(tmp_path)
     results = {}

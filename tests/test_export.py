@@ -10,13 +10,16 @@ from simulator.interop.crosscheck import pysd_model, pysd_stocks
 from simulator.engine import default_inputs, load, simulate, to_dataset
 from simulator.interop.vensim import to_vensim
 
-from .conftest import MODELS, SCENARIOS
+from .conftest import MODELS, SCENARIOS, requires
+
+pysd = requires("pysd", "the independent engine the export is checked against")
 
 REGIONAL_STOCKS = ["urban_population", "rural_population", "capital", "productivity_index", "energy_efficiency_index",
                    "renewable_capacity", "coal_power_capacity", "industrial_water_efficiency_index",
                    "groundwater_storage"]
 
 
+@pysd
 @pytest.mark.parametrize("flat", [True, False], ids=["flat", "subscripted"])
 def test_exported_baseline_runs_in_pysd_like_our_euler_run(tmp_path, flat):
     mdl = tmp_path / f"baseline{'_flat' if flat else ''}.mdl"
@@ -35,6 +38,7 @@ def _euler_run(model, tmp_path, end, dt):
     return scenario, to_dataset(simulate(model, scenario.inputs(model), scenario.time, "euler"))
 
 
+@pysd
 def test_every_exported_function_matches_in_pysd(tmp_path):
     model = load(MODELS / "functions.yaml")
     scenario, ds = _euler_run(model, tmp_path, 10, 0.125)
@@ -50,6 +54,7 @@ def test_every_exported_function_matches_in_pysd(tmp_path):
         np.testing.assert_allclose(theirs[name], ds[name].values, rtol=1e-6, err_msg=name)
 
 
+@pysd
 @pytest.mark.parametrize("flat", [True, False], ids=["flat", "subscripted"])
 def test_a_shifted_index_is_exported_element_by_element(tmp_path, flat):
     """cohort[age - 1] has no Vensim counterpart: the equation is written once per age group, reading
@@ -64,6 +69,7 @@ def test_a_shifted_index_is_exported_element_by_element(tmp_path, flat):
     np.testing.assert_allclose(theirs["cohort"], ds["cohort"].values, rtol=1e-6)
 
 
+@pysd
 def test_shifted_indexes_in_start_values_and_sums_are_exported(tmp_path):
     """A shift in a stock's initial value, in initial() and inside sum() over the shifted dim: the subscripted
     export writes each element's own start value and unrolls the sum, and PySD runs it as we do."""
@@ -88,6 +94,7 @@ variables:
     np.testing.assert_allclose(theirs["start"], ds["start"].values, rtol=1e-6)
 
 
+@pysd
 def test_documented_exception_the_outflow_limit_is_not_exported(tmp_path):
     """Our engine holds a non-negative stock at zero by limiting its outflows within a step; Vensim and
     PySD have no such rule, so where it acts the exported model differs (and goes negative)."""
