@@ -45,17 +45,18 @@ def failing_futures(model: Model, scenario: Scenario, goal: dict, work: Path, ru
     run, number of runs excluded as failed or implausible)."""
     import pandas as pd
 
-    from .ensemble import Samples, make_plan, open_runs, run_plan
+    from . import store
+    from .runner import make_plan, run_plan
     from ..present.goals import per_run
 
     plan = make_plan(model, scenario, runs=runs, seed=seed)
     run_plan(model, plan, work, workers=workers, progress=progress, say=say)
-    ds = open_runs(work)
+    ds = store.open_runs(work)
     keep = (ds["failed"].values == 0) & (ds["implausible"].values == 0)
     values, met = per_run(ds[[n for n in ds.data_vars if n not in ("failed", "implausible")]], [goal])[goal["id"]]
     if values is None:
         raise OutputError(f"the goal {goal['id']} cannot be evaluated on this scenario: {met}")
-    samples = Samples(work / "samples.bin", plan.runs, len(scenario.uncertain)).rows(0, plan.runs)
+    samples = store.samples(work, plan).rows(0, plan.runs)
     labels = [d.label or d.target for d in scenario.uncertain]
     inputs = pd.DataFrame(samples, columns=labels).loc[:, lambda df: ~df.columns.duplicated(keep="last")]
     inputs = inputs.loc[:, inputs.std() > 0]  # an input that does not vary cannot bound a box

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..engine import InputRef, Model, simulate, to_dataset
-from .ensemble import Samples, apply
+from .sampling import Samples, apply
 from ..errors import OutputError
 from ..inputs.scenario import Distribution, Scenario, SearchSpec
 
