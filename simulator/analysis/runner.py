@@ -19,15 +19,16 @@ from ..api import recorded_variables, resolved_yaml
 from ..engine import Inputs, Model, simulate
 from ..errors import InputError, Problem
 from ..inputs.scenario import Scenario
+from ..model.limits import LIMITS
 from . import store
 from .sampling import apply
 
-# what an ensemble records by default: key trajectories and what the goals need
-ENSEMBLE_VARIABLES = ("population", "urban_population", "gdp", "capital", "energy_use", "co2", "coal_output",
-                      "water_demand", "water_use", "water_supply_cap", "groundwater_storage", "water_cap_pressure",
-                      "coal_cap_pressure", "non_fossil_energy", "renewable_capacity", "coal_power_capacity",
-                      "gdp_lost_to_water", "gdp_lost_to_energy_limit", "gdp_lost_to_coal_cap",
-                      "water_binding", "coal_binding", "energy_binding")
+# what an ensemble records by default: key trajectories and the GDP each hard limit costs (make_plan adds what
+# the goals, the limits' binding shares and the plausibility guards read)
+KEY_TRAJECTORIES = ("population", "urban_population", "gdp", "capital", "energy_use", "co2", "coal_output",
+                    "water_demand", "water_use", "water_supply_cap", "groundwater_storage", "water_cap_pressure",
+                    "coal_cap_pressure", "non_fossil_energy", "renewable_capacity", "coal_power_capacity")
+ENSEMBLE_VARIABLES = KEY_TRAJECTORIES + tuple(limit.gdp_lost for limit in LIMITS)
 
 
 @dataclass

@@ -13,12 +13,15 @@ import numpy as np
 import xarray as xr
 
 from ..engine import Model
+from ..model.limits import LIMITS
 from .store import StoredRuns, open_runs
 
 if TYPE_CHECKING:
     from .runner import Plan
 
 PERCENTILES = (5, 25, 50, 75, 95)
+# each limit by its binding indicator, whose summary adds the share of kept runs in which the limit binds
+BINDING = {limit.binding: limit for limit in LIMITS}
 
 
 def order_statistics(rows: np.ndarray, percentiles) -> np.ndarray:
@@ -70,7 +73,7 @@ def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
         rows = data.kept_by_element(keep)
         rows.sort(axis=1)  # numpy's vectorised sort: faster than partitioning for five percentiles
         values = order_statistics(rows, PERCENTILES).reshape((len(PERCENTILES),) + shape)
-        if not name.endswith("_binding"):
+        if name not in BINDING:
             return values, None
         return values, (rows > 0.5).mean(axis=1).reshape(shape) if rows.shape[1] else np.full(shape, np.nan)
 
@@ -110,8 +113,8 @@ def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
             percentile_vars[name] = xr.Variable(("percentile",) + runs[name].dims[1:], values,
                                                 attrs=dict(runs[name].attrs))
             if share is not None:
-                percentile_vars[f"share_{name}"] = xr.Variable(runs[name].dims[1:], share, attrs={
-                    "units": "1", "long_name": f"share of kept runs in which {name[:-len('_binding')]} binds",
+                percentile_vars[BINDING[name].share] = xr.Variable(runs[name].dims[1:], share, attrs={
+                    "units": "1", "long_name": f"share of kept runs in which {name.removesuffix('_binding')} binds",
                     "description": f"fraction of the kept runs with {name} = 1"})
     coords = {"percentile": list(PERCENTILES), "time": runs["time"].values}
     for dim in ("city", "sector", "other"):
