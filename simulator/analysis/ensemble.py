@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..engine import Model, simulate, to_dataset
+from ..engine import Model
 from ..errors import InputError, OutputError, Problem, flag_error
 from ..inputs.scenario import Scenario
-from . import store
+from . import sensitivity, store
 from .runner import Plan, estimate_bytes, make_plan, run_plan
-from .sampling import apply, unit_columns, values_at
-from .sensitivity import sobol_indices
 from .summary import summarise
 
 
@@ -180,12 +179,10 @@ def run_ensemble(scenario, runs=None, seed=None, folder=None, workers=None, sche
 def sensitivity_outputs(model: Model, scenario: Scenario, folder: Path, runs: int = 512, seed: int = 0,
                         overwrite: bool = False, quiet: bool = False) -> int:
     """Sobol indices of every goal indicator over the scenario's uncertain inputs, written into ``folder``."""
-    import warnings
-
     import pandas as pd
 
     from ..present import plots
-    from ..present.goals import indicator, load_goals
+    from ..present.goals import load_goals
     from ..present.outputs import check_target, staging, write_json
 
     check_target(folder, overwrite)
@@ -193,66 +190,31 @@ def sensitivity_outputs(model: Model, scenario: Scenario, folder: Path, runs: in
         raise InputError(Problem(str(scenario.path), None, "uncertain",
                                  "no uncertain inputs: add an uncertain: block (e.g. assumed_parameters: uniform)"))
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
-    dists = scenario.uncertain
-    columns, names = unit_columns(dists)
     goals = load_goals(scenario.goals)
-    variables = sorted({g["indicator"].get(k) for g in goals for k in ("variable", "numerator", "denominator")} - {None})
+    evaluate = sensitivity.GoalIndicators(model, scenario, goals, progress=not quiet)
+    names = evaluate.names
     n_runs = runs * (len(names) + 2)
     say(f"{scenario.name}: Sobol indices of {len(goals)} goal indicators over {len(names)} inputs, "
         f"N = {runs} ({n_runs} runs) ...")
-    failures = []
-
-    def evaluate(u):
-        from tqdm import tqdm
-
-        values = np.column_stack([values_at(d, u[:, columns[j]]) for j, d in enumerate(dists)])
-        out = []
-        for start in tqdm(range(0, len(u), 20000), unit="block of 20k runs", disable=quiet, desc="runs"):
-            inputs = scenario.inputs(model, runs=min(20000, len(u) - start))
-            apply(inputs, dists, values[start:start + 20000])
-            result = simulate(model, inputs, scenario.time, scenario.method, record=variables, on_error="nan")
-            failures.append(len(result.failed))
-            ds = to_dataset(result, runs=True)
-            out.append(np.column_stack([indicator(ds, g["indicator"])[0].values for g in goals]))
-        return np.vstack(out)
-
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        indices = sobol_indices(evaluate, names, runs, seed)
+        indices = sensitivity.sobol_indices(evaluate, names, runs, seed)
     elapsed = time.perf_counter() - started
-    rows = []
-    for j, goal in enumerate(goals):
-        r = indices[j]
-        for k, name in enumerate(names):
-            rows.append({"goal": goal["id"], "input": name, "S1": float(r["S1"][k]), "S1_conf": float(r["S1_conf"][k]),
-                         "ST": float(r["ST"][k]), "ST_conf": float(r["ST_conf"][k])})
+    rows = sensitivity.index_rows(indices, goals, names)
     table = pd.DataFrame(rows)
-    widest = float(table.ST_conf.max())
-    warning = None
-    if widest > 0.05 or runs < 1024:
-        warning = (f"N = {runs} may be too small for stable indices: the widest 95 % confidence interval of a "
-                   f"total-order index is ±{widest:.3f} (see SALib issue #599); try --runs {max(1024, 4 * runs)}")
+    warning = sensitivity.precision_warning(table, runs)
+    if warning:
         say(f"warning: {warning}")
     with staging(folder, overwrite) as tmp:
         table.to_csv(tmp / "sobol.csv", index=False)
-        write_json({"scenario": scenario.name, "N": runs, "runs": n_runs, "failed_runs": int(sum(failures)),
+        write_json({"scenario": scenario.name, "N": runs, "runs": n_runs, "failed_runs": evaluate.failed,
                     "seconds": elapsed, "warning": warning, "indices": rows}, tmp / "sobol.json")
         plots.sobol_bars(table, path=tmp / "sobol.png", title=f"Sobol indices: {scenario.name} (N = {runs})")
-        lines = [f"# Sobol sensitivity: `{scenario.name}`", "",
-                 f"N = {runs} ({n_runs} runs, {sum(failures)} failed, {elapsed:.1f} s), Saltelli sampling, "
-                 "first-order (S1) and total-order (ST) indices with 95 % confidence intervals.", ""]
-        if warning:
-            lines += [f"**Warning:** {warning}.", ""]
-        for goal in goals:
-            top = table[table.goal == goal["id"]].sort_values("ST", ascending=False).head(8)
-            lines += [f"## {goal['id']}: {goal['description']}", "", "| input | S1 | ST |", "|---|---|---|"]
-            lines += [f"| {r.input} | {r.S1:.3f} ± {r.S1_conf:.3f} | {r.ST:.3f} ± {r.ST_conf:.3f} |"
-                      for r in top.itertuples()]
-            lines.append("")
-        (tmp / "report.md").write_text("\n".join(lines), encoding="utf-8")
+        (tmp / "report.md").write_text(sensitivity.report(scenario, goals, table, runs, n_runs, evaluate.failed,
+                                                          elapsed, warning), encoding="utf-8")
     say(f"done in {elapsed:.1f} s; outputs in {folder}/")
     for goal in goals:
-        top = table[table.goal == goal["id"]].sort_values("ST", ascending=False).head(3)
+        top = sensitivity.most_influential(table, goal["id"], 3)
         say(f"  {goal['id']:<30} " + ", ".join(f"{r.input} (ST {r.ST:.2f})" for r in top.itertuples()))
     return 0

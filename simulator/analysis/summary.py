@@ -14,6 +14,7 @@ import xarray as xr
 
 from ..engine import Model
 from ..model.limits import LIMITS
+from .plausibility import guarded
 from .store import StoredRuns, open_runs
 
 if TYPE_CHECKING:
@@ -48,79 +49,21 @@ def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
     while the percentiles are being taken."""
     from concurrent.futures import ThreadPoolExecutor
 
-    import zarr
-
-    from ..present.goals import aggregate, load_goals, per_run
-    from .plausibility import guarded
+    from ..present.goals import aggregate, load_goals
 
     runs = open_runs(work)  # lazily, for names, dims and attributes
-    store = zarr.open_group(str(work / "runs.zarr"), mode="r", zarr_format=2)  # plain reads for the numbers
-    failed = store["failed"][:].astype(bool)
-    reasons_excluded = {"went non-finite": int(failed.sum())} if failed.any() else {}
-    bits = store["implausible"][:]
-    for bit, name in enumerate(guarded(model, plan.variables)):  # a run counts under the first range it leaves
-        first = (bits & (1 << bit)).astype(bool) & ((bits & ((1 << bit) - 1)) == 0)
-        if first.any():
-            low, high = model.variables[name].plausible
-            reasons_excluded[f"left the plausible range of {name} [{low:g}, {high:g}] "
-                             f"{model.variables[name].units}"] = int(first.sum())
-    implausible = bits != 0
-    keep = ~failed & ~implausible
-
-    def percentiles(name):
-        data = StoredRuns(work / "runs.zarr" / name)  # runs x time x dims, float32
-        shape = data.shape[1:]
-        rows = data.kept_by_element(keep)
-        rows.sort(axis=1)  # numpy's vectorised sort: faster than partitioning for five percentiles
-        values = order_statistics(rows, PERCENTILES).reshape((len(PERCENTILES),) + shape)
-        if name not in BINDING:
-            return values, None
-        return values, (rows > 0.5).mean(axis=1).reshape(shape) if rows.shape[1] else np.full(shape, np.nan)
-
-    def goal_results():
-        goals = load_goals(plan.scenario.goals)
-        needed = sorted({g["indicator"].get(k) for g in goals for k in ("variable", "numerator", "denominator")}
-                        - {None})
-        needed = [n for n in needed if n in runs]
-        parts: dict[str, list] = {g["id"]: [] for g in goals}
-        reasons = {}
-        for start in range(0, plan.runs, block):
-            stop = min(plan.runs, start + block)
-            rows = np.flatnonzero(keep[start:stop]) + start
-            if not len(rows):
-                continue
-            chunk = xr.Dataset({n: (runs[n].dims, StoredRuns(work / "runs.zarr" / n).runs(start, stop, rows),
-                                    runs[n].attrs) for n in needed},
-                               coords={d: runs[d].values for n in needed for d in runs[n].dims[1:]})
-            for gid, (value, met) in per_run(chunk, goals).items():
-                if value is None:
-                    reasons[gid] = met
-                else:
-                    parts[gid].append((value, met))
-        results = {}
-        for gid, pieces in parts.items():
-            if gid in reasons or not pieces:
-                results[gid] = (None, reasons.get(gid, "no finished runs"))
-            else:
-                results[gid] = (np.concatenate([v for v, _ in pieces]), np.concatenate([m for _, m in pieces]))
-        return goals, results
-
-    percentile_vars = {}
+    failed, keep, reasons_excluded = kept_runs(model, plan, work)
+    goals = load_goals(plan.scenario.goals)
+    variables = {}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        done = pool.map(percentiles, plan.variables)  # submitted now; the goal indicators meanwhile
-        goals, results = goal_results()
+        done = pool.map(lambda name: percentiles(StoredRuns(work / "runs.zarr" / name), keep, name in BINDING),
+                        plan.variables)  # submitted now; the goal indicators meanwhile
+        results = goal_indicators(work, runs, goals, keep, block)
         for name, (values, share) in zip(plan.variables, done):
-            percentile_vars[name] = xr.Variable(("percentile",) + runs[name].dims[1:], values,
-                                                attrs=dict(runs[name].attrs))
-            if share is not None:
-                percentile_vars[BINDING[name].share] = xr.Variable(runs[name].dims[1:], share, attrs={
-                    "units": "1", "long_name": f"share of kept runs in which {name.removesuffix('_binding')} binds",
-                    "description": f"fraction of the kept runs with {name} = 1"})
+            variables.update(summary_variables(name, runs[name], values, share))
     coords = {"percentile": list(PERCENTILES), "time": runs["time"].values}
-    for dim in ("city", "sector", "other"):
-        if dim in runs.coords:
-            coords[dim] = runs[dim].values
-    summary = xr.Dataset(percentile_vars, coords=coords, attrs={
+    coords.update({dim: runs[dim].values for dim in ("city", "sector", "other") if dim in runs.coords})
+    summary = xr.Dataset(variables, coords=coords, attrs={
         "scenario": plan.scenario.name, "runs": plan.runs, "failed_runs": int(failed.sum()), "seed": plan.seed,
         "runs_kept": int(keep.sum()), "runs_excluded": int((~keep).sum()),
         "excluded_reasons": json.dumps(reasons_excluded),
@@ -132,3 +75,76 @@ def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
         record["excluded_runs"] = int((~keep).sum())
     return summary, records, {k: v for k, v in results.items() if v[0] is not None}
 
+
+def kept_runs(model: Model, plan: Plan, work: Path) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Which runs the summaries count: (failed, kept, how many runs each reason leaves out). A run that went
+    non-finite or left a plausible range is left out; it counts under the first range it leaves."""
+    import zarr
+
+    store = zarr.open_group(str(work / "runs.zarr"), mode="r", zarr_format=2)  # plain reads for the numbers
+    failed = store["failed"][:].astype(bool)
+    reasons = {"went non-finite": int(failed.sum())} if failed.any() else {}
+    bits = store["implausible"][:]
+    for bit, name in enumerate(guarded(model, plan.variables)):
+        first = (bits & (1 << bit)).astype(bool) & ((bits & ((1 << bit) - 1)) == 0)
+        if first.any():
+            low, high = model.variables[name].plausible
+            reasons[f"left the plausible range of {name} [{low:g}, {high:g}] "
+                    f"{model.variables[name].units}"] = int(first.sum())
+    return failed, ~failed & (bits == 0), reasons
+
+
+def percentiles(data: StoredRuns, keep: np.ndarray, binding: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Percentiles of a stored output over the kept runs (percentiles x time x dims), and, for a limit's
+    binding indicator, the share of kept runs in which it is 1 (time x dims; otherwise None)."""
+    shape = data.shape[1:]
+    rows = data.kept_by_element(keep)
+    rows.sort(axis=1)  # numpy's vectorised sort: faster than partitioning for five percentiles
+    values = order_statistics(rows, PERCENTILES).reshape((len(PERCENTILES),) + shape)
+    if not binding:
+        return values, None
+    return values, (rows > 0.5).mean(axis=1).reshape(shape) if rows.shape[1] else np.full(shape, np.nan)
+
+
+def summary_variables(name: str, stored: xr.DataArray, values: np.ndarray, share) -> dict[str, xr.Variable]:
+    """A variable's percentiles with its attributes, and the share of runs in which a limit binds where
+    ``share`` is given (``name`` is then the limit's binding indicator)."""
+    dims = stored.dims[1:]
+    out = {name: xr.Variable(("percentile",) + dims, values, attrs=dict(stored.attrs))}
+    if share is not None:
+        out[BINDING[name].share] = xr.Variable(dims, share, attrs={
+            "units": "1", "long_name": f"share of kept runs in which {name.removesuffix('_binding')} binds",
+            "description": f"fraction of the kept runs with {name} = 1"})
+    return out
+
+
+def goal_indicators(work: Path, runs: xr.Dataset, goals: list[dict], keep: np.ndarray, block: int) -> dict:
+    """Each goal's indicator and whether the goal is met, per kept run, read one block of runs at a time:
+    goal id -> (values, met), or (None, why the goal cannot be evaluated)."""
+    from ..present.goals import per_run
+
+    needed = sorted({g["indicator"].get(k) for g in goals for k in ("variable", "numerator", "denominator")}
+                    - {None})
+    needed = [n for n in needed if n in runs]
+    parts: dict[str, list] = {g["id"]: [] for g in goals}
+    reasons = {}
+    for start in range(0, len(keep), block):
+        stop = min(len(keep), start + block)
+        rows = np.flatnonzero(keep[start:stop]) + start
+        if not len(rows):
+            continue
+        chunk = xr.Dataset({n: (runs[n].dims, StoredRuns(work / "runs.zarr" / n).runs(start, stop, rows),
+                                runs[n].attrs) for n in needed},
+                           coords={d: runs[d].values for n in needed for d in runs[n].dims[1:]})
+        for gid, (value, met) in per_run(chunk, goals).items():
+            if value is None:
+                reasons[gid] = met
+            else:
+                parts[gid].append((value, met))
+    results = {}
+    for gid, pieces in parts.items():
+        if gid in reasons or not pieces:
+            results[gid] = (None, reasons.get(gid, "no finished runs"))
+        else:
+            results[gid] = (np.concatenate([v for v, _ in pieces]), np.concatenate([m for _, m in pieces]))
+    return results
