@@ -55,7 +55,8 @@ class Evaluator:
         chosen = [o.variable for o in self.spec.objectives if o.variable]
         self.record = recorded_variables(model, scenario, chosen, every_limit_variable=False)
         self.guarded = guarded(model, self.record)
-        self.levers = [Distribution(lever.target, "lever", {}, lever.element, lever.label) for lever in self.spec.levers]
+        self.levers = [Distribution(lever.target, "lever", {}, lever.element, lever.label)
+                       for lever in self.spec.levers]
         self.base = scenario.inputs(model)
         self.n_threads = n_threads
 
@@ -172,21 +173,10 @@ def with_options(spec: SearchSpec, options: SearchOptions) -> SearchSpec:
 def run_search(model: Model, scenario: Scenario, work: Path, spec: SearchSpec, workers=None, progress=True,
                say=print) -> dict:
     """Run (or resume) the search in ``work``; returns the record that search.json holds."""
-    from pymoo.algorithms.moo.nsga2 import NSGA2
-    from pymoo.core.evaluator import Evaluator as PymooEvaluator
     from pymoo.core.problem import Problem
-    from pymoo.problems.static import StaticProblem
     from tqdm import tqdm
 
-    from ..present.outputs import resume_or_start
-
-    wanted = manifest(scenario, spec)
-    if resume_or_start(work, wanted, WORK_ENTRIES, "a search", say):
-        Samples.write(work / "futures.bin", scenario.uncertain, spec.futures, spec.seed, sampling(scenario))
-        (work / "manifest.json").write_text(json.dumps(wanted))  # last: its presence means the setup is complete
-    futures = Samples(work / "futures.bin", spec.futures, len(scenario.uncertain)).rows(0, spec.futures)
-    evaluate = Evaluator(model, scenario, futures, n_threads=workers)
-
+    evaluate = Evaluator(model, scenario, draw_futures(work, scenario, spec, say), n_threads=workers)
     problem = Problem(n_var=len(spec.levers), n_obj=len(spec.objectives), n_ieq_constr=len(spec.constraints),
                       xl=0.0, xu=1.0)
     state_path = work / "state.pkl"
@@ -195,35 +185,14 @@ def run_search(model: Model, scenario: Scenario, work: Path, spec: SearchSpec, w
             state = pickle.load(fh)
         say(f"  resuming: {len(state['history'])} of {spec.generations} generations already done")
     else:
-        algorithm = NSGA2(pop_size=spec.population)
-        algorithm.setup(problem, termination=("n_gen", spec.generations), seed=spec.seed % 2**32, verbose=False)
-        reference = evaluate(None)
-        state = {"algorithm": algorithm, "history": [], "scale": None, "runs": 0, "seconds": 0.0,
-                 "reference": {"objectives": reference.objectives[0].tolist(),
-                               "probabilities": reference.probabilities[0].tolist(), "kept": int(reference.kept[0])}}
-    algorithm = state["algorithm"]
+        state = new_state(problem, spec, evaluate)
     bar = tqdm(total=spec.generations, initial=len(state["history"]), unit="generation", disable=not progress,
                desc="generations")
     try:
-        while algorithm.has_next():
+        while state["algorithm"].has_next():
             started = time.perf_counter()
-            population = algorithm.ask()
-            u = population.get("X")
-            scores = evaluate(lever_values(spec, u))
-            F, G = minimised(spec, scores.objectives), violations(spec, evaluate.goal_ids, scores.probabilities)
-            PymooEvaluator().eval(StaticProblem(problem, F=F, G=G) if len(spec.constraints) else
-                                  StaticProblem(problem, F=F), population)
-            algorithm.tell(infills=population)
-            finite = F[np.all(F < MISSING, axis=1)]
-            if state["scale"] is None and len(finite):  # the hypervolume's fixed frame: the first range seen
-                state["scale"] = (finite.min(axis=0).tolist(), finite.max(axis=0).tolist())
-            front = algorithm.opt.get("F")
-            feasible = algorithm.opt.get("FEAS").ravel() if len(spec.constraints) else np.ones(len(front), bool)
-            state["history"].append({"generation": len(state["history"]) + 1, "evaluations": len(u),
-                                     "hypervolume": hypervolume(front[feasible], *map(np.array, state["scale"]))
-                                     if state["scale"] else 0.0,
-                                     "feasible_in_front": int(feasible.sum()), "front_size": len(front)})
-            state["runs"] += len(u) * spec.futures
+            evaluations = run_generation(state, problem, spec, evaluate)
+            state["runs"] += evaluations * spec.futures
             state["seconds"] += time.perf_counter() - started
             tmp = work / "state.tmp"
             with open(tmp, "wb") as fh:
@@ -233,6 +202,57 @@ def run_search(model: Model, scenario: Scenario, work: Path, spec: SearchSpec, w
     finally:
         bar.close()
     return pareto_record(spec, evaluate, state)
+
+
+def draw_futures(work: Path, scenario: Scenario, spec: SearchSpec, say=print) -> np.ndarray:
+    """The futures every candidate is scored over, (futures x uncertain inputs): drawn once into ``work``
+    (kept when ``work`` was set up for the same search, which then resumes)."""
+    from ..present.outputs import resume_or_start
+
+    wanted = manifest(scenario, spec)
+    if resume_or_start(work, wanted, WORK_ENTRIES, "a search", say):
+        Samples.write(work / "futures.bin", scenario.uncertain, spec.futures, spec.seed, sampling(scenario))
+        (work / "manifest.json").write_text(json.dumps(wanted))  # last: its presence means the setup is complete
+    return Samples(work / "futures.bin", spec.futures, len(scenario.uncertain)).rows(0, spec.futures)
+
+
+def new_state(problem, spec: SearchSpec, evaluate: Evaluator) -> dict:
+    """A search not yet begun: NSGA-II set up for the seed, an empty history, and the scenario as written
+    scored over the futures (the reference the policies are read against)."""
+    from pymoo.algorithms.moo.nsga2 import NSGA2
+
+    algorithm = NSGA2(pop_size=spec.population)
+    algorithm.setup(problem, termination=("n_gen", spec.generations), seed=spec.seed % 2**32, verbose=False)
+    reference = evaluate(None)
+    return {"algorithm": algorithm, "history": [], "scale": None, "runs": 0, "seconds": 0.0,
+            "reference": {"objectives": reference.objectives[0].tolist(),
+                          "probabilities": reference.probabilities[0].tolist(), "kept": int(reference.kept[0])}}
+
+
+def run_generation(state: dict, problem, spec: SearchSpec, evaluate: Evaluator) -> int:
+    """One generation: NSGA-II's candidates scored over the futures and told to it, and the hypervolume of
+    its feasible front added to the history. Returns the number of candidates scored."""
+    from pymoo.core.evaluator import Evaluator as PymooEvaluator
+    from pymoo.problems.static import StaticProblem
+
+    algorithm = state["algorithm"]
+    population = algorithm.ask()
+    u = population.get("X")
+    scores = evaluate(lever_values(spec, u))
+    F, G = minimised(spec, scores.objectives), violations(spec, evaluate.goal_ids, scores.probabilities)
+    PymooEvaluator().eval(StaticProblem(problem, F=F, G=G) if len(spec.constraints) else
+                          StaticProblem(problem, F=F), population)
+    algorithm.tell(infills=population)
+    finite = F[np.all(F < MISSING, axis=1)]
+    if state["scale"] is None and len(finite):  # the hypervolume's fixed frame: the first range seen
+        state["scale"] = (finite.min(axis=0).tolist(), finite.max(axis=0).tolist())
+    front = algorithm.opt.get("F")
+    feasible = algorithm.opt.get("FEAS").ravel() if len(spec.constraints) else np.ones(len(front), bool)
+    state["history"].append({"generation": len(state["history"]) + 1, "evaluations": len(u),
+                             "hypervolume": hypervolume(front[feasible], *map(np.array, state["scale"]))
+                             if state["scale"] else 0.0,
+                             "feasible_in_front": int(feasible.sum()), "front_size": len(front)})
+    return len(u)
 
 
 def lever_values(spec: SearchSpec, u: np.ndarray) -> np.ndarray:
@@ -274,7 +294,8 @@ def pareto_record(spec: SearchSpec, evaluate: Evaluator, state: dict) -> dict:
         "constraints": [{"goal": goal, "at_least": least} for goal, least in spec.constraints],
         "futures": spec.futures, "generations": spec.generations, "population": spec.population, "seed": spec.seed,
         "as_written": {"objectives": {o.label: _finite(v) for o, v in zip(spec.objectives, reference["objectives"])},
-                       "probabilities": {gid: _finite(p) for gid, p in zip(evaluate.goal_ids, reference["probabilities"])},
+                       "probabilities": {gid: _finite(p)
+                                         for gid, p in zip(evaluate.goal_ids, reference["probabilities"])},
                        "futures_kept": reference["kept"]},
         "pareto": policies,
         "history": state["history"],
