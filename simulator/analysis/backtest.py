@@ -45,6 +45,7 @@ import pandas as pd
 
 from ..engine import InputRef, Inputs, Model, TimeGrid, simulate
 from ..errors import InputError, Problem
+from ..present.outputs import json_number, silent
 
 SERIES = {"gdp_real": "gdp", "population_census": "population"}  # observed series -> model variable
 GATE_ORIGIN = 2016
@@ -213,16 +214,16 @@ def backtest_origin(config, model: Model, base: Inputs, observed: pd.DataFrame, 
     leaks = [leak for leak in leaks if leak["input"] not in fitted_names]  # refitted on pre-origin data
     say(f"origin {origin}: window {cfg.grid.start:g}-{origin}, {len(cfg.free)} numbers fitted"
         + (f", held (no information before {origin + 1}): {', '.join(held)}" if held else ""))
-    fit = calibrate(cfg, model, say=lambda *a: None, base=inputs, posterior=True)
+    fit = calibrate(cfg, model, say=silent, base=inputs, posterior=True)
     chain = fit["posterior"]
     cities = list(model.spec.elements("city"))
     early = {c: g.set_index("year").value.sort_index()
              for c, g in observed[observed.series == "population_yearend_2000s"].groupby("city")}
     projections = project_origin(model, cfg, fit, base, inputs, observed, early, origin, options.runs, cities)
+    posterior = {"acceptance": chain["acceptance"], "max_rhat": json_number(np.nanmax(chain["rhat"])),
+                 "min_ess": json_number(np.nanmin(chain["ess"])), "draws_projected": projections.band.values.shape[0]}
     return {"origin": origin, "window": [cfg.grid.start, origin], "fitted": [f.label for f in cfg.free], "held": held,
-            "leaks": leaks, "posterior": {"acceptance": chain["acceptance"], "max_rhat": _num(np.nanmax(chain["rhat"])),
-                                          "min_ess": _num(np.nanmin(chain["ess"])),
-                                          "draws_projected": projections.band.values.shape[0]},
+            "leaks": leaks, "posterior": posterior,
             "cost": fit["cost"], "rows": score_rows(projections, observed, early, origin, cities),
             "paths": _paths(projections, cities, observed),
             "window_fit": _window_paths(model, cfg, fit["problem"], fit["x"], cities)}
@@ -501,11 +502,6 @@ def _window_paths(model, cfg, problem, x, cities) -> dict:
     run = simulate(model, problem.inputs(x), cfg.grid, cfg.method, record=list(SERIES.values()))
     return {s: {c: {"years": [int(t) for t in cfg.grid.times], "model": run.values[0, :, run.column(v, k)].tolist()}
                 for k, c in enumerate(cities)} for s, v in SERIES.items()}
-
-
-def _num(v):
-    v = float(v)
-    return v if math.isfinite(v) else None
 
 
 # ------------------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ runner.py, store.py, summary.py, sensitivity.py) to the outputs.
 
 from __future__ import annotations
 
-import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -48,23 +47,23 @@ def with_integration(scenario: Scenario, method: str | None, dt: float | None) -
 
 def run_ensemble_outputs(model: Model, scenario: Scenario, folder: Path, options: EnsembleOptions) -> int:
     """Run (or resume) a scenario's ensemble and write its outputs into ``folder``."""
-    from ..present.outputs import check_target, lock, publish
+    from ..present.outputs import check_target, free_bytes, lock, publish, sayer, work_folder
     from ..present.report import runs_sentence
 
-    say = (lambda *a: None) if options.quiet else (lambda *a: print(*a, flush=True))
+    say = sayer(options.quiet)
     scenario = with_integration(scenario, options.method, options.dt)
     plan = make_plan(model, scenario, runs=options.runs, seed=options.seed)
     check_target(folder, options.overwrite)
     if options.scheduler not in (None, "local"):
         check_scheduler(options.scheduler)
     need = estimate_bytes(model, plan)
-    free = free_bytes(folder.parent)
+    free = free_bytes(folder)
     if need > 0.9 * free:
         raise InputError(Problem("--runs" if options.runs else str(scenario.path), None,
                                  "" if options.runs else "monte_carlo.runs",
                                  f"{plan.runs} runs need about {need / 1e9:.2f} GB but only {free / 1e9:.2f} GB are "
                                  f"free under {folder.parent}; use fewer runs or another --out"))
-    work = folder.parent / f".{folder.name}.ensemble"
+    work = work_folder(folder, "ensemble")
     started = time.perf_counter()
     with lock(folder):
         say(f"{scenario.name}: {plan.runs} runs of {len(scenario.uncertain)} uncertain inputs "
@@ -89,13 +88,6 @@ def run_ensemble_outputs(model: Model, scenario: Scenario, folder: Path, options
         if g.get("probability") is not None:
             say(f"  {g['id']:<30} P(met) = {g['probability']:6.1%} ± {g['stderr'] or 0:.1%}")
     return 0
-
-
-def free_bytes(folder: Path) -> int:
-    probe = folder
-    while not probe.exists():
-        probe = probe.parent
-    return shutil.disk_usage(probe).free
 
 
 def check_scheduler(address: str, timeout: float = 5.0):
@@ -162,13 +154,14 @@ def run_ensemble(scenario, runs=None, seed=None, folder=None, workers=None, sche
 
     from ..api import as_scenario
     from ..model import load_model
+    from ..present.outputs import silent
 
     model = load_model()
     scenario = as_scenario(scenario)
     plan = make_plan(model, scenario, runs=runs, seed=seed)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(folder) if folder else Path(tmp) / "work"
-        run_plan(model, plan, work, workers=workers, scheduler=scheduler, progress=progress, say=lambda *a: None)
+        run_plan(model, plan, work, workers=workers, scheduler=scheduler, progress=progress, say=silent)
         summary, goals, _ = summarise(model, plan, work)
         per_run = store.open_runs(work)
         if folder is None:
@@ -183,13 +176,13 @@ def sensitivity_outputs(model: Model, scenario: Scenario, folder: Path, runs: in
 
     from ..present import plots
     from ..present.goals import load_goals
-    from ..present.outputs import check_target, staging, write_json
+    from ..present.outputs import check_target, sayer, staging, write_json
 
     check_target(folder, overwrite)
     if not scenario.uncertain:
         raise InputError(Problem(str(scenario.path), None, "uncertain",
                                  "no uncertain inputs: add an uncertain: block (e.g. assumed_parameters: uniform)"))
-    say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
+    say = sayer(quiet)
     goals = load_goals(scenario.goals)
     evaluate = sensitivity.GoalIndicators(model, scenario, goals, progress=not quiet)
     names = evaluate.names

@@ -24,6 +24,7 @@ import numpy as np
 from ..engine import InputRef, Model, simulate, to_dataset
 from .sampling import Samples, apply
 from ..errors import OutputError
+from ..present.outputs import json_number
 from ..inputs.scenario import Distribution, Scenario, SearchSpec
 
 WORK_ENTRIES = {"manifest.json", "futures.bin", "futures.tmp", "state.pkl", "state.tmp"}
@@ -280,8 +281,8 @@ def pareto_record(spec: SearchSpec, evaluate: Evaluator, state: dict) -> dict:
     for i in rank:
         policies.append({
             "levers": {lever.label: float(values[i, j]) for j, lever in enumerate(spec.levers)},
-            "objectives": {o.label: _finite(scores.objectives[i, k]) for k, o in enumerate(spec.objectives)},
-            "probabilities": {gid: _finite(scores.probabilities[i, g]) for g, gid in enumerate(evaluate.goal_ids)},
+            "objectives": {o.label: json_number(scores.objectives[i, k]) for k, o in enumerate(spec.objectives)},
+            "probabilities": {gid: json_number(scores.probabilities[i, g]) for g, gid in enumerate(evaluate.goal_ids)},
             "futures_kept": int(scores.kept[i]),
             "constraints_met": bool(met[i]),
         })
@@ -293,19 +294,15 @@ def pareto_record(spec: SearchSpec, evaluate: Evaluator, state: dict) -> dict:
                        for o in spec.objectives],
         "constraints": [{"goal": goal, "at_least": least} for goal, least in spec.constraints],
         "futures": spec.futures, "generations": spec.generations, "population": spec.population, "seed": spec.seed,
-        "as_written": {"objectives": {o.label: _finite(v) for o, v in zip(spec.objectives, reference["objectives"])},
-                       "probabilities": {gid: _finite(p)
+        "as_written": {"objectives": {o.label: json_number(v)
+                                      for o, v in zip(spec.objectives, reference["objectives"])},
+                       "probabilities": {gid: json_number(p)
                                          for gid, p in zip(evaluate.goal_ids, reference["probabilities"])},
                        "futures_kept": reference["kept"]},
         "pareto": policies,
         "history": state["history"],
         "runs": state["runs"], "seconds": state["seconds"],
     }
-
-
-def _finite(x):
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -315,27 +312,23 @@ def _finite(x):
 def search_outputs(model: Model, scenario: Scenario, folder: Path, options: SearchOptions) -> int:
     """``simulate search``: run (or resume) the search and write its outputs into ``folder``."""
     from ..errors import InputError, Problem
-    from ..present.outputs import check_target, lock, make_work_folder, publish
+    from ..present.outputs import check_target, lock, sayer, staged, work_folder
 
     if scenario.search is None:
         raise InputError(Problem(str(scenario.path), None, "search", "the scenario has no search: block (levers, "
                                                                       "objectives; README, \"Policy search\")"))
     spec = with_options(scenario.search, options)
-    say = (lambda *a: None) if options.quiet else (lambda *a: print(*a, flush=True))
+    say = sayer(options.quiet)
     check_target(folder, options.overwrite)
-    work = folder.parent / f".{folder.name}.search"
+    work = work_folder(folder, "search")
     with lock(folder):
         say(f"{scenario.name}: search of {len(spec.levers)} levers, {spec.population} policies a generation x "
             f"{spec.futures} futures x {spec.generations} generations (NSGA-II, seed {spec.seed})")
         try:
             record = run_search(model, scenario, work, spec, workers=options.workers, progress=not options.quiet,
                                 say=say)
-            out = make_work_folder(folder.parent / f".{folder.name}.tmp-{os.getpid()}")
-            try:
+            with staged(folder, options.overwrite) as out:
                 write_search(record, scenario, model, out)
-                publish(out, folder, options.overwrite)
-            finally:
-                shutil.rmtree(out, ignore_errors=True)
             shutil.rmtree(work)
         except OSError as exc:  # the finished generations stay in the work folder: the same command resumes
             raise OutputError(f"cannot write the search in {work}: {exc.strerror or exc}; free room or fix it and "

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..engine import Model, simulate, to_dataset
 from ..inputs.scenario import Scenario
+from ..present.goals import indicator_variables
 from .sampling import apply, unit_columns, values_at
 
 BLOCK_RUNS = 20_000  # runs per kernel call (memory stays bounded whatever N)
@@ -42,8 +43,7 @@ class GoalIndicators:
     def __init__(self, model: Model, scenario: Scenario, goals: list[dict], progress: bool = True):
         self.model, self.scenario, self.goals, self.progress = model, scenario, goals, progress
         self.columns, self.names = unit_columns(scenario.uncertain)
-        self.variables = sorted({g["indicator"].get(k) for g in goals for k in ("variable", "numerator", "denominator")}
-                                - {None})
+        self.variables = sorted(indicator_variables(goals))
         self.failed = 0
 
     def __call__(self, u: np.ndarray) -> np.ndarray:

@@ -121,11 +121,9 @@ def summary_variables(name: str, stored: xr.DataArray, values: np.ndarray, share
 def goal_indicators(work: Path, runs: xr.Dataset, goals: list[dict], keep: np.ndarray, block: int) -> dict:
     """Each goal's indicator and whether the goal is met, per kept run, read one block of runs at a time:
     goal id -> (values, met), or (None, why the goal cannot be evaluated)."""
-    from ..present.goals import per_run
+    from ..present.goals import indicator_variables, per_run
 
-    needed = sorted({g["indicator"].get(k) for g in goals for k in ("variable", "numerator", "denominator")}
-                    - {None})
-    needed = [n for n in needed if n in runs]
+    needed = [n for n in sorted(indicator_variables(goals)) if n in runs]
     parts: dict[str, list] = {g["id"]: [] for g in goals}
     reasons = {}
     for start in range(0, len(keep), block):
