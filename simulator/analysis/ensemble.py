@@ -140,35 +140,6 @@ def write_summaries(model: Model, plan: Plan, work: Path):
     return summary, goals
 
 
-# ------------------------------------------------------------------------------------------------
-# the Python API
-
-
-def run_ensemble(scenario, runs=None, seed=None, folder=None, workers=None, scheduler=None, progress=False):
-    """Run a scenario's Monte Carlo ensemble. Returns (summary percentiles, goal records, per-run Dataset).
-
-    With ``folder`` the per-run outputs stay on disk there (runs.zarr, opened lazily); without it they are
-    loaded into memory from a temporary folder, so keep ``runs`` moderate.
-    """
-    import tempfile
-
-    from ..api import as_scenario
-    from ..model import load_model
-    from ..present.outputs import silent
-
-    model = load_model()
-    scenario = as_scenario(scenario)
-    plan = make_plan(model, scenario, runs=runs, seed=seed)
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(folder) if folder else Path(tmp) / "work"
-        run_plan(model, plan, work, workers=workers, scheduler=scheduler, progress=progress, say=silent)
-        summary, goals, _ = summarise(model, plan, work)
-        per_run = store.open_runs(work)
-        if folder is None:
-            per_run = per_run.load()
-    return summary, goals, per_run
-
-
 def sensitivity_outputs(model: Model, scenario: Scenario, folder: Path, runs: int = 512, seed: int = 0,
                         overwrite: bool = False, quiet: bool = False) -> int:
     """Sobol indices of every goal indicator over the scenario's uncertain inputs, written into ``folder``."""
@@ -211,3 +182,32 @@ def sensitivity_outputs(model: Model, scenario: Scenario, folder: Path, runs: in
         top = sensitivity.most_influential(table, goal["id"], 3)
         say(f"  {goal['id']:<30} " + ", ".join(f"{r.input} (ST {r.ST:.2f})" for r in top.itertuples()))
     return 0
+
+
+# ------------------------------------------------------------------------------------------------
+# the Python API
+
+
+def run_ensemble(scenario, runs=None, seed=None, folder=None, workers=None, scheduler=None, progress=False):
+    """Run a scenario's Monte Carlo ensemble. Returns (summary percentiles, goal records, per-run Dataset).
+
+    With ``folder`` the per-run outputs stay on disk there (runs.zarr, opened lazily); without it they are
+    loaded into memory from a temporary folder, so keep ``runs`` moderate.
+    """
+    import tempfile
+
+    from ..api import as_scenario
+    from ..model import load_model
+    from ..present.outputs import silent
+
+    model = load_model()
+    scenario = as_scenario(scenario)
+    plan = make_plan(model, scenario, runs=runs, seed=seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(folder) if folder else Path(tmp) / "work"
+        run_plan(model, plan, work, workers=workers, scheduler=scheduler, progress=progress, say=silent)
+        summary, goals, _ = summarise(model, plan, work)
+        per_run = store.open_runs(work)
+        if folder is None:
+            per_run = per_run.load()
+    return summary, goals, per_run

@@ -43,6 +43,7 @@ class Plan:
     variables: list[str]
 
     def manifest(self) -> dict:
+        """What identifies the plan's work folder: a resumed ensemble must have been set up for the same."""
         return {"scenario": self.scenario.name, "scenario_resolved": resolved_yaml(self.scenario), "runs": self.runs,
                 "seed": self.seed, "sampling": self.sampling, "chunk": self.chunk, "variables": self.variables,
                 "inputs": [(d.target, d.element, d.dist, d.args) for d in self.scenario.uncertain]}
