@@ -145,7 +145,8 @@ class StreamedEnsemble(_PlanUncertain):
     """A 10^5-run ensemble of the plan streamed to disk (sampling, runs, zarr store, summaries)."""
 
     def peakmem_streamed_100k(self):
-        from simulator.analysis.ensemble import make_plan, run_plan, summarise
+        from simulator.analysis.runner import make_plan, run_plan
+        from simulator.analysis.summary import summarise
 
         with tempfile.TemporaryDirectory() as tmp:
             plan = make_plan(self.model, self.scenario, runs=100_000)
@@ -158,7 +159,8 @@ class StreamingCost(_PlanUncertain):
     in memory; the target is at least 0.9. The up-front sampling is common to both and left out."""
 
     def track_streamed_over_in_memory(self):
-        from simulator.analysis.ensemble import Samples, apply, make_plan, run_chunk, run_plan
+        from simulator.analysis.runner import make_plan, run_chunk, run_plan
+        from simulator.analysis.sampling import Samples, apply
 
         runs = 50_000
         plan = make_plan(self.model, self.scenario, runs=runs)

@@ -60,7 +60,7 @@ def recorded_variables(model, scenario: Scenario, chosen, every_limit_variable: 
     from .analysis.plausibility import guarded
 
     goals = goals_module.load_goals(scenario.goals)
-    needed = [g["indicator"].get(k) for g in goals for k in ("variable", "numerator", "denominator")]
+    needed = goals_module.indicator_variables(goals)
     needed += [name for limit in LIMITS for name in (limit.variables() if every_limit_variable else [limit.binding])]
     needed += guarded(model)
     return list(dict.fromkeys([*chosen, *(n for n in needed if n and n in model.variables)]))

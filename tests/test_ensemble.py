@@ -13,7 +13,11 @@ import pytest
 from scipy import stats
 
 import simulator
-from simulator.analysis.ensemble import make_plan, open_runs, ppf, run_plan, sobol_indices, summarise, unit_sample
+from simulator.analysis.runner import make_plan, run_plan
+from simulator.analysis.sampling import ppf, unit_sample
+from simulator.analysis.sensitivity import sobol_indices
+from simulator.analysis.store import open_runs
+from simulator.analysis.summary import summarise
 from simulator.inputs.scenario import Distribution
 
 from .conftest import ROOT, requires
@@ -172,7 +176,7 @@ def test_run_ensemble_api(tmp_path):
 
 @pytest.mark.parametrize("n", [0, 1, 2, 7, 1000])
 def test_order_statistics_are_numpys_percentiles(n):
-    from simulator.analysis.ensemble import order_statistics
+    from simulator.analysis.summary import order_statistics
 
     rows = np.sort(np.random.default_rng(n).normal(size=(3, n)), axis=1)
     got = order_statistics(rows, (5, 25, 50, 75, 95))
@@ -186,7 +190,8 @@ def test_the_store_holds_each_runs_outputs(model, tmp_path):
     """Chunks written straight to zarr's format read back through zarr and xarray as the kernel's numbers,
     the last (partial) chunk included; nothing half-written is left beside them."""
     from simulator.engine.run import to_dataset
-    from simulator.analysis.ensemble import Samples, apply, run_chunk
+    from simulator.analysis.runner import run_chunk
+    from simulator.analysis.sampling import Samples, apply
 
     scenario = small_scenario(tmp_path, runs=250, chunk=100)
     plan = make_plan(model, scenario)

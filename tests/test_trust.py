@@ -324,7 +324,7 @@ def test_the_readme_api_snippet_runs(tmp_path):
 
 
 def test_open_runs_takes_a_string_path(tmp_path):
-    from simulator.analysis.ensemble import open_runs
+    from simulator.analysis.store import open_runs
 
     folder = tmp_path / "e"
     simulator.run_ensemble(SCENARIOS / "baseline_uncertain.yaml", runs=5, seed=2, folder=folder)
@@ -371,7 +371,7 @@ def test_sensitivity_includes_the_co2_peak(tmp_path):
 
 
 def test_posterior_draws_are_used_a_whole_row_per_run(tmp_path):
-    from simulator.analysis.ensemble import Samples
+    from simulator.analysis.sampling import Samples
     from simulator.inputs.scenario import read_draws
 
     rng = np.random.default_rng(0)

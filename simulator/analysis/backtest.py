@@ -45,6 +45,7 @@ import pandas as pd
 
 from ..engine import InputRef, Inputs, Model, TimeGrid, simulate
 from ..errors import InputError, Problem
+from ..present.outputs import json_number, silent
 
 SERIES = {"gdp_real": "gdp", "population_census": "population"}  # observed series -> model variable
 GATE_ORIGIN = 2016
@@ -69,7 +70,7 @@ class Options:
 
 def vintage_inputs(model: Model, base: Inputs, origin: int) -> tuple[Inputs, list[dict]]:
     """The inputs as known at ``origin`` and the information that could not be removed (leaks)."""
-    inputs = Inputs(model, base.params.copy(), {k: list(v) for k, v in base.series.items()}, dict(base.lookups))
+    inputs = _inputs_with(base.params.copy(), base)
     leaks = []
     cut = origin + 1e-6
     for name in model.series:
@@ -115,6 +116,12 @@ def vintage_inputs(model: Model, base: Inputs, origin: int) -> tuple[Inputs, lis
                 leaks.append({"input": name, "element": name,
                               "why": f"a constant carrying information of {vintage['info_year']} (no 'before' value)"})
     return inputs, leaks
+
+
+def _inputs_with(params: np.ndarray, paths: Inputs) -> Inputs:
+    """Inputs with ``params`` and the time paths and lookups of ``paths``, their lists copied so that a path
+    can be replaced without touching ``paths``."""
+    return Inputs(paths.model, params, {k: list(v) for k, v in paths.series.items()}, dict(paths.lookups))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -179,19 +186,63 @@ def naive_error_spread(series: str, levels: pd.Series, origin: int, method: str,
 # one origin
 
 
+@dataclass
+class Projections:
+    """The forecasts from one origin: the best fit's run, the same run on the time paths observed after the
+    origin (the conditional forecast), and the band's runs from posterior draws, whose predictive noise is a
+    runs x saves factor per (variable, city index)."""
+
+    point: object  # engine Results with one run each (point, conditional)
+    conditional: object
+    band: object
+    noise: dict
+
+    def ensemble(self, variable: str, k: int) -> np.ndarray:
+        """The band's runs of one variable and city, times their predictive noise (runs x saves)."""
+        return self.band.values[:, :, self.band.column(variable, k)] * self.noise.get((variable, k), 1.0)
+
+
 def backtest_origin(config, model: Model, base: Inputs, observed: pd.DataFrame, origin: int, options: Options,
                     say=print) -> dict:
+    """One origin (the module docstring's steps 1 to 5): the inputs as known at the origin, the calibration on
+    the window ending there, the projections from it, and their scores against the data after it."""
+    from .calibrate import calibrate
+
+    inputs, leaks = vintage_inputs(model, base, origin)
+    cfg, held = window_configuration(config, model, inputs, origin, options)
+    fitted_names = {f.name for f in cfg.free}
+    leaks = [leak for leak in leaks if leak["input"] not in fitted_names]  # refitted on pre-origin data
+    say(f"origin {origin}: window {cfg.grid.start:g}-{origin}, {len(cfg.free)} numbers fitted"
+        + (f", held (no information before {origin + 1}): {', '.join(held)}" if held else ""))
+    fit = calibrate(cfg, model, say=silent, base=inputs, posterior=True)
+    chain = fit["posterior"]
+    cities = list(model.spec.elements("city"))
+    early = {c: g.set_index("year").value.sort_index()
+             for c, g in observed[observed.series == "population_yearend_2000s"].groupby("city")}
+    projections = project_origin(model, cfg, fit, base, inputs, observed, early, origin, options.runs, cities)
+    posterior = {"acceptance": chain["acceptance"], "max_rhat": json_number(np.nanmax(chain["rhat"])),
+                 "min_ess": json_number(np.nanmin(chain["ess"])), "draws_projected": projections.band.values.shape[0]}
+    return {"origin": origin, "window": [cfg.grid.start, origin], "fitted": [f.label for f in cfg.free], "held": held,
+            "leaks": leaks, "posterior": posterior,
+            "cost": fit["cost"], "rows": score_rows(projections, observed, early, origin, cities),
+            "paths": _paths(projections, cities, observed),
+            "window_fit": _window_paths(model, cfg, fit["problem"], fit["x"], cities)}
+
+
+def window_configuration(config, model: Model, inputs: Inputs, origin: int, options: Options):
+    """The calibration configuration of the window ending at ``origin`` (posterior settings from ``options``
+    where given), and the labels of the fitted numbers that no observation in the window informs (their
+    configuration's ``needs`` series have no row in it, or a zero Jacobian column): those are held at their
+    vintage value instead of fitted."""
     from dataclasses import replace
 
-    from .calibrate import FitProblem, calibrate
+    from .calibrate import FitProblem
 
     cfg = config.with_window_end(origin)
     posterior = replace(cfg.posterior, **{key: getattr(options, key) for key in ("walkers", "steps", "burn")
                                           if getattr(options, key) is not None})
     posterior = replace(posterior, burn=min(posterior.burn, posterior.steps - 1))
     cfg = replace(cfg, posterior=posterior, starts=options.starts or cfg.starts)
-    inputs, leaks = vintage_inputs(model, base, origin)
-    # fitted numbers no observation in this window informs keep their vintage value
     probe = FitProblem(model, cfg, inputs)
     x0 = np.array([inputs.params[0, columns[0]] for columns in probe.columns])
     x0 = np.clip(x0, probe.lows, probe.highs)
@@ -200,35 +251,33 @@ def backtest_origin(config, model: Model, base: Inputs, observed: pd.DataFrame, 
     informed = [c >= 1e-8 and (not f.needs or bool(set(f.needs) & present)) for f, c in zip(cfg.free, column)]
     held = [f.label for f, ok in zip(cfg.free, informed) if not ok]
     free = [replace(f, default=float(x)) for f, x, ok in zip(cfg.free, x0, informed) if ok]
-    cfg = replace(cfg, free=free)
-    fitted_names = {f.name for f in free}
-    leaks = [leak for leak in leaks if leak["input"] not in fitted_names]  # refitted on pre-origin data
-    say(f"origin {origin}: window {cfg.grid.start:g}-{origin}, {len(free)} numbers fitted"
-        + (f", held (no information before {origin + 1}): {', '.join(held)}" if held else ""))
-    fit = calibrate(cfg, model, say=lambda *a: None, base=inputs, posterior=True)
-    chain = fit["posterior"]
+    return replace(cfg, free=free), held
+
+
+def project_origin(model: Model, cfg, fit: dict, base: Inputs, inputs: Inputs, observed: pd.DataFrame, early: dict,
+                   origin: int, runs: int, cities: list[str]) -> Projections:
+    """The point and conditional forecasts of the best fit from ``origin``, and the band: ``runs`` posterior
+    draws (chosen with the origin as seed) with the predictive noise of GDP and of population."""
+    chain, problem, x = fit["posterior"], fit["problem"], fit["x"]
     rng = np.random.default_rng(origin)
-    draws = chain["draws"][rng.choice(len(chain["draws"]), size=min(options.runs, len(chain["draws"])), replace=False)]
-    problem = fit["problem"]
-    point = project(model, cfg, problem, fit["x"][None, :], inputs, origin)
+    draws = chain["draws"][rng.choice(len(chain["draws"]), size=min(runs, len(chain["draws"])), replace=False)]
+    point = project(model, cfg, problem, x[None, :], inputs, origin)
     # the same run with the observed time paths after the origin (parameters as known at the origin)
-    observed_paths = Inputs(model, inputs.params.copy(), {k: list(v) for k, v in base.series.items()}, base.lookups)
-    conditional = project(model, cfg, problem, fit["x"][None, :], observed_paths, origin, state_from=inputs)
+    observed_paths = _inputs_with(inputs.params.copy(), base)
+    conditional = project(model, cfg, problem, x[None, :], observed_paths, origin, state_from=inputs)
     band = project(model, cfg, problem, draws, inputs, origin)
-    grid = point.grid
-    times = list(grid.times)
-    cities = list(model.spec.elements("city"))
-    early = {c: g.set_index("year").value.sort_index()
-             for c, g in observed[observed.series == "population_yearend_2000s"].groupby("city")}
-    noise = process_noise(model, cfg, problem, fit["x"], cities, band, rng)
+    noise = process_noise(model, cfg, problem, x, cities, band, rng)
     census = observed[observed.series == "population_census"]
     noise.update(census_growth_noise(census, early, origin, cities, [float(t) for t in band.grid.times],
                                      band.values.shape[0], rng))
+    return Projections(point, conditional, band, noise)
 
-    def ensemble(variable, k):  # the band's runs with their predictive noise
-        col = band.column(variable, k)
-        return band.values[:, :, col] * noise.get((variable, k), 1.0)
 
+def score_rows(projections: Projections, observed: pd.DataFrame, early: dict, origin: int, cities) -> list[dict]:
+    """A row of scores per series and city with data after the origin: the projections against the data
+    and against the naive forecasts from the same pre-origin data."""
+    point, conditional = projections.point, projections.conditional
+    times = list(point.grid.times)
     rows = []
     for series, variable in SERIES.items():
         for k, city in enumerate(cities):
@@ -239,19 +288,12 @@ def backtest_origin(config, model: Model, base: Inputs, observed: pd.DataFrame, 
             years = after.index.to_numpy()
             saves = [times.index(float(y)) for y in years]
             col = point.column(variable, k)
-            model_point = point.values[0, saves, col]
-            model_cond = conditional.values[0, saves, col]
-            ens = ensemble(variable, k)[:, saves]
+            ens = projections.ensemble(variable, k)[:, saves]
             ens = ens[np.all(np.isfinite(ens), axis=1)]
             naive = naive_forecasts(series, obs[obs.index <= origin], origin, years, early.get(city))
-            rows.append(_score(series, city, origin, obs, after.to_numpy(float), years, model_point, model_cond, ens,
-                               naive, point.values[0, 0, col]))
-    return {"origin": origin, "window": [cfg.grid.start, origin], "fitted": [f.label for f in free], "held": held,
-            "leaks": leaks, "posterior": {"acceptance": chain["acceptance"], "max_rhat": _num(np.nanmax(chain["rhat"])),
-                                          "min_ess": _num(np.nanmin(chain["ess"])), "draws_projected": len(draws)},
-            "cost": fit["cost"], "rows": rows,
-            "paths": _paths(point, conditional, ensemble, grid, cities, observed),
-            "window_fit": _window_paths(model, cfg, problem, fit["x"], inputs, cities)}
+            rows.append(_score(series, city, origin, obs, after.to_numpy(float), years, point.values[0, saves, col],
+                               conditional.values[0, saves, col], ens, naive, point.values[0, 0, col]))
+    return rows
 
 
 def process_noise(model, cfg, problem, x, cities, band, rng) -> dict:
@@ -343,8 +385,7 @@ def project(model: Model, cfg, problem, x: np.ndarray, inputs: Inputs, origin: i
     state_inputs = state_from or inputs
 
     def batch_of(source):
-        batch = Inputs(model, np.repeat(source.params[:1], len(x), axis=0).copy(),
-                       {k: list(v) for k, v in source.series.items()}, source.lookups)
+        batch = _inputs_with(np.repeat(source.params[:1], len(x), axis=0).copy(), source)
         for j, columns in enumerate(problem.columns):
             batch.params[:, columns] = x[:, j:j + 1]
         return batch
@@ -365,7 +406,9 @@ def project(model: Model, cfg, problem, x: np.ndarray, inputs: Inputs, origin: i
 
 
 def _score(series, city, origin, obs, actual, years, model_point, model_cond, ens, naive, model_at_origin) -> dict:
-    import properscoring
+    """One series and city from one origin: MAPE and skill against the best naive forecast (with and without
+    2020), errors of growth from the origin, and, with a band of at least 10 runs, the band's scores beside the
+    best naive method's CRPS."""
 
     def mape(pred, mask=None):
         rel = np.abs(pred / actual - 1)
@@ -393,38 +436,56 @@ def _score(series, city, origin, obs, actual, years, model_point, model_cond, en
         row["mape_ex2020"] = mape(model_point, no_2020)
         row["skill_ex2020"] = 1 - row["mape_ex2020"] / nm[b] if nm[b] else None
     if len(ens) >= 10:
-        q = np.percentile(ens, [5, 25, 75, 95], axis=0)
-        row["band"] = {"p5": q[0].tolist(), "p25": q[1].tolist(), "p75": q[2].tolist(), "p95": q[3].tolist()}
-        row["coverage_50"] = float(np.mean((actual >= q[1]) & (actual <= q[2])))
-        row["coverage_90"] = float(np.mean((actual >= q[0]) & (actual <= q[3])))
-        row["width_90"] = float(np.mean((q[3] - q[0]) / actual))
-        row["crps"] = float(np.mean(properscoring.crps_ensemble(actual, ens.T) / actual))
-        levels = obs[obs.index <= origin]
-        crps_naive = []
-        spread = {h: naive_error_spread(series, levels, origin, best, h)
-                  for h in range(1, int(max(years)) - origin + 1)}
-        usable = [h for h, e in spread.items() if len(e) >= 2]
-        for h_index, (y, a) in enumerate(zip(years, actual)):
-            h = int(y - origin)
-            errors = spread[h]
-            if len(errors) < 2 and usable:  # too few pseudo-origins that far out: the longest horizon with
-                nearest = max(k for k in usable if k <= h) if any(k <= h for k in usable) else min(usable)
-                errors = spread[nearest] * math.sqrt(h / nearest)  # errors, widened as a random walk's
-            centre = naive[best][h_index]
-            members = centre * (1 + errors) if len(errors) >= 2 else np.array([centre])
-            crps_naive.append(float(properscoring.crps_ensemble(a, members)) / a)
-        row["crps_naive"] = float(np.mean(crps_naive))
+        row.update(_band_scores(actual, ens))
+        row["crps_naive"] = _naive_crps(series, obs[obs.index <= origin], origin, best, years, actual, naive[best])
     return row
 
 
-def _paths(point, conditional, ensemble, grid, cities, observed) -> dict:
+def _band_scores(actual: np.ndarray, ens: np.ndarray) -> dict:
+    """The band's 50 % and 90 % intervals, their coverage of the data, the 90 % interval's mean width and the
+    ensemble's CRPS, both relative to the level."""
+    import properscoring
+
+    q = np.percentile(ens, [5, 25, 75, 95], axis=0)
+    return {"band": {"p5": q[0].tolist(), "p25": q[1].tolist(), "p75": q[2].tolist(), "p95": q[3].tolist()},
+            "coverage_50": float(np.mean((actual >= q[1]) & (actual <= q[2]))),
+            "coverage_90": float(np.mean((actual >= q[0]) & (actual <= q[3]))),
+            "width_90": float(np.mean((q[3] - q[0]) / actual)),
+            "crps": float(np.mean(properscoring.crps_ensemble(actual, ens.T) / actual))}
+
+
+def _naive_crps(series: str, levels: pd.Series, origin: int, method: str, years, actual: np.ndarray,
+                forecast: np.ndarray) -> float:
+    """Mean CRPS, relative to the level, of a naive method's forecast with its own empirical error spread from
+    earlier pseudo-origins (``naive_error_spread``) as its predictive distribution."""
+    import properscoring
+
+    spread = {h: naive_error_spread(series, levels, origin, method, h) for h in range(1, int(max(years)) - origin + 1)}
+    usable = [h for h, e in spread.items() if len(e) >= 2]
+    crps = []
+    for h_index, (y, a) in enumerate(zip(years, actual)):
+        h = int(y - origin)
+        errors = spread[h]
+        if len(errors) < 2 and usable:  # too few pseudo-origins that far out: the longest horizon with
+            nearest = max(k for k in usable if k <= h) if any(k <= h for k in usable) else min(usable)
+            errors = spread[nearest] * math.sqrt(h / nearest)  # errors, widened as a random walk's
+        centre = forecast[h_index]
+        members = centre * (1 + errors) if len(errors) >= 2 else np.array([centre])
+        crps.append(float(properscoring.crps_ensemble(a, members)) / a)
+    return float(np.mean(crps))
+
+
+def _paths(projections: Projections, cities, observed) -> dict:
+    """The projections and the data per series and city (for the plot): the point and conditional forecasts
+    and the band's 5th and 95th percentiles."""
+    point, conditional = projections.point, projections.conditional
     out = {}
-    times = [int(t) for t in grid.times]
+    times = [int(t) for t in point.grid.times]
     for series, variable in SERIES.items():
         out[series] = {}
         for k, city in enumerate(cities):
             col = point.column(variable, k)
-            ens = ensemble(variable, k)
+            ens = projections.ensemble(variable, k)
             ens = ens[np.all(np.isfinite(ens), axis=1)]
             q = np.percentile(ens, [5, 50, 95], axis=0) if len(ens) else np.full((3, len(times)), np.nan)
             obs = observed[(observed.series == series) & (observed.city == city)].sort_values("year")
@@ -436,16 +497,11 @@ def _paths(point, conditional, ensemble, grid, cities, observed) -> dict:
     return out
 
 
-def _window_paths(model, cfg, problem, x, inputs, cities) -> dict:
+def _window_paths(model, cfg, problem, x, cities) -> dict:
     """The calibrated run over the window (for the plot)."""
     run = simulate(model, problem.inputs(x), cfg.grid, cfg.method, record=list(SERIES.values()))
     return {s: {c: {"years": [int(t) for t in cfg.grid.times], "model": run.values[0, :, run.column(v, k)].tolist()}
                 for k, c in enumerate(cities)} for s, v in SERIES.items()}
-
-
-def _num(v):
-    v = float(v)
-    return v if math.isfinite(v) else None
 
 
 # ------------------------------------------------------------------------------------------------

@@ -45,17 +45,18 @@ def failing_futures(model: Model, scenario: Scenario, goal: dict, work: Path, ru
     run, number of runs excluded as failed or implausible)."""
     import pandas as pd
 
-    from .ensemble import Samples, make_plan, open_runs, run_plan
+    from . import store
+    from .runner import make_plan, run_plan
     from ..present.goals import per_run
 
     plan = make_plan(model, scenario, runs=runs, seed=seed)
     run_plan(model, plan, work, workers=workers, progress=progress, say=say)
-    ds = open_runs(work)
+    ds = store.open_runs(work)
     keep = (ds["failed"].values == 0) & (ds["implausible"].values == 0)
     values, met = per_run(ds[[n for n in ds.data_vars if n not in ("failed", "implausible")]], [goal])[goal["id"]]
     if values is None:
         raise OutputError(f"the goal {goal['id']} cannot be evaluated on this scenario: {met}")
-    samples = Samples(work / "samples.bin", plan.runs, len(scenario.uncertain)).rows(0, plan.runs)
+    samples = store.samples(work, plan).rows(0, plan.runs)
     labels = [d.label or d.target for d in scenario.uncertain]
     inputs = pd.DataFrame(samples, columns=labels).loc[:, lambda df: ~df.columns.duplicated(keep="last")]
     inputs = inputs.loc[:, inputs.std() > 0]  # an input that does not vary cannot bound a box
@@ -130,7 +131,7 @@ def discover_outputs(model: Model, scenario: Scenario, folder: Path, options: Di
     from ..present import search_plots
     from ..errors import InputError, Problem, flag_error
     from ..present.goals import load_goals
-    from ..present.outputs import check_target, lock, make_work_folder, publish, write_json
+    from ..present.outputs import check_target, lock, sayer, staged, work_folder, write_json
 
     goals = {g["id"]: g for g in load_goals(scenario.goals)}
     if options.goal not in goals:
@@ -139,9 +140,9 @@ def discover_outputs(model: Model, scenario: Scenario, folder: Path, options: Di
         raise InputError(Problem(str(scenario.path), None, "uncertain", "no uncertain inputs: every future is the "
                                  "same and there is nothing to discover (use a scenario with an uncertain: block)"))
     goal = goals[options.goal]
-    say = (lambda *a: None) if options.quiet else (lambda *a: print(*a, flush=True))
+    say = sayer(options.quiet)
     check_target(folder, options.overwrite)
-    work = folder.parent / f".{folder.name}.discover"
+    work = work_folder(folder, "discover")
     with lock(folder):
         try:
             inputs, failed, excluded = failing_futures(model, scenario, goal, work, options.runs, options.seed,
@@ -156,17 +157,13 @@ def discover_outputs(model: Model, scenario: Scenario, folder: Path, options: Di
             else:
                 box = find_box(inputs, failed, options.density)
                 record.update(box=box, sentence=sentence(goal, box, base_rate))
-            out = make_work_folder(folder.parent / f".{folder.name}.tmp-discover")
-            try:
+            with staged(folder, options.overwrite) as out:
                 write_json(record, out / "discover.json")
                 if "box" in record:
                     search_plots.peeling(record["box"]["trajectory"], record["box"]["chosen"], out / "peeling.png",
                                          title=f"Where {goal['id']} fails ({len(failed)} futures): PRIM peeling")
                     _box_csv(record["box"], out / "box.csv")
                 (out / "report.md").write_text(_report(record), encoding="utf-8")
-                publish(out, folder, options.overwrite)
-            finally:
-                shutil.rmtree(out, ignore_errors=True)
             shutil.rmtree(work)
         except OSError as exc:
             raise OutputError(f"cannot write the discovery in {folder}: {exc.strerror or exc}") from None

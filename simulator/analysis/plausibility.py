@@ -1,6 +1,6 @@
 """Plausibility guards: each model variable may declare the range a sane run stays in (``plausible:`` in
 the model files). A run that leaves it is reported with the variable, city and year; ensembles flag such
-runs as they are stored (ensemble.Store.implausible), count them and leave them out of percentiles and
+runs as they are stored (store.Store.implausible), count them and leave them out of percentiles and
 probabilities, saying how many."""
 
 from __future__ import annotations

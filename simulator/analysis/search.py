@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from ..engine import InputRef, Model, simulate, to_dataset
-from .ensemble import Samples, apply
+from .sampling import Samples, apply
 from ..errors import OutputError
+from ..present.outputs import json_number
 from ..inputs.scenario import Distribution, Scenario, SearchSpec
 
 WORK_ENTRIES = {"manifest.json", "futures.bin", "futures.tmp", "state.pkl", "state.tmp"}
@@ -55,7 +56,8 @@ class Evaluator:
         chosen = [o.variable for o in self.spec.objectives if o.variable]
         self.record = recorded_variables(model, scenario, chosen, every_limit_variable=False)
         self.guarded = guarded(model, self.record)
-        self.levers = [Distribution(lever.target, "lever", {}, lever.element, lever.label) for lever in self.spec.levers]
+        self.levers = [Distribution(lever.target, "lever", {}, lever.element, lever.label)
+                       for lever in self.spec.levers]
         self.base = scenario.inputs(model)
         self.n_threads = n_threads
 
@@ -172,21 +174,10 @@ def with_options(spec: SearchSpec, options: SearchOptions) -> SearchSpec:
 def run_search(model: Model, scenario: Scenario, work: Path, spec: SearchSpec, workers=None, progress=True,
                say=print) -> dict:
     """Run (or resume) the search in ``work``; returns the record that search.json holds."""
-    from pymoo.algorithms.moo.nsga2 import NSGA2
-    from pymoo.core.evaluator import Evaluator as PymooEvaluator
     from pymoo.core.problem import Problem
-    from pymoo.problems.static import StaticProblem
     from tqdm import tqdm
 
-    from ..present.outputs import resume_or_start
-
-    wanted = manifest(scenario, spec)
-    if resume_or_start(work, wanted, WORK_ENTRIES, "a search", say):
-        Samples.write(work / "futures.bin", scenario.uncertain, spec.futures, spec.seed, sampling(scenario))
-        (work / "manifest.json").write_text(json.dumps(wanted))  # last: its presence means the setup is complete
-    futures = Samples(work / "futures.bin", spec.futures, len(scenario.uncertain)).rows(0, spec.futures)
-    evaluate = Evaluator(model, scenario, futures, n_threads=workers)
-
+    evaluate = Evaluator(model, scenario, draw_futures(work, scenario, spec, say), n_threads=workers)
     problem = Problem(n_var=len(spec.levers), n_obj=len(spec.objectives), n_ieq_constr=len(spec.constraints),
                       xl=0.0, xu=1.0)
     state_path = work / "state.pkl"
@@ -195,35 +186,14 @@ def run_search(model: Model, scenario: Scenario, work: Path, spec: SearchSpec, w
             state = pickle.load(fh)
         say(f"  resuming: {len(state['history'])} of {spec.generations} generations already done")
     else:
-        algorithm = NSGA2(pop_size=spec.population)
-        algorithm.setup(problem, termination=("n_gen", spec.generations), seed=spec.seed % 2**32, verbose=False)
-        reference = evaluate(None)
-        state = {"algorithm": algorithm, "history": [], "scale": None, "runs": 0, "seconds": 0.0,
-                 "reference": {"objectives": reference.objectives[0].tolist(),
-                               "probabilities": reference.probabilities[0].tolist(), "kept": int(reference.kept[0])}}
-    algorithm = state["algorithm"]
+        state = new_state(problem, spec, evaluate)
     bar = tqdm(total=spec.generations, initial=len(state["history"]), unit="generation", disable=not progress,
                desc="generations")
     try:
-        while algorithm.has_next():
+        while state["algorithm"].has_next():
             started = time.perf_counter()
-            population = algorithm.ask()
-            u = population.get("X")
-            scores = evaluate(lever_values(spec, u))
-            F, G = minimised(spec, scores.objectives), violations(spec, evaluate.goal_ids, scores.probabilities)
-            PymooEvaluator().eval(StaticProblem(problem, F=F, G=G) if len(spec.constraints) else
-                                  StaticProblem(problem, F=F), population)
-            algorithm.tell(infills=population)
-            finite = F[np.all(F < MISSING, axis=1)]
-            if state["scale"] is None and len(finite):  # the hypervolume's fixed frame: the first range seen
-                state["scale"] = (finite.min(axis=0).tolist(), finite.max(axis=0).tolist())
-            front = algorithm.opt.get("F")
-            feasible = algorithm.opt.get("FEAS").ravel() if len(spec.constraints) else np.ones(len(front), bool)
-            state["history"].append({"generation": len(state["history"]) + 1, "evaluations": len(u),
-                                     "hypervolume": hypervolume(front[feasible], *map(np.array, state["scale"]))
-                                     if state["scale"] else 0.0,
-                                     "feasible_in_front": int(feasible.sum()), "front_size": len(front)})
-            state["runs"] += len(u) * spec.futures
+            evaluations = run_generation(state, problem, spec, evaluate)
+            state["runs"] += evaluations * spec.futures
             state["seconds"] += time.perf_counter() - started
             tmp = work / "state.tmp"
             with open(tmp, "wb") as fh:
@@ -233,6 +203,57 @@ def run_search(model: Model, scenario: Scenario, work: Path, spec: SearchSpec, w
     finally:
         bar.close()
     return pareto_record(spec, evaluate, state)
+
+
+def draw_futures(work: Path, scenario: Scenario, spec: SearchSpec, say=print) -> np.ndarray:
+    """The futures every candidate is scored over, (futures x uncertain inputs): drawn once into ``work``
+    (kept when ``work`` was set up for the same search, which then resumes)."""
+    from ..present.outputs import resume_or_start
+
+    wanted = manifest(scenario, spec)
+    if resume_or_start(work, wanted, WORK_ENTRIES, "a search", say):
+        Samples.write(work / "futures.bin", scenario.uncertain, spec.futures, spec.seed, sampling(scenario))
+        (work / "manifest.json").write_text(json.dumps(wanted))  # last: its presence means the setup is complete
+    return Samples(work / "futures.bin", spec.futures, len(scenario.uncertain)).rows(0, spec.futures)
+
+
+def new_state(problem, spec: SearchSpec, evaluate: Evaluator) -> dict:
+    """A search not yet begun: NSGA-II set up for the seed, an empty history, and the scenario as written
+    scored over the futures (the reference the policies are read against)."""
+    from pymoo.algorithms.moo.nsga2 import NSGA2
+
+    algorithm = NSGA2(pop_size=spec.population)
+    algorithm.setup(problem, termination=("n_gen", spec.generations), seed=spec.seed % 2**32, verbose=False)
+    reference = evaluate(None)
+    return {"algorithm": algorithm, "history": [], "scale": None, "runs": 0, "seconds": 0.0,
+            "reference": {"objectives": reference.objectives[0].tolist(),
+                          "probabilities": reference.probabilities[0].tolist(), "kept": int(reference.kept[0])}}
+
+
+def run_generation(state: dict, problem, spec: SearchSpec, evaluate: Evaluator) -> int:
+    """One generation: NSGA-II's candidates scored over the futures and told to it, and the hypervolume of
+    its feasible front added to the history. Returns the number of candidates scored."""
+    from pymoo.core.evaluator import Evaluator as PymooEvaluator
+    from pymoo.problems.static import StaticProblem
+
+    algorithm = state["algorithm"]
+    population = algorithm.ask()
+    u = population.get("X")
+    scores = evaluate(lever_values(spec, u))
+    F, G = minimised(spec, scores.objectives), violations(spec, evaluate.goal_ids, scores.probabilities)
+    PymooEvaluator().eval(StaticProblem(problem, F=F, G=G) if len(spec.constraints) else
+                          StaticProblem(problem, F=F), population)
+    algorithm.tell(infills=population)
+    finite = F[np.all(F < MISSING, axis=1)]
+    if state["scale"] is None and len(finite):  # the hypervolume's fixed frame: the first range seen
+        state["scale"] = (finite.min(axis=0).tolist(), finite.max(axis=0).tolist())
+    front = algorithm.opt.get("F")
+    feasible = algorithm.opt.get("FEAS").ravel() if len(spec.constraints) else np.ones(len(front), bool)
+    state["history"].append({"generation": len(state["history"]) + 1, "evaluations": len(u),
+                             "hypervolume": hypervolume(front[feasible], *map(np.array, state["scale"]))
+                             if state["scale"] else 0.0,
+                             "feasible_in_front": int(feasible.sum()), "front_size": len(front)})
+    return len(u)
 
 
 def lever_values(spec: SearchSpec, u: np.ndarray) -> np.ndarray:
@@ -260,8 +281,8 @@ def pareto_record(spec: SearchSpec, evaluate: Evaluator, state: dict) -> dict:
     for i in rank:
         policies.append({
             "levers": {lever.label: float(values[i, j]) for j, lever in enumerate(spec.levers)},
-            "objectives": {o.label: _finite(scores.objectives[i, k]) for k, o in enumerate(spec.objectives)},
-            "probabilities": {gid: _finite(scores.probabilities[i, g]) for g, gid in enumerate(evaluate.goal_ids)},
+            "objectives": {o.label: json_number(scores.objectives[i, k]) for k, o in enumerate(spec.objectives)},
+            "probabilities": {gid: json_number(scores.probabilities[i, g]) for g, gid in enumerate(evaluate.goal_ids)},
             "futures_kept": int(scores.kept[i]),
             "constraints_met": bool(met[i]),
         })
@@ -273,18 +294,15 @@ def pareto_record(spec: SearchSpec, evaluate: Evaluator, state: dict) -> dict:
                        for o in spec.objectives],
         "constraints": [{"goal": goal, "at_least": least} for goal, least in spec.constraints],
         "futures": spec.futures, "generations": spec.generations, "population": spec.population, "seed": spec.seed,
-        "as_written": {"objectives": {o.label: _finite(v) for o, v in zip(spec.objectives, reference["objectives"])},
-                       "probabilities": {gid: _finite(p) for gid, p in zip(evaluate.goal_ids, reference["probabilities"])},
+        "as_written": {"objectives": {o.label: json_number(v)
+                                      for o, v in zip(spec.objectives, reference["objectives"])},
+                       "probabilities": {gid: json_number(p)
+                                         for gid, p in zip(evaluate.goal_ids, reference["probabilities"])},
                        "futures_kept": reference["kept"]},
         "pareto": policies,
         "history": state["history"],
         "runs": state["runs"], "seconds": state["seconds"],
     }
-
-
-def _finite(x):
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -294,27 +312,23 @@ def _finite(x):
 def search_outputs(model: Model, scenario: Scenario, folder: Path, options: SearchOptions) -> int:
     """``simulate search``: run (or resume) the search and write its outputs into ``folder``."""
     from ..errors import InputError, Problem
-    from ..present.outputs import check_target, lock, make_work_folder, publish
+    from ..present.outputs import check_target, lock, sayer, staged, work_folder
 
     if scenario.search is None:
         raise InputError(Problem(str(scenario.path), None, "search", "the scenario has no search: block (levers, "
                                                                       "objectives; README, \"Policy search\")"))
     spec = with_options(scenario.search, options)
-    say = (lambda *a: None) if options.quiet else (lambda *a: print(*a, flush=True))
+    say = sayer(options.quiet)
     check_target(folder, options.overwrite)
-    work = folder.parent / f".{folder.name}.search"
+    work = work_folder(folder, "search")
     with lock(folder):
         say(f"{scenario.name}: search of {len(spec.levers)} levers, {spec.population} policies a generation x "
             f"{spec.futures} futures x {spec.generations} generations (NSGA-II, seed {spec.seed})")
         try:
             record = run_search(model, scenario, work, spec, workers=options.workers, progress=not options.quiet,
                                 say=say)
-            out = make_work_folder(folder.parent / f".{folder.name}.tmp-{os.getpid()}")
-            try:
+            with staged(folder, options.overwrite) as out:
                 write_search(record, scenario, model, out)
-                publish(out, folder, options.overwrite)
-            finally:
-                shutil.rmtree(out, ignore_errors=True)
             shutil.rmtree(work)
         except OSError as exc:  # the finished generations stay in the work folder: the same command resumes
             raise OutputError(f"cannot write the search in {work}: {exc.strerror or exc}; free room or fix it and "

@@ -32,6 +32,8 @@ def _number(x: float) -> str:
 
 
 class _Writer:
+    """Writes the model's declarations as Vensim text, subscripted or (``flat``) one variable per element."""
+
     def __init__(self, model: Model, flat: bool):
         self.model, self.flat, self.spec = model, flat, model.spec
 
@@ -110,12 +112,16 @@ class _Writer:
         raise TypeError(f"{f} has no Vensim export")
 
     # -- whole equations -----------------------------------------------------------------------
+    def elements(self, dims):
+        """Every element of ``dims``, as tuples of element names in C order (the order of the arrays)."""
+        return itertools.product(*(self.spec.elements(d) for d in dims))
+
     def indexes(self, dims, by_element=()):
         """(left-hand-side index, expression environment) for each equation a variable needs: one per
         element in flat mode, else one per element of the dims in ``by_element`` (those read through a
         shifted index, which Vensim writes element by element) with the other dims as subscripts."""
         unrolled = dims if self.flat else [d for d in dims if d in by_element]
-        for combo in itertools.product(*(self.spec.elements(d) for d in unrolled)):
+        for combo in self.elements(unrolled):
             index = {d: d for d in dims} | dict(zip(unrolled, combo))
             yield index, dict(index)
 
@@ -123,6 +129,120 @@ class _Writer:
         units = "Dmnl" if units == "1" else units
         doc = " ".join(doc.split()).replace("~", "-").replace("|", "/")
         return f"{lhs}=\n\t{rhs}\n\t~\t{units}\n\t~\t{doc}\n\t|\n"
+
+    @staticmethod
+    def table_block(lhs: str, xs, ys, units: str, doc: str) -> str:
+        """A lookup table defined on its own (called like a function)."""
+        return f"{lhs}(\n\t{_table(xs, ys)})\n\t~\t{units}\n\t~\t{' '.join(doc.split())}\n\t|\n"
+
+    def position(self, dims, index: dict) -> tuple[int, ...]:
+        """The array position of an index whose every dim is at an element."""
+        return tuple(self.spec.elements(d).index(index[d]) for d in dims)
+
+    def start_value(self, values: np.ndarray, dims, index: dict) -> str:
+        """A start value as Vensim text: one number (flat, or scalar) or a subscripted table (of the dims still
+        subscripted at ``index``; those written element by element are taken at their element)."""
+        if self.flat or not dims:
+            return _number(values[self.position(dims, index)] if dims else values)
+        values = values[tuple(slice(None) if index[d] == d else self.spec.elements(d).index(index[d]) for d in dims)]
+        if values.ndim == 0:
+            return _number(values)
+        return ";".join(",".join(_number(x) for x in row) for row in _rows(values))
+
+    # -- one declaration -----------------------------------------------------------------------
+    def subscript_ranges(self) -> list[str]:
+        """Each dimension as a subscript range, and each alias as an equivalent range."""
+        return ([f"{dim}:\n\t{', '.join(elements)}\n\t~\t\n\t~\tdimension {dim}\n\t|\n"
+                 for dim, elements in self.spec.dims.items()]
+                + [f"{alias} <-> {base}\n\t~\t\n\t~\ta second index over {base}\n\t|\n"
+                   for alias, base in self.spec.aliases.items()])
+
+    def variable(self, var, inputs: Inputs, start: dict[str, np.ndarray]) -> list[str]:
+        """The equations of one declared variable, with the scenario's inputs and the start state."""
+        doc = var.doc + (f" Source: {var.source}" if var.source else "")
+        if var.kind == "parameter":
+            return self.parameter(var, np.asarray(inputs.parameter(var.name)[0], dtype=float), doc)
+        if var.kind == "series":
+            multipliers = np.asarray(inputs.parameter(InputRef(var.name, multiplier=True))[0], dtype=float).ravel()
+            return self.series(var, [(xs, ys * m) for (xs, ys), m in zip(inputs.series[var.name], multipliers)], doc)
+        if var.kind == "lookup":
+            return [self.table_block(self.name(var.name, dict(zip(var.dims, combo))), xs, ys, var.units, doc)
+                    for combo, (xs, ys) in zip(self.elements(var.dims), inputs.lookups[var.name])]
+        if var.kind == "stock":
+            return self.stock(var, start[var.name], doc)
+        return self.equation(var, start, doc)  # aux, flow
+
+    def parameter(self, var, values: np.ndarray, doc: str) -> list[str]:
+        """A constant per element (flat or scalar), or one subscripted table of numbers."""
+        if self.flat or not var.dims:
+            return [self.block(self.name(var.name, index), _number(values[self.position(var.dims, index)]),
+                               var.units, doc) for index, _ in self.indexes(var.dims)]
+        text = ";\n\t".join(", ".join(_number(x) for x in row) for row in _rows(values))
+        text += ";" if values.ndim > 1 else ""
+        return [self.block(self.name(var.name, {d: d for d in var.dims}), text, var.units, doc)]
+
+    def series(self, var, tables: list, doc: str) -> list[str]:
+        """A time path read by calendar year from its points (``tables``, per element, multipliers applied)."""
+        if self.flat or not var.dims:
+            return [self.block(self.name(var.name, index), _lookup(*tables[k]), var.units, doc)
+                    for k, (index, _) in enumerate(self.indexes(var.dims))]
+        # a subscripted lookup table of Time, one table per element, then one equation reading it
+        # (PySD 3.14 mistranslates a WITH LOOKUP shared by a range, and per-element WITH LOOKUPs
+        # give object arrays that break its integration)
+        parts = []
+        for combo, (xs, ys) in zip(self.elements(var.dims), tables):
+            if len(xs) == 1:
+                xs, ys = np.array([xs[0], xs[0] + 1.0]), np.array([ys[0], ys[0]])
+            parts.append(self.table_block(f"{var.name}_path[{', '.join(combo)}]", xs, ys, var.units,
+                                          f"time path of {var.name}"))
+        dims = ", ".join(var.dims)
+        parts.append(self.block(f"{var.name}[{dims}]", f"{var.name}_path[{dims}]({CALENDAR_YEAR})", var.units, doc))
+        return parts
+
+    def stock(self, var, start: np.ndarray, doc: str) -> list[str]:
+        """INTEG of the stock's rate from its start-year value (subscripted: a constant of its own)."""
+        parts = []
+        for index, env in self.indexes(var.dims, _shifted_dims(var)):
+            if var.rate is not None:
+                rate = self.expr(var.rate, env)
+            else:
+                ins = " + ".join(self.ref(ex.Ref(f), env) for f in var.inflows) or "0"
+                outs = " + ".join(self.ref(ex.Ref(f), env) for f in var.outflows)
+                rate = f"{ins} - ({outs})" if outs else ins
+            initial = self.start_value(start, var.dims, index)
+            if not self.flat and var.dims:  # a subscripted constant of its own: INTEG takes no list
+                parts.append(self.block(self.name(f"{var.name}_start", index), initial, var.units,
+                                        f"start-year value of {var.name}: {self.expr(var.initial, env)}"))
+                initial = self.name(f"{var.name}_start", index)
+            parts.append(self.block(self.name(var.name, index), f"INTEG({rate}, {initial})", var.units,
+                                    f"{doc} Initial value: {self.expr(var.initial, env)}, at the start year."))
+        return parts
+
+    def equation(self, var, start: dict[str, np.ndarray], doc: str) -> list[str]:
+        """An auxiliary or flow; an initial() value is written as the number the engine computes."""
+        parts = []
+        units = var.units or str(self.model.units.get(var.name, "Dmnl"))
+        for index, env in self.indexes(var.dims, _shifted_dims(var)):
+            rhs = self.expr(var.equation, env)
+            if var.hidden_kind == "initial":
+                doc = f"the start-year value of {rhs}"
+                rhs = self.start_value(start[var.name], var.dims, index)
+            parts.append(self.block(self.name(var.name, index), rhs, units, doc or var.name))
+        return parts
+
+    def control(self, grid) -> list[str]:
+        """The simulation control: start, end, saving interval and step."""
+        return [".Control\n********************************************************\n\t~\n\t\tSimulation Control "
+                "Parameters\n\t|\n",
+                self.block("FINAL TIME  ", _number(grid.end), "year", "The final time for the simulation."),
+                self.block("INITIAL TIME  ", _number(grid.start), "year", "The initial time for the simulation."),
+                self.block("SAVEPER  ", _number(grid.save), "year [0,?]", "The frequency with which output is stored."),
+                self.block("TIME STEP  ", _number(grid.dt), "year [0,?]", "The time step for the simulation.")]
+
+
+def _rows(values: np.ndarray) -> np.ndarray:
+    """An array of numbers as the rows of a Vensim table: its last dim across, the others down."""
+    return values.reshape(-1, values.shape[-1]) if values.ndim > 1 else values[None, :]
 
 
 def _shifted_dims_of(tree) -> set[str]:
@@ -146,24 +266,16 @@ def _table(xs, ys) -> str:
 # Time paths are read by calendar year (simulator.engine.inputs.calendar_year): during a step starting
 # at Time, the year INTEGER(Time) + 1, which is what Vensim's Euler step evaluates.
 CALENDAR_YEAR = "INTEGER(Time) + 1"
+# what Vensim expects after the equations: an empty sketch
+SKETCH = ("\\\\\\---/// Sketch information - do not modify anything except names\nV300  Do not put anything below "
+          "this section - it will be ignored\n*View 1\n$192-192-192,0,Times New Roman|12||0-0-0|0-0-0|0-0-255|"
+          "-1--1--1|-1--1--1|96,96,100,0\n///---\\\\\\\n:L<%^E!@\n")
 
 
 def _lookup(xs, ys) -> str:
     if len(xs) == 1:  # a constant path
         return _number(ys[0])
     return f"WITH LOOKUP({CALENDAR_YEAR}, ({_table(xs, ys)}))"
-
-
-def _at(values: np.ndarray, dims, index: dict, spec, flat: bool) -> str:
-    """A start value as Vensim text: one number (flat, or scalar) or a subscripted table (of the dims still
-    subscripted at ``index``; those written element by element are taken at their element)."""
-    if flat or not dims:
-        return _number(values[tuple(spec.elements(d).index(index[d]) for d in dims)] if dims else values)
-    values = values[tuple(slice(None) if index[d] == d else spec.elements(d).index(index[d]) for d in dims)]
-    if values.ndim == 0:
-        return _number(values)
-    rows = values.reshape(-1, values.shape[-1]) if values.ndim > 1 else values[None, :]
-    return ";".join(",".join(_number(x) for x in row) for row in rows)
 
 
 def start_state(model: Model, scenario: Scenario, inputs: Inputs) -> dict[str, np.ndarray]:
@@ -187,83 +299,10 @@ def to_vensim(model: Model, scenario: Scenario, inputs: Inputs | None = None, fl
     inputs = inputs or scenario.inputs(model)
     start = start_state(model, scenario, inputs)
     w = _Writer(model, flat)
-    spec = model.spec
-    parts = ["{UTF-8}\n"]
-    if not flat:
-        for dim, elements in spec.dims.items():
-            parts.append(f"{dim}:\n\t{', '.join(elements)}\n\t~\t\n\t~\tdimension {dim}\n\t|\n")
-        for alias, base in spec.aliases.items():
-            parts.append(f"{alias} <-> {base}\n\t~\t\n\t~\ta second index over {base}\n\t|\n")
-    for name, var in model.variables.items():
-        doc = var.doc + (f" Source: {var.source}" if var.source else "")
-        if var.kind == "parameter":
-            values = np.asarray(inputs.parameter(name)[0], dtype=float)
-            if flat or not var.dims:
-                for index, _ in w.indexes(var.dims):
-                    pos = tuple(spec.elements(d).index(index[d]) for d in var.dims)
-                    parts.append(w.block(w.name(name, index), _number(values[pos]), var.units, doc))
-            else:
-                rows = values.reshape(-1, values.shape[-1]) if values.ndim > 1 else values[None, :]
-                text = ";\n\t".join(", ".join(_number(x) for x in row) for row in rows) + (";" if values.ndim > 1 else "")
-                parts.append(w.block(w.name(name, {d: d for d in var.dims}), text, var.units, doc))
-        elif var.kind == "series":
-            points = inputs.series[name]
-            multipliers = np.asarray(inputs.parameter(InputRef(name, multiplier=True))[0], dtype=float).ravel()
-            tables = [(xs, ys * m) for (xs, ys), m in zip(points, multipliers)]
-            if flat or not var.dims:
-                for k, (index, _) in enumerate(w.indexes(var.dims)):
-                    parts.append(w.block(w.name(name, index), _lookup(*tables[k]), var.units, doc))
-            else:
-                # a subscripted lookup table of Time, one table per element, then one equation reading it
-                # (PySD 3.14 mistranslates a WITH LOOKUP shared by a range, and per-element WITH LOOKUPs
-                # give object arrays that break its integration)
-                for k, combo in enumerate(itertools.product(*(spec.elements(d) for d in var.dims))):
-                    xs, ys = tables[k]
-                    if len(xs) == 1:
-                        xs, ys = np.array([xs[0], xs[0] + 1.0]), np.array([ys[0], ys[0]])
-                    parts.append(f"{name}_path[{', '.join(combo)}](\n\t{_table(xs, ys)})\n\t~\t{var.units}\n"
-                                 f"\t~\ttime path of {name}\n\t|\n")
-                dims = ", ".join(var.dims)
-                parts.append(w.block(f"{name}[{dims}]", f"{name}_path[{dims}]({CALENDAR_YEAR})", var.units, doc))
-        elif var.kind == "lookup":
-            for k, combo in enumerate(itertools.product(*(spec.elements(d) for d in var.dims))):
-                xs, ys = inputs.lookups[name][k]
-                parts.append(f"{w.name(name, dict(zip(var.dims, combo)))}(\n\t{_table(xs, ys)})\n\t~\t{var.units}\n"
-                             f"\t~\t{' '.join(doc.split())}\n\t|\n")
-        elif var.kind == "stock":
-            for index, env in w.indexes(var.dims, _shifted_dims(var)):
-                if var.rate is not None:
-                    rate = w.expr(var.rate, env)
-                else:
-                    ins = " + ".join(w.ref(ex.Ref(f), env) for f in var.inflows) or "0"
-                    outs = " + ".join(w.ref(ex.Ref(f), env) for f in var.outflows)
-                    rate = f"{ins} - ({outs})" if outs else ins
-                initial = _at(start[name], var.dims, index, spec, flat)
-                if not flat and var.dims:  # a subscripted constant of its own: INTEG takes no list
-                    parts.append(w.block(w.name(f"{name}_start", index), initial, var.units,
-                                         f"start-year value of {name}: {w.expr(var.initial, env)}"))
-                    initial = w.name(f"{name}_start", index)
-                parts.append(w.block(w.name(name, index), f"INTEG({rate}, {initial})", var.units,
-                                     f"{doc} Initial value: {w.expr(var.initial, env)}, at the start year."))
-        else:  # aux, flow
-            for index, env in w.indexes(var.dims, _shifted_dims(var)):
-                rhs = w.expr(var.equation, env)
-                if var.hidden_kind == "initial":
-                    doc = f"the start-year value of {rhs}"
-                    rhs = _at(start[name], var.dims, index, spec, flat)
-                units = var.units or str(model.units.get(name, "Dmnl"))
-                parts.append(w.block(w.name(name, index), rhs, units, doc or var.name))
-    g = scenario.time
-    parts.append(".Control\n********************************************************\n\t~\n\t\tSimulation Control "
-                 "Parameters\n\t|\n")
-    parts.append(w.block("FINAL TIME  ", _number(g.end), "year", "The final time for the simulation."))
-    parts.append(w.block("INITIAL TIME  ", _number(g.start), "year", "The initial time for the simulation."))
-    parts.append(w.block("SAVEPER  ", _number(g.save), "year [0,?]", "The frequency with which output is stored."))
-    parts.append(w.block("TIME STEP  ", _number(g.dt), "year [0,?]", "The time step for the simulation."))
-    parts.append("\\\\\\---/// Sketch information - do not modify anything except names\nV300  Do not put anything below "
-                 "this section - it will be ignored\n*View 1\n$192-192-192,0,Times New Roman|12||0-0-0|0-0-0|0-0-255|"
-                 "-1--1--1|-1--1--1|96,96,100,0\n///---\\\\\\\n:L<%^E!@\n")
-    return "\n".join(parts)
+    parts = ["{UTF-8}\n"] + ([] if flat else w.subscript_ranges())
+    for var in model.variables.values():
+        parts += w.variable(var, inputs, start)
+    return "\n".join(parts + w.control(scenario.time) + [SKETCH])
 
 
 def write_vensim(model: Model, scenario: Scenario, out: Path, flat: bool = False, overwrite: bool = False) -> str:

@@ -1,6 +1,7 @@
 """The hard limits, declared once: the model variables that describe each limit and the policy paths that
-set its allowance. The report, the plots, the terminal summary and the dynamic shadow prices derive their
-lists from ``LIMITS``; every name here is a variable declared in ``simulator/model/*.yaml`` (tested)."""
+set its allowance. The report, the plots, the terminal summary, the dynamic shadow prices and the ensembles
+(what they record, the share of runs in which each limit binds) derive their lists from ``LIMITS``; every
+name here is a variable declared in ``simulator/model/*.yaml`` (tested)."""
 
 from __future__ import annotations
 

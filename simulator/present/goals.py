@@ -32,6 +32,12 @@ def load_goals(choice: GoalChoice | None = None) -> list[dict]:
     return goals
 
 
+def indicator_variables(goals: list[dict]) -> list[str]:
+    """The model variables the goals' indicators read, in the goals' order, each once."""
+    return list(dict.fromkeys(g["indicator"][k] for g in goals for k in ("variable", "numerator", "denominator")
+                              if g["indicator"].get(k)))
+
+
 def indicator(ds: xr.Dataset, spec: dict) -> tuple[xr.DataArray | None, str]:
     """The indicator of one goal, per run if the Dataset has runs; (None, reason) if not computable."""
     kind = spec["kind"]

@@ -18,6 +18,7 @@ write is an OutputError naming the path (the CLI exits 2).
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -98,6 +99,11 @@ def _existing_parent(path: Path) -> Path:
     return probe
 
 
+def free_bytes(folder: Path) -> int:
+    """The room left on the disk ``folder`` would be written to (it need not exist yet)."""
+    return shutil.disk_usage(_existing_parent(Path(folder).absolute())).free
+
+
 @contextmanager
 def lock(folder: Path):
     """Hold ``.<folder>.lock`` beside the folder for the duration of the block."""
@@ -139,16 +145,31 @@ def staging(folder: Path, overwrite: bool = False):
     folder = Path(folder)
     check_target(folder, overwrite)
     with lock(folder):
-        tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"  # unique while the lock is held
         try:
-            make_work_folder(tmp)
-            yield tmp
-            publish(tmp, folder, overwrite)
+            with staged(folder, overwrite) as tmp:
+                yield tmp
         except OSError as exc:
             raise OutputError(f"cannot write the outputs in {folder}: {exc.strerror or exc}"
                               + (f" ({exc.filename})" if exc.filename else "")) from None
-        finally:  # also when a signal arrived between making the folder and using it
-            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def staged(folder: Path, overwrite: bool = False):
+    """Yield a temporary folder beside ``folder`` whose contents are published into it when the block ends
+    without an error; the temporary folder is removed in any case. The caller holds ``lock(folder)``."""
+    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"  # unique while the lock is held
+    try:
+        make_work_folder(tmp)
+        yield tmp
+        publish(tmp, folder, overwrite)
+    finally:  # also when a signal arrived between making the folder and using it
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def work_folder(folder: Path, job: str) -> Path:
+    """Where a long job (an ensemble, a search) keeps its work beside its output folder while it runs, so
+    that the same command resumes it."""
+    return folder.parent / f".{folder.name}.{job}"
 
 
 def make_work_folder(path: Path) -> Path:
@@ -227,6 +248,21 @@ def write_csv(ds: xr.Dataset, folder: Path):
         description = da.attrs.get("description", "").replace('"', "'")
         index.append(f'{name},{units},"{description}"')
     (folder / "variables.csv").write_text("\n".join(index) + "\n", encoding="utf-8")
+
+
+def json_number(x) -> float | None:
+    """A number for a JSON record: None where it is not finite (JSON has no NaN or infinity)."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def sayer(quiet: bool):
+    """A ``say`` for a command's progress lines: printed at once, or nothing when ``quiet``."""
+    return silent if quiet else (lambda *lines: print(*lines, flush=True))
+
+
+def silent(*lines):
+    """A ``say`` that prints nothing."""
 
 
 def write_json(data, path: Path):

@@ -75,6 +75,14 @@ def _plain_y(ax):
     ax.ticklabel_format(axis="y", useOffset=False, style="plain")
 
 
+def _panel_axes(ax, times, labelsize: float):
+    """A time panel's axes: small tick labels, a light grid, calendar years along x, no offset on y."""
+    ax.tick_params(labelsize=labelsize)
+    ax.grid(alpha=0.3)
+    _years(ax, times)
+    _plain_y(ax)
+
+
 def _city_groups(da: xr.DataArray, cities: list[str]) -> list[tuple[str, list[str]]]:
     """All cities in one panel, or, where one city dwarfs the others (coal in Ordos), that city in a panel of
     its own and the others together, so that neither is flattened. Returns (panel label, cities) pairs."""
@@ -108,10 +116,7 @@ def trajectories(ds: xr.Dataset, variables=PANELS, path=None, title: str = ""):
                 ax.plot(time, ds[line].sel(city=city) / factor, color=colour, lw=1.0, ls=style)
         ax.set_title(title_of(name) + (f": {group_label}" if group_label else ""), fontsize=10)
         ax.set_ylabel(units, fontsize=8)
-        ax.tick_params(labelsize=8)
-        ax.grid(alpha=0.3)
-        _years(ax, time)
-        _plain_y(ax)
+        _panel_axes(ax, time, labelsize=8)
         if lines:  # what each line style means in this panel
             styles = [plt.Line2D([], [], color="grey", lw=1.8)] + [plt.Line2D([], [], color="grey", ls=s)
                                                                   for _, s, _ in lines]
@@ -375,10 +380,7 @@ def fan_chart(percentiles: xr.Dataset, variables=("population", "gdp", "co2", "w
                         lw=1.0, ls="-.")
                 drawn.add("deterministic run")
             ax.set_title(f"{title_of(name)}: {city.capitalize()}", fontsize=9)
-            ax.tick_params(labelsize=7)
-            ax.grid(alpha=0.3)
-            _years(ax, time)
-            _plain_y(ax)
+            _panel_axes(ax, time, labelsize=7)
         row[0].set_ylabel(units, fontsize=8)
     handles = [Patch(color="grey", alpha=alpha, lw=0) for alpha in BAND_ALPHAS.values()]
     labels = list(BAND_ALPHAS)
@@ -418,11 +420,8 @@ def calibration_fit(config, result, path=None):
             ax.plot(d.year, d.simulated / factor, "--", color=colour, lw=1.0, marker="x" if single else None, ms=6,
                     label="model before calibration")
             ax.set_title(f"{title_of(target.variable)}: {city.capitalize()}", fontsize=9)
-            ax.tick_params(labelsize=7)
-            ax.grid(alpha=0.3)
-            _years(ax, years)
+            _panel_axes(ax, years, labelsize=7)
             ax.set_xlim(years[0] - 0.5, years[-1] + 0.5)  # room for the dots at the window's ends
-            _plain_y(ax)
         row[0].set_ylabel(units, fontsize=8)
     handles = [plt.Line2D([], [], ls="", marker="o", color="black", ms=3.5),
                plt.Line2D([], [], color="grey", lw=1.8, marker="D", ms=4),

@@ -65,12 +65,11 @@ def parallel_coordinates(record: dict, path: Path, title: str):
     sm = plt.cm.ScalarMappable(cmap=cmap)
     fig.colorbar(sm, ax=ax, label=f"{objectives[0]['label']} (worst to best)", ticks=[], fraction=0.03, pad=0.02)
     ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def convergence(record: dict, path: Path, title: str):
+    """The hypervolume of the feasible front by generation."""
     plt = _pyplot()
     history = record["history"]
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -80,9 +79,7 @@ def convergence(record: dict, path: Path, title: str):
     ax.set_title(title)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def peeling(trajectory: list[dict], chosen: int, path: Path, title: str):
@@ -103,9 +100,14 @@ def peeling(trajectory: list[dict], chosen: int, path: Path, title: str):
     ax.set_title(title)
     ax.legend(loc="lower left")
     ax.grid(alpha=0.3)
+    _save(fig, path)
+
+
+def _save(fig, path: Path):
+    """Lay the figure out, write it as PNG and close it."""
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _pyplot().close(fig)
 
 
 def number(value, label: str, digits: int = 3) -> str:
