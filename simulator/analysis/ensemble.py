@@ -1,13 +1,11 @@
-"""The Monte Carlo commands: ``simulate SCENARIO`` on a scenario with uncertain inputs (an ensemble, run or
-resumed in a work folder, then summarised into its output folder), ``simulate sensitivity`` (Sobol indices),
-and ``run_ensemble`` for notebooks. Each ties sampling, running, storing and summarising (sampling.py,
-runner.py, store.py, summary.py, sensitivity.py) to the outputs.
+"""The Monte Carlo command: ``simulate SCENARIO`` on a scenario with uncertain inputs (an ensemble, run or
+resumed in a work folder, then summarised into its output folder), and ``run_ensemble`` for notebooks. Each ties
+sampling, running, storing and summarising (sampling.py, runner.py, store.py, summary.py) to the outputs.
 """
 
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import numpy as np
 from ..engine import Model
 from ..errors import InputError, OutputError, Problem, flag_error
 from ..inputs.scenario import Scenario
-from . import sensitivity, store
+from . import store
 from .runner import Plan, estimate_bytes, make_plan, run_plan
 from .summary import summarise
 
@@ -138,50 +136,6 @@ def write_summaries(model: Model, plan: Plan, work: Path):
                     deterministic=central)
     plots.goal_dashboard(goals, path=work / "goals.png", title=f"Plan goals: {scenario.name} ({plan.runs} runs)")
     return summary, goals
-
-
-def sensitivity_outputs(model: Model, scenario: Scenario, folder: Path, runs: int = 512, seed: int = 0,
-                        overwrite: bool = False, quiet: bool = False) -> int:
-    """Sobol indices of every goal indicator over the scenario's uncertain inputs, written into ``folder``."""
-    import pandas as pd
-
-    from ..present import plots
-    from ..present.goals import load_goals
-    from ..present.outputs import check_target, sayer, staging, write_json
-
-    check_target(folder, overwrite)
-    if not scenario.uncertain:
-        raise InputError(Problem(str(scenario.path), None, "uncertain",
-                                 "no uncertain inputs: add an uncertain: block (e.g. assumed_parameters: uniform)"))
-    say = sayer(quiet)
-    goals = load_goals(scenario.goals)
-    evaluate = sensitivity.GoalIndicators(model, scenario, goals, progress=not quiet)
-    names = evaluate.names
-    n_runs = runs * (len(names) + 2)
-    say(f"{scenario.name}: Sobol indices of {len(goals)} goal indicators over {len(names)} inputs, "
-        f"N = {runs} ({n_runs} runs) ...")
-    started = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        indices = sensitivity.sobol_indices(evaluate, names, runs, seed)
-    elapsed = time.perf_counter() - started
-    rows = sensitivity.index_rows(indices, goals, names)
-    table = pd.DataFrame(rows)
-    warning = sensitivity.precision_warning(table, runs)
-    if warning:
-        say(f"warning: {warning}")
-    with staging(folder, overwrite) as tmp:
-        table.to_csv(tmp / "sobol.csv", index=False)
-        write_json({"scenario": scenario.name, "N": runs, "runs": n_runs, "failed_runs": evaluate.failed,
-                    "seconds": elapsed, "warning": warning, "indices": rows}, tmp / "sobol.json")
-        plots.sobol_bars(table, path=tmp / "sobol.png", title=f"Sobol indices: {scenario.name} (N = {runs})")
-        (tmp / "report.md").write_text(sensitivity.report(scenario, goals, table, runs, n_runs, evaluate.failed,
-                                                          elapsed, warning), encoding="utf-8")
-    say(f"done in {elapsed:.1f} s; outputs in {folder}/")
-    for goal in goals:
-        top = sensitivity.most_influential(table, goal["id"], 3)
-        say(f"  {goal['id']:<30} " + ", ".join(f"{r.input} (ST {r.ST:.2f})" for r in top.itertuples()))
-    return 0
 
 
 # ------------------------------------------------------------------------------------------------

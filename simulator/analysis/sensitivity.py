@@ -3,6 +3,10 @@ inputs (Saltelli sampling, SALib), and the table and report of them."""
 
 from __future__ import annotations
 
+import time
+import warnings
+from pathlib import Path
+
 import numpy as np
 
 from ..engine import Model, simulate, to_dataset
@@ -105,3 +109,48 @@ def report(scenario: Scenario, goals: list[dict], table, runs: int, n_runs: int,
                   for r in most_influential(table, goal["id"], 8).itertuples()]
         lines.append("")
     return "\n".join(lines)
+
+
+def sensitivity_outputs(model: Model, scenario: Scenario, folder: Path, runs: int = 512, seed: int = 0,
+                        overwrite: bool = False, quiet: bool = False) -> int:
+    """Sobol indices of every goal indicator over the scenario's uncertain inputs, written into ``folder``."""
+    import pandas as pd
+
+    from ..errors import InputError, Problem
+    from ..present import plots
+    from ..present.goals import load_goals
+    from ..present.outputs import check_target, sayer, staging, write_json
+
+    check_target(folder, overwrite)
+    if not scenario.uncertain:
+        raise InputError(Problem(str(scenario.path), None, "uncertain",
+                                 "no uncertain inputs: add an uncertain: block (e.g. assumed_parameters: uniform)"))
+    say = sayer(quiet)
+    goals = load_goals(scenario.goals)
+    evaluate = GoalIndicators(model, scenario, goals, progress=not quiet)
+    names = evaluate.names
+    n_runs = runs * (len(names) + 2)
+    say(f"{scenario.name}: Sobol indices of {len(goals)} goal indicators over {len(names)} inputs, "
+        f"N = {runs} ({n_runs} runs) ...")
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        indices = sobol_indices(evaluate, names, runs, seed)
+    elapsed = time.perf_counter() - started
+    rows = index_rows(indices, goals, names)
+    table = pd.DataFrame(rows)
+    warning = precision_warning(table, runs)
+    if warning:
+        say(f"warning: {warning}")
+    with staging(folder, overwrite) as tmp:
+        table.to_csv(tmp / "sobol.csv", index=False)
+        write_json({"scenario": scenario.name, "N": runs, "runs": n_runs, "failed_runs": evaluate.failed,
+                    "seconds": elapsed, "warning": warning, "indices": rows}, tmp / "sobol.json")
+        plots.sobol_bars(table, path=tmp / "sobol.png", title=f"Sobol indices: {scenario.name} (N = {runs})")
+        (tmp / "report.md").write_text(report(scenario, goals, table, runs, n_runs, evaluate.failed, elapsed,
+                                               warning), encoding="utf-8")
+    say(f"done in {elapsed:.1f} s; outputs in {folder}/")
+    for goal in goals:
+        top = most_influential(table, goal["id"], 3)
+        say(f"  {goal['id']:<30} " + ", ".join(f"{r.input} (ST {r.ST:.2f})" for r in top.itertuples()))
+    return 0

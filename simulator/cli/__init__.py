@@ -57,14 +57,11 @@ def _terminate(signum, frame):
     raise SystemExit(143)
 
 
-def _say(args, *text):
-    if not getattr(args, "quiet", False):
-        print(*text, flush=True)
+def _say(args):
+    """A ``say`` for a command's progress lines: nothing with --quiet."""
+    from ..present.outputs import sayer
 
-
-def _sayer(args):
-    """A ``say`` for a domain function: prints its progress lines unless --quiet."""
-    return lambda *text: _say(args, *text)
+    return sayer(getattr(args, "quiet", False))
 
 
 def _out_folder(args, scenario, default: str) -> Path:
@@ -109,9 +106,9 @@ def cmd_run(args) -> int:
 
     with staging(folder, args.overwrite) as tmp:
         started = time.perf_counter()
-        ds, goals = write_run(tmp, model, scenario, method=args.method, dt=args.dt, say=_sayer(args))
+        ds, goals = write_run(tmp, model, scenario, method=args.method, dt=args.dt, say=_say(args))
         elapsed = time.perf_counter() - started
-    _say(args, summary(ds, goals, scenario, folder, elapsed))
+    _say(args)(summary(ds, goals, scenario, folder, elapsed))
     return 0
 
 
@@ -123,7 +120,7 @@ def cmd_compare(args) -> int:
     model = load_model()
     a, b = load_scenario(args.a, model), load_scenario(args.b, model)
     folder = Path(args.out) if args.out else Path("outputs") / f"compare_{a.name}_{b.name}"
-    compare_outputs(a, b, folder, args.overwrite, _sayer(args))
+    compare_outputs(a, b, folder, args.overwrite, _say(args))
     return 0
 
 
@@ -160,7 +157,7 @@ def cmd_export(args) -> int:
 def cmd_calibrate(args) -> int:
     from ..analysis.calibrate import calibration_outputs
 
-    calibration_outputs(Path(args.config), Path(args.out) if args.out else None, args.overwrite, _sayer(args))
+    calibration_outputs(Path(args.config), Path(args.out) if args.out else None, args.overwrite, _say(args))
     return 0
 
 
@@ -168,12 +165,12 @@ def cmd_backtest(args) -> int:
     from ..analysis.backtest import run_backtest
 
     run_backtest(Path(args.config), origins=tuple(args.origins), runs=args.runs,
-                 out=Path(args.out) if args.out else None, readme=args.readme, say=_sayer(args), overwrite=args.overwrite)
+                 out=Path(args.out) if args.out else None, readme=args.readme, say=_say(args), overwrite=args.overwrite)
     return 0
 
 
 def cmd_sensitivity(args) -> int:
-    from ..analysis.ensemble import sensitivity_outputs
+    from ..analysis.sensitivity import sensitivity_outputs
     from ..model import load_model
     from ..inputs.scenario import load_scenario
 
