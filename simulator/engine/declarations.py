@@ -7,7 +7,7 @@ A model is one YAML file or a folder of them (one per sector). A file may hold:
 ``units``       extra unit definitions, e.g. ``kWh: kW*hour``;
 ``variables``   name -> declaration (see ``KEYS`` for what each kind takes).
 
-This module only reads and shapes the declarations; ``build.py`` checks them against each other.
+This module only reads and shapes the declarations; the passes of ``build.py`` check them against each other.
 """
 
 from __future__ import annotations
@@ -86,9 +86,25 @@ class Variable:
     def where(self) -> tuple[str, int | None]:
         return self.file, self.line
 
+    def problem(self, message: str) -> Problem:
+        """A problem with this variable, reported at its declaration."""
+        return Problem(self.file, self.line, self.name, message)
+
     @property
     def is_input(self) -> bool:
         return self.kind in INPUT_KINDS
+
+
+def expressions_of(var: Variable):
+    """(role, tree) pairs of a variable's expressions."""
+    if var.kind in ("aux", "flow"):
+        return [("equation", var.equation)]
+    if var.kind == "stock":
+        out = [("initial", var.initial)]
+        if var.rate is not None:
+            out.append(("rate", var.rate))
+        return out
+    return []
 
 
 @dataclass

@@ -1,0 +1,290 @@
+"""The check pass: names, subscripts, dims and units, each problem naming the file, line and variable.
+
+- names: every name an expression reads is declared (else a did-you-mean), lookup tables are called,
+  stocks change only through flows of matching dims;
+- subscripts: one per dim of the referenced variable, each a dim of the same base, an element of it,
+  or a dim shifted by fewer places than it has elements;
+- dims: an expression varies along no dim its variable is not declared with (after sums);
+- units: both sides of ``+ - < ==`` and ``min``/``max``/``if_then_else`` agree, each equation gives
+  its variable's declared units, and a stock's flows are in its units per year.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from . import expressions as ex
+from .declarations import Variable, expressions_of
+from .units import DIMENSIONLESS, Unit, UnitError, parse_unit
+
+TIME_UNIT = "year"
+ANY = "any"  # the units of a bare number: fits whatever it is added to or compared with
+
+
+# --------------------------------------------------------------------------------------------
+# names
+
+
+def _suggest(name, candidates):
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_names(variables, spec, problems):
+    non_lookup = [n for n, v in variables.items() if v.kind != "lookup"]
+    lookups = [n for n, v in variables.items() if v.kind == "lookup"]
+    for var in variables.values():
+        for role, tree in expressions_of(var):
+            for node in ex.walk(tree):
+                if isinstance(node, ex.Ref):
+                    target = variables.get(node.name)
+                    if target is None:
+                        problems.append(var.problem(f"{role}: unknown name {node.name!r}"
+                                                      f"{_suggest(node.name, non_lookup)}"))
+                    elif target.kind == "lookup":
+                        problems.append(var.problem(f"{role}: {node.name!r} is a lookup table; call it: "
+                                                      f"{node.name}(x)"))
+                    else:
+                        _check_subs(var, role, node, target, spec, problems)
+                elif isinstance(node, ex.Call) and node.lookup:
+                    target = variables.get(node.func)
+                    if target is None or target.kind != "lookup":
+                        problems.append(var.problem(f"{role}: unknown function or lookup table {node.func!r}"
+                                                      f"{_suggest(node.func, lookups + list(ex.FUNCTIONS))}"))
+                elif isinstance(node, ex.Call) and node.func == "sum":
+                    if node.dim not in spec.dims and node.dim not in spec.aliases:
+                        problems.append(var.problem(f"{role}: sum over unknown dimension {node.dim!r}"
+                                                      f"{_suggest(node.dim, list(spec.dims) + list(spec.aliases))}"))
+        if var.kind == "stock":
+            for key in ("inflows", "outflows"):
+                for flow in getattr(var, key):
+                    target = variables.get(flow)
+                    if target is None:
+                        problems.append(var.problem(f"{key}: unknown flow {flow!r}"
+                                                      f"{_suggest(flow, [n for n, v in variables.items() if v.kind == 'flow'])}"))
+                    elif target.kind != "flow":
+                        problems.append(var.problem(f"{key}: {flow!r} is a {target.kind}; "
+                                                      "stocks change only through variables of kind flow"))
+                    elif not set(target.dims) <= set(var.dims):
+                        problems.append(var.problem(f"{key}: flow {flow!r} has dims {list(target.dims)} "
+                                                      f"but the stock has {list(var.dims)}"))
+                    elif key == "outflows" and var.nonnegative and tuple(target.dims) != tuple(var.dims):
+                        problems.append(var.problem(f"outflows: {flow!r} must have the stock's dims "
+                                                      f"{list(var.dims)} so it can be limited element by element"))
+            if len(set(var.inflows + var.outflows)) != len(var.inflows) + len(var.outflows):
+                problems.append(var.problem("a flow is listed twice in inflows/outflows"))
+
+
+def _check_subs(var, role, node: ex.Ref, target: Variable, spec, problems):
+    if not node.subs:
+        return
+    if len(node.subs) != len(target.dims):
+        problems.append(var.problem(f"{role}: {node.name} has dims {list(target.dims)}; "
+                                      f"{ex.to_text(node)} gives {len(node.subs)} subscript(s)"))
+        return
+    for sub, dim in zip(node.subs, target.dims):
+        base = spec.base(dim)
+        if isinstance(sub, ex.Shift) and not (sub.dim in spec.dims or sub.dim in spec.aliases):
+            problems.append(var.problem(f"{role}: in {ex.to_text(node)}, only a dimension can be shifted, "
+                                          f"not {sub.dim!r}"))
+            continue
+        if isinstance(sub, ex.Shift) and abs(sub.by) >= len(spec.dims[base]):
+            problems.append(var.problem(f"{role}: in {ex.to_text(node)}, a shift of {abs(sub.by)} passes every "
+                                          f"element of {base!r} ({len(spec.dims[base])}): it would always read zero"))
+        sub = ex.sub_dim(sub)
+        if sub in spec.dims or sub in spec.aliases:
+            if spec.base(sub) != base:
+                problems.append(var.problem(f"{role}: in {ex.to_text(node)}, {sub!r} indexes {spec.base(sub)!r} "
+                                              f"but that position of {node.name} is {dim!r}"))
+        elif sub not in spec.dims[base]:
+            problems.append(var.problem(f"{role}: in {ex.to_text(node)}, {sub!r} is neither a dimension "
+                                          f"nor an element of {base!r}{_suggest(sub, spec.dims[base])}"))
+
+
+
+
+# --------------------------------------------------------------------------------------------
+# dims
+
+
+def index_dims(node, variables, spec) -> set[str]:
+    """The dimension indices an expression varies along (after sums)."""
+    if isinstance(node, ex.Ref):
+        target = variables[node.name]
+        if not node.subs:
+            return set(target.dims)
+        return {ex.sub_dim(s) for s in node.subs if ex.sub_dim(s) in spec.dims or ex.sub_dim(s) in spec.aliases}
+    if isinstance(node, ex.Call):
+        inner = set().union(*(index_dims(a, variables, spec) for a in node.args)) if node.args else set()
+        if node.lookup:
+            inner |= set(variables[node.func].dims)
+        if node.func == "sum" and not node.lookup:
+            inner.discard(node.dim)
+        return inner
+    out = set()
+    for child in ex.children(node):
+        out |= index_dims(child, variables, spec)
+    return out
+
+
+def check_dims(variables, spec, problems):
+    for var in variables.values():
+        for role, tree in expressions_of(var):
+            for node in ex.walk(tree):
+                if isinstance(node, ex.Call) and node.func == "sum" and not node.lookup:
+                    if node.dim not in index_dims(node.args[0], variables, spec):
+                        problems.append(var.problem(f"{role}: {ex.to_text(node)} sums over {node.dim!r} "
+                                                      "but the expression does not vary along it"))
+            got = index_dims(tree, variables, spec)
+            extra = got - set(var.dims)
+            if extra:
+                problems.append(var.problem(f"{role}: dims do not match: the expression varies along "
+                                              f"{sorted(got)} but {var.name} is declared with dims {list(var.dims)}; "
+                                              f"sum over or subscript {sorted(extra)}"))
+
+
+# --------------------------------------------------------------------------------------------
+# units
+
+
+def check_units(variables, spec, problems) -> dict[str, Unit]:
+    defs = spec.unit_definitions
+    year = parse_unit(TIME_UNIT)
+    units: dict[str, Unit] = {}
+    declared = {n: parse_unit(v.units, defs) for n, v in variables.items() if not v.hidden}
+    x_units = {n: parse_unit(v.x_units, defs) for n, v in variables.items() if v.kind == "lookup"}
+    busy = set()
+
+    def unit_of_var(name):
+        if name in declared:
+            return declared[name]
+        if name in units:
+            return units[name]
+        var = variables[name]
+        if name in busy:  # a loop through hidden variables; reported by the loop check
+            return ANY
+        busy.add(name)
+        try:
+            if var.kind == "aux" and var.hidden_kind == "delay_output":  # same units as the delayed input
+                unit = infer(var.hidden_input, var, "input")
+            elif var.hidden_kind == "initial":
+                unit = infer(var.equation, var, "equation")
+            else:  # a smooth has its input's units; a delay stage holds input x time
+                tau = infer(var.hidden_time, var, "time constant")
+                if tau not in (ANY, year):
+                    raise _UnitsMismatch(f"the time constant of {var.doc} must be in {year}, not {tau}")
+                unit = infer(var.hidden_input, var, "input")
+                unit = DIMENSIONLESS if unit is ANY else unit
+                if var.hidden_kind == "delay":
+                    unit = unit * year
+        finally:
+            busy.discard(name)
+        unit = DIMENSIONLESS if unit is ANY else unit
+        units[name] = unit
+        return unit
+
+    def same(a, b, var, role, what):
+        if a is ANY:
+            return b
+        if b is ANY or a == b:
+            return a
+        raise _UnitsMismatch(f"{role}: units do not balance in {what}: {a} vs {b}")
+
+    def infer(node, var, role):
+        if isinstance(node, ex.Num):
+            return ANY
+        if isinstance(node, ex.Time):
+            return year
+        if isinstance(node, ex.Ref):
+            return unit_of_var(node.name)
+        if isinstance(node, ex.Neg):
+            return infer(node.x, var, role)
+        if isinstance(node, (ex.Not, ex.Logic)):
+            for child in ex.children(node):
+                infer(child, var, role)
+            return DIMENSIONLESS
+        if isinstance(node, ex.Cmp):
+            same(infer(node.a, var, role), infer(node.b, var, role), var, role, ex.to_text(node))
+            return DIMENSIONLESS
+        if isinstance(node, ex.Bin):
+            a, b = infer(node.a, var, role), infer(node.b, var, role)
+            if node.op in "+-":
+                return same(a, b, var, role, ex.to_text(node))
+            if node.op == "**":
+                if isinstance(node.b, ex.Num):
+                    return DIMENSIONLESS if a is ANY else a ** node.b.value
+                if b not in (ANY, DIMENSIONLESS) or a not in (ANY, DIMENSIONLESS):
+                    raise _UnitsMismatch(f"{role}: in {ex.to_text(node)} a variable exponent needs a "
+                                         f"dimensionless base and exponent (got {a} ** {b})")
+                return DIMENSIONLESS
+            a = DIMENSIONLESS if a is ANY else a
+            b = DIMENSIONLESS if b is ANY else b
+            return a * b if node.op == "*" else a / b
+        if isinstance(node, ex.Call):
+            if node.lookup:
+                arg = infer(node.args[0], var, role)
+                if arg is not ANY and arg != x_units[node.func]:
+                    raise _UnitsMismatch(f"{role}: lookup {node.func} takes x in {x_units[node.func]}, got {arg}")
+                return declared[node.func]
+            f = node.func
+            args = [infer(a, var, role) for a in node.args]
+            if f in ("min", "max", "clip"):
+                out = ANY
+                for a in args:
+                    out = same(out, a, var, role, ex.to_text(node))
+                return out
+            if f == "if_then_else":
+                return same(args[1], args[2], var, role, ex.to_text(node))
+            if f in ("exp", "log"):
+                if args[0] not in (ANY, DIMENSIONLESS):
+                    raise _UnitsMismatch(f"{role}: {f}() needs a dimensionless argument, got {args[0]}")
+                return DIMENSIONLESS
+            if f == "sqrt":
+                return ANY if args[0] is ANY else args[0] ** 0.5
+            if f in ("abs", "sum"):
+                return args[0]
+            if f == "step":
+                same(args[1], year, var, role, f"the start of {ex.to_text(node)}")
+                return args[0]
+            if f == "ramp":
+                same(args[1], year, var, role, f"the start of {ex.to_text(node)}")
+                same(args[2], year, var, role, f"the end of {ex.to_text(node)}")
+                return DIMENSIONLESS * year if args[0] is ANY else args[0] * year
+            if f == "pulse":
+                same(args[0], year, var, role, f"the start of {ex.to_text(node)}")
+                same(args[1], year, var, role, f"the width of {ex.to_text(node)}")
+                return DIMENSIONLESS
+        raise TypeError(node)
+
+    for name, var in variables.items():
+        try:
+            if var.kind in ("aux", "flow") and not var.hidden:
+                got = infer(var.equation, var, "equation")
+                if got is not ANY and got != declared[name]:
+                    raise _UnitsMismatch(f"equation: units do not balance: the equation gives {got} but "
+                                         f"{name} is declared in {declared[name]}")
+            elif var.kind == "stock":
+                mine = unit_of_var(name)
+                got = infer(var.initial, var, "initial")
+                if not var.hidden and got is not ANY and got != mine:
+                    raise _UnitsMismatch(f"initial: units do not balance: the initial value is in {got} "
+                                         f"but {name} is in {mine}")
+                want = mine / year
+                if var.rate is not None and not var.hidden:  # hidden stocks are right by construction
+                    got = infer(var.rate, var, "rate")
+                    if got is not ANY and got != want:
+                        raise _UnitsMismatch(f"rate: the net rate is in {got} but {name} needs {want}")
+                for flow in var.inflows + var.outflows:
+                    if declared[flow] != want:
+                        raise _UnitsMismatch(f"flow {flow!r} is in {declared[flow]} but {name} "
+                                             f"(in {mine}) needs flows in {want}")
+            units[name] = unit_of_var(name)
+        except _UnitsMismatch as exc:
+            problems.append(var.problem(str(exc)))
+        except UnitError as exc:
+            problems.append(var.problem(str(exc)))
+    return units
+
+
+class _UnitsMismatch(Exception):
+    pass
