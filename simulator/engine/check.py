@@ -109,22 +109,20 @@ def _check_subs(var, role, node: ex.Ref, target: Variable, spec, problems):
 
 def index_dims(node, variables, spec) -> set[str]:
     """The dimension indices an expression varies along (after sums)."""
-    if isinstance(node, ex.Ref):
-        target = variables[node.name]
-        if not node.subs:
-            return set(target.dims)
-        return {ex.sub_dim(s) for s in node.subs if ex.sub_dim(s) in spec.dims or ex.sub_dim(s) in spec.aliases}
-    if isinstance(node, ex.Call):
-        inner = set().union(*(index_dims(a, variables, spec) for a in node.args)) if node.args else set()
-        if node.lookup:
-            inner |= set(variables[node.func].dims)
-        if node.func == "sum" and not node.lookup:
-            inner.discard(node.dim)
-        return inner
-    out = set()
-    for child in ex.children(node):
-        out |= index_dims(child, variables, spec)
-    return out
+
+    def dims(node, inner):
+        if isinstance(node, ex.Ref):
+            if not node.subs:
+                return set(variables[node.name].dims)
+            return {ex.sub_dim(s) for s in node.subs if ex.sub_dim(s) in spec.dims or ex.sub_dim(s) in spec.aliases}
+        out = set().union(*inner)
+        if isinstance(node, ex.Call) and node.lookup:
+            out |= set(variables[node.func].dims)
+        elif isinstance(node, ex.Call) and node.func == "sum":
+            out.discard(node.dim)
+        return out
+
+    return ex.fold(node, dims)
 
 
 def check_dims(variables, spec, problems):
@@ -148,143 +146,172 @@ def check_dims(variables, spec, problems):
 
 
 def check_units(variables, spec, problems) -> dict[str, Unit]:
-    defs = spec.unit_definitions
-    year = parse_unit(TIME_UNIT)
-    units: dict[str, Unit] = {}
-    declared = {n: parse_unit(v.units, defs) for n, v in variables.items() if not v.hidden}
-    x_units = {n: parse_unit(v.x_units, defs) for n, v in variables.items() if v.kind == "lookup"}
-    busy = set()
-
-    def unit_of_var(name):
-        if name in declared:
-            return declared[name]
-        if name in units:
-            return units[name]
-        var = variables[name]
-        if name in busy:  # a loop through hidden variables; reported by the loop check
-            return ANY
-        busy.add(name)
-        try:
-            if var.kind == "aux" and var.hidden_kind == "delay_output":  # same units as the delayed input
-                unit = infer(var.hidden_input, var, "input")
-            elif var.hidden_kind == "initial":
-                unit = infer(var.equation, var, "equation")
-            else:  # a smooth has its input's units; a delay stage holds input x time
-                tau = infer(var.hidden_time, var, "time constant")
-                if tau not in (ANY, year):
-                    raise _UnitsMismatch(f"the time constant of {var.doc} must be in {year}, not {tau}")
-                unit = infer(var.hidden_input, var, "input")
-                unit = DIMENSIONLESS if unit is ANY else unit
-                if var.hidden_kind == "delay":
-                    unit = unit * year
-        finally:
-            busy.discard(name)
-        unit = DIMENSIONLESS if unit is ANY else unit
-        units[name] = unit
-        return unit
-
-    def same(a, b, var, role, what):
-        if a is ANY:
-            return b
-        if b is ANY or a == b:
-            return a
-        raise _UnitsMismatch(f"{role}: units do not balance in {what}: {a} vs {b}")
-
-    def infer(node, var, role):
-        if isinstance(node, ex.Num):
-            return ANY
-        if isinstance(node, ex.Time):
-            return year
-        if isinstance(node, ex.Ref):
-            return unit_of_var(node.name)
-        if isinstance(node, ex.Neg):
-            return infer(node.x, var, role)
-        if isinstance(node, (ex.Not, ex.Logic)):
-            for child in ex.children(node):
-                infer(child, var, role)
-            return DIMENSIONLESS
-        if isinstance(node, ex.Cmp):
-            same(infer(node.a, var, role), infer(node.b, var, role), var, role, ex.to_text(node))
-            return DIMENSIONLESS
-        if isinstance(node, ex.Bin):
-            a, b = infer(node.a, var, role), infer(node.b, var, role)
-            if node.op in "+-":
-                return same(a, b, var, role, ex.to_text(node))
-            if node.op == "**":
-                if isinstance(node.b, ex.Num):
-                    return DIMENSIONLESS if a is ANY else a ** node.b.value
-                if b not in (ANY, DIMENSIONLESS) or a not in (ANY, DIMENSIONLESS):
-                    raise _UnitsMismatch(f"{role}: in {ex.to_text(node)} a variable exponent needs a "
-                                         f"dimensionless base and exponent (got {a} ** {b})")
-                return DIMENSIONLESS
-            a = DIMENSIONLESS if a is ANY else a
-            b = DIMENSIONLESS if b is ANY else b
-            return a * b if node.op == "*" else a / b
-        if isinstance(node, ex.Call):
-            if node.lookup:
-                arg = infer(node.args[0], var, role)
-                if arg is not ANY and arg != x_units[node.func]:
-                    raise _UnitsMismatch(f"{role}: lookup {node.func} takes x in {x_units[node.func]}, got {arg}")
-                return declared[node.func]
-            f = node.func
-            args = [infer(a, var, role) for a in node.args]
-            if f in ("min", "max", "clip"):
-                out = ANY
-                for a in args:
-                    out = same(out, a, var, role, ex.to_text(node))
-                return out
-            if f == "if_then_else":
-                return same(args[1], args[2], var, role, ex.to_text(node))
-            if f in ("exp", "log"):
-                if args[0] not in (ANY, DIMENSIONLESS):
-                    raise _UnitsMismatch(f"{role}: {f}() needs a dimensionless argument, got {args[0]}")
-                return DIMENSIONLESS
-            if f == "sqrt":
-                return ANY if args[0] is ANY else args[0] ** 0.5
-            if f in ("abs", "sum"):
-                return args[0]
-            if f == "step":
-                same(args[1], year, var, role, f"the start of {ex.to_text(node)}")
-                return args[0]
-            if f == "ramp":
-                same(args[1], year, var, role, f"the start of {ex.to_text(node)}")
-                same(args[2], year, var, role, f"the end of {ex.to_text(node)}")
-                return DIMENSIONLESS * year if args[0] is ANY else args[0] * year
-            if f == "pulse":
-                same(args[0], year, var, role, f"the start of {ex.to_text(node)}")
-                same(args[1], year, var, role, f"the width of {ex.to_text(node)}")
-                return DIMENSIONLESS
-        raise TypeError(node)
-
+    """The units of every variable (a hidden one's inferred from what it smooths or delays); a problem for each
+    variable whose equations do not balance or do not give its units."""
+    units = _Units(variables, spec)
     for name, var in variables.items():
         try:
             if var.kind in ("aux", "flow") and not var.hidden:
-                got = infer(var.equation, var, "equation")
-                if got is not ANY and got != declared[name]:
-                    raise _UnitsMismatch(f"equation: units do not balance: the equation gives {got} but "
-                                         f"{name} is declared in {declared[name]}")
+                _check_equation(units, var)
             elif var.kind == "stock":
-                mine = unit_of_var(name)
-                got = infer(var.initial, var, "initial")
-                if not var.hidden and got is not ANY and got != mine:
-                    raise _UnitsMismatch(f"initial: units do not balance: the initial value is in {got} "
-                                         f"but {name} is in {mine}")
-                want = mine / year
-                if var.rate is not None and not var.hidden:  # hidden stocks are right by construction
-                    got = infer(var.rate, var, "rate")
-                    if got is not ANY and got != want:
-                        raise _UnitsMismatch(f"rate: the net rate is in {got} but {name} needs {want}")
-                for flow in var.inflows + var.outflows:
-                    if declared[flow] != want:
-                        raise _UnitsMismatch(f"flow {flow!r} is in {declared[flow]} but {name} "
-                                             f"(in {mine}) needs flows in {want}")
-            units[name] = unit_of_var(name)
-        except _UnitsMismatch as exc:
+                _check_stock(units, var)
+            units.known[name] = units.of_variable(name)
+        except (_UnitsMismatch, UnitError) as exc:
             problems.append(var.problem(str(exc)))
-        except UnitError as exc:
-            problems.append(var.problem(str(exc)))
-    return units
+    return units.known
 
 
 class _UnitsMismatch(Exception):
     pass
+
+
+def _check_equation(units: _Units, var: Variable):
+    got = units.of(var.equation, "equation")
+    if got is not ANY and got != units.declared[var.name]:
+        raise _UnitsMismatch(f"equation: units do not balance: the equation gives {got} but "
+                             f"{var.name} is declared in {units.declared[var.name]}")
+
+
+def _check_stock(units: _Units, var: Variable):
+    """A stock's initial value is in its units; its net rate and flows in its units per year."""
+    mine = units.of_variable(var.name)
+    got = units.of(var.initial, "initial")
+    if not var.hidden and got is not ANY and got != mine:
+        raise _UnitsMismatch(f"initial: units do not balance: the initial value is in {got} "
+                             f"but {var.name} is in {mine}")
+    want = mine / units.year
+    if var.rate is not None and not var.hidden:  # hidden stocks are right by construction
+        got = units.of(var.rate, "rate")
+        if got is not ANY and got != want:
+            raise _UnitsMismatch(f"rate: the net rate is in {got} but {var.name} needs {want}")
+    for flow in var.inflows + var.outflows:
+        if units.declared[flow] != want:
+            raise _UnitsMismatch(f"flow {flow!r} is in {units.declared[flow]} but {var.name} "
+                                 f"(in {mine}) needs flows in {want}")
+
+
+class _Units:
+    """Units of variables (as declared; a hidden one's inferred from what it smooths or delays) and of
+    expressions (inferred bottom up: a bare number is ``ANY``, it takes the units of what it meets)."""
+
+    def __init__(self, variables, spec):
+        defs = spec.unit_definitions
+        self.variables = variables
+        self.year = parse_unit(TIME_UNIT)
+        self.declared = {n: parse_unit(v.units, defs) for n, v in variables.items() if not v.hidden}
+        self.x_units = {n: parse_unit(v.x_units, defs) for n, v in variables.items() if v.kind == "lookup"}
+        self.known: dict[str, Unit] = {}  # every variable's units found so far
+        self.busy: set[str] = set()  # hidden variables being inferred
+
+    def of_variable(self, name: str) -> Unit:
+        if name in self.declared:
+            return self.declared[name]
+        if name in self.known:
+            return self.known[name]
+        if name in self.busy:  # a loop through hidden variables; reported by the order pass
+            return ANY
+        self.busy.add(name)
+        try:
+            unit = self._of_hidden(self.variables[name])
+        finally:
+            self.busy.discard(name)
+        unit = DIMENSIONLESS if unit is ANY else unit
+        self.known[name] = unit
+        return unit
+
+    def _of_hidden(self, var: Variable):
+        """A delay's output has its input's units, an initial value its expression's, a smooth its input's, and a
+        delay's stage holds input x time."""
+        if var.kind == "aux" and var.hidden_kind == "delay_output":
+            return self.of(var.hidden_input, "input")
+        if var.hidden_kind == "initial":
+            return self.of(var.equation, "equation")
+        tau = self.of(var.hidden_time, "time constant")
+        if tau not in (ANY, self.year):
+            raise _UnitsMismatch(f"the time constant of {var.doc} must be in {self.year}, not {tau}")
+        unit = self.of(var.hidden_input, "input")
+        unit = DIMENSIONLESS if unit is ANY else unit
+        return unit * self.year if var.hidden_kind == "delay" else unit
+
+    def of(self, tree, role: str):
+        """The units of an expression (``ANY`` for a bare number); raise _UnitsMismatch naming ``role`` (equation,
+        initial, rate, ...) where they do not balance."""
+        return ex.fold(tree, lambda node, args: self._of_node(node, args, role))
+
+    def _of_node(self, node, args, role):
+        if isinstance(node, ex.Num):
+            return ANY
+        if isinstance(node, ex.Time):
+            return self.year
+        if isinstance(node, ex.Ref):
+            return self.of_variable(node.name)
+        if isinstance(node, ex.Neg):
+            return args[0]
+        if isinstance(node, (ex.Not, ex.Logic)):
+            return DIMENSIONLESS
+        if isinstance(node, ex.Cmp):
+            _same(args[0], args[1], role, ex.to_text(node))
+            return DIMENSIONLESS
+        if isinstance(node, ex.Bin):
+            return self._of_arithmetic(node, *args, role)
+        if isinstance(node, ex.Call) and node.lookup:
+            x_units = self.x_units[node.func]
+            if args[0] is not ANY and args[0] != x_units:
+                raise _UnitsMismatch(f"{role}: lookup {node.func} takes x in {x_units}, got {args[0]}")
+            return self.declared[node.func]
+        if isinstance(node, ex.Call):
+            return self._of_function(node, args, role)
+        raise TypeError(node)
+
+    def _of_arithmetic(self, node: ex.Bin, a, b, role):
+        if node.op in "+-":
+            return _same(a, b, role, ex.to_text(node))
+        if node.op == "**":
+            if isinstance(node.b, ex.Num):
+                return DIMENSIONLESS if a is ANY else a ** node.b.value
+            if b not in (ANY, DIMENSIONLESS) or a not in (ANY, DIMENSIONLESS):
+                raise _UnitsMismatch(f"{role}: in {ex.to_text(node)} a variable exponent needs a "
+                                     f"dimensionless base and exponent (got {a} ** {b})")
+            return DIMENSIONLESS
+        a = DIMENSIONLESS if a is ANY else a
+        b = DIMENSIONLESS if b is ANY else b
+        return a * b if node.op == "*" else a / b
+
+    def _of_function(self, node: ex.Call, args, role):
+        f, year = node.func, self.year
+        if f in ("min", "max", "clip"):
+            out = ANY
+            for a in args:
+                out = _same(out, a, role, ex.to_text(node))
+            return out
+        if f == "if_then_else":
+            return _same(args[1], args[2], role, ex.to_text(node))
+        if f in ("exp", "log"):
+            if args[0] not in (ANY, DIMENSIONLESS):
+                raise _UnitsMismatch(f"{role}: {f}() needs a dimensionless argument, got {args[0]}")
+            return DIMENSIONLESS
+        if f == "sqrt":
+            return ANY if args[0] is ANY else args[0] ** 0.5
+        if f in ("abs", "sum"):
+            return args[0]
+        if f == "step":
+            _same(args[1], year, role, f"the start of {ex.to_text(node)}")
+            return args[0]
+        if f == "ramp":
+            _same(args[1], year, role, f"the start of {ex.to_text(node)}")
+            _same(args[2], year, role, f"the end of {ex.to_text(node)}")
+            return DIMENSIONLESS * year if args[0] is ANY else args[0] * year
+        if f == "pulse":
+            _same(args[0], year, role, f"the start of {ex.to_text(node)}")
+            _same(args[1], year, role, f"the width of {ex.to_text(node)}")
+            return DIMENSIONLESS
+        raise TypeError(node)
+
+
+def _same(a, b, role, what):
+    """The units two operands share (a bare number takes the other's); raise _UnitsMismatch if they differ."""
+    if a is ANY:
+        return b
+    if b is ANY or a == b:
+        return a
+    raise _UnitsMismatch(f"{role}: units do not balance in {what}: {a} vs {b}")

@@ -22,9 +22,12 @@ from . import expressions as ex
 from .build import Model
 from .numba_config import JIT_FLAGS, PARALLEL_FLAGS, flags_text
 
-TIME_EPS = 1e-9  # years; step/pulse switch on at ``start`` despite rounding in t0 + h*dt/2
 TEMPLATE = Path(__file__).with_name("templates") / "driver.py"
 _MATH = {"exp": "math.exp", "log": "math.log", "sqrt": "math.sqrt", "abs": "abs"}
+
+
+def _is_sum(node) -> bool:
+    return isinstance(node, ex.Call) and node.func == "sum" and not node.lookup
 
 
 class _Emitter:
@@ -93,43 +96,53 @@ class _Emitter:
         raise TypeError(kind)
 
     def expr(self, node, env: dict, prelude: list, indent: str) -> str:
-        if isinstance(node, ex.Num):
-            return repr(float(node.value))
-        if isinstance(node, ex.Time):
-            return "t"
-        if isinstance(node, ex.Ref):
-            return self.ref(node.name, env, node.subs)
-        if isinstance(node, ex.Neg):
-            return f"(-{self.expr(node.x, env, prelude, indent)})"
-        if isinstance(node, ex.Not):
-            return f"(not {self.expr(node.x, env, prelude, indent)})"
-        if isinstance(node, (ex.Bin, ex.Cmp)):
-            return f"({self.expr(node.a, env, prelude, indent)} {node.op} {self.expr(node.b, env, prelude, indent)})"
-        if isinstance(node, ex.Logic):
-            return "(" + f" {node.op} ".join(self.expr(a, env, prelude, indent) for a in node.args) + ")"
-        if isinstance(node, ex.Call):
-            return self.call(node, env, prelude, indent)
-        raise TypeError(node)
+        """An expression as source text, for the element ``env`` indexes; a sum's loop goes into ``prelude``."""
 
-    def call(self, node: ex.Call, env, prelude, indent) -> str:
+        def render(node, args):
+            if isinstance(node, ex.Num):
+                return repr(float(node.value))
+            if isinstance(node, ex.Time):
+                return "t"
+            if isinstance(node, ex.Ref):
+                return self.ref(node.name, env, node.subs)
+            if isinstance(node, ex.Neg):
+                return f"(-{args[0]})"
+            if isinstance(node, ex.Not):
+                return f"(not {args[0]})"
+            if isinstance(node, (ex.Bin, ex.Cmp)):
+                return f"({args[0]} {node.op} {args[1]})"
+            if isinstance(node, ex.Logic):
+                return "(" + f" {node.op} ".join(args) + ")"
+            if _is_sum(node):
+                return self.sum(node, env, prelude, indent)
+            if isinstance(node, ex.Call):
+                return self.call(node, env, args)
+            raise TypeError(node)
+
+        return ex.fold(node, render, into=lambda node: not _is_sum(node))  # a sum renders its term in its loop
+
+    def sum(self, node: ex.Call, env, prelude, indent) -> str:
+        """A sum's loop, added to ``prelude``; its value is the accumulator's name."""
+        model = self.model
+        self.sums += 1
+        acc, loop = f"_sum{self.sums}", f"i_{node.dim}_{self.sums}"
+        inner_env = {**env, node.dim: loop}
+        inner_prelude: list = []
+        body = self.expr(node.args[0], inner_env, inner_prelude, indent + "    ")
+        lines = [f"{indent}{acc} = 0.0", f"{indent}for {loop} in range({len(model.spec.elements(node.dim))}):",
+                 *(line for _, line in inner_prelude), f"{indent}    {acc} += {body}"]
+        prelude.extend(self.hoisted(lines, indent))
+        return acc
+
+    def call(self, node: ex.Call, env, args: list[str]) -> str:
+        """A function call or a lookup, given its arguments' source text."""
         model = self.model
         if node.lookup:
             n = model.lookup_points[node.func]
             idx = self.index(node.func, env)
             start = model.lookup_offset[node.func]
             start_text = str(start) if idx == "0" else f"{start} + ({idx}) * {2 * n}"
-            return f"_lookup(lk, {start_text}, {n}, {self.expr(node.args[0], env, prelude, indent)})"
-        if node.func == "sum":
-            self.sums += 1
-            acc, loop = f"_sum{self.sums}", f"i_{node.dim}_{self.sums}"
-            inner_env = {**env, node.dim: loop}
-            inner_prelude: list = []
-            body = self.expr(node.args[0], inner_env, inner_prelude, indent + "    ")
-            lines = [f"{indent}{acc} = 0.0", f"{indent}for {loop} in range({len(model.spec.elements(node.dim))}):",
-                     *(line for _, line in inner_prelude), f"{indent}    {acc} += {body}"]
-            prelude.extend(self.hoisted(lines, indent))
-            return acc
-        args = [self.expr(a, env, prelude, indent) for a in node.args]
+            return f"_lookup(lk, {start_text}, {n}, {args[0]})"
         f = node.func
         if f in ("min", "max"):
             return f"{f}({', '.join(args)})"
@@ -232,7 +245,7 @@ def generate(model: Model) -> str:
         "",
         f"N_STATE = {model.n_state}",
         f"N_VAR = {model.n_var}",
-        f"TIME_EPS = {TIME_EPS!r}",
+        f"TIME_EPS = {ex.TIME_EPS!r}",
         f"SLOW_STATE = np.array({model.slow_state().tolist()}, dtype=np.int64)  # stocks declared slow",
         "SLOW_VAR = np.zeros(N_VAR, dtype=np.bool_)  # the slots of what only the slow stocks' rates need",
         f"JIT = dict({jit})",

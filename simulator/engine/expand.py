@@ -8,83 +8,97 @@ stocks, flows and auxiliaries.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
+from ..errors import Problem
 from . import expressions as ex
 from .declarations import Variable
 
 
-def expand_stateful(variables, problems):
-    """Replace smooth/delay1/delay3/initial calls by references to hidden variables."""
-    counter = {}
-
-    def hidden_name(owner, what):
-        counter[(owner, what)] = counter.get((owner, what), 0) + 1
-        return f"{owner}__{what}{counter[(owner, what)]}"
-
-    def expand(node, owner: Variable):
-        if isinstance(node, ex.Call) and node.func in ex.STATEFUL and not node.lookup:
-            args = tuple(expand(a, owner) for a in node.args)
-            base = dict(dims=owner.dims, units="", doc="", source="", file=owner.file, line=owner.line,
-                        sector=owner.sector, hidden=True, nonnegative=False)
-            if node.func == "initial":
-                name = hidden_name(owner.name, "initial")
-                variables[name] = Variable(name=name, kind="aux", equation=args[0], hidden_kind="initial",
-                                           **{**base, "doc": f"initial value of {ex.to_text(args[0])}"})
-                return ex.Ref(name)
-            x, tau = args
-            if node.func == "smooth":
-                name = hidden_name(owner.name, "smooth")
-                rate = ex.Bin("/", ex.Bin("-", x, ex.Ref(name)), tau)
-                variables[name] = Variable(name=name, kind="stock", rate=rate, initial=x, hidden_input=x,
-                                           hidden_time=tau, hidden_kind="smooth",
-                                           **{**base, "doc": f"smooth({ex.to_text(x)}, {ex.to_text(tau)})"})
-                return ex.Ref(name)
-            order = 1 if node.func == "delay1" else 3
-            stage_time = tau if order == 1 else ex.Bin("/", tau, ex.Num(3.0))
-            inflow = x
-            names = []
-            for k in range(order):
-                name = hidden_name(owner.name, node.func)
-                names.append(name)
-                rate = ex.Bin("-", inflow, ex.Bin("/", ex.Ref(name), stage_time))
-                variables[name] = Variable(name=name, kind="stock", rate=rate, initial=ex.Bin("*", x, stage_time),
-                                           hidden_input=x, hidden_time=tau, hidden_kind="delay",
-                                           **{**base, "doc": f"stage {k + 1} of {node.func}({ex.to_text(x)}, "
-                                                             f"{ex.to_text(tau)})"})
-                inflow = ex.Bin("/", ex.Ref(name), stage_time)
-            out = hidden_name(owner.name, f"{node.func}_out")
-            variables[out] = Variable(name=out, kind="aux", equation=inflow, hidden_input=x, hidden_kind="delay_output",
-                                      **{**base, "doc": f"outflow of {node.func}({ex.to_text(x)}, {ex.to_text(tau)})"})
-            return ex.Ref(out)
-        if isinstance(node, (ex.Num, ex.Ref, ex.Time)):
-            return node
-        if isinstance(node, ex.Neg):
-            return ex.Neg(expand(node.x, owner))
-        if isinstance(node, ex.Not):
-            return ex.Not(expand(node.x, owner))
-        if isinstance(node, ex.Bin):
-            return ex.Bin(node.op, expand(node.a, owner), expand(node.b, owner))
-        if isinstance(node, ex.Cmp):
-            return ex.Cmp(node.op, expand(node.a, owner), expand(node.b, owner))
-        if isinstance(node, ex.Logic):
-            return ex.Logic(node.op, tuple(expand(a, owner) for a in node.args))
-        if isinstance(node, ex.Call):
-            if node.func == "sum" and any(isinstance(n, ex.Call) and n.func in ex.STATEFUL and not n.lookup
-                                          for n in ex.walk(node.args[0])):
-                problems.append(owner.problem("smooth/delay/initial inside sum(): declare the smoothed "
-                                                "quantity as an auxiliary first"))
-                return node
-            return replace(node, args=tuple(expand(a, owner) for a in node.args))
-        raise TypeError(node)
-
+def expand_stateful(variables: dict[str, Variable], problems: list[Problem]):
+    """Replace the stateful calls in auxiliaries and flows by references to hidden variables, added to
+    ``variables``; a problem where they are not allowed (in a stock's initial value or rate, inside a sum)."""
+    expander = _Expander(variables, problems)
     for var in list(variables.values()):
         if var.kind in ("aux", "flow") and var.equation is not None:
-            var.equation = expand(var.equation, var)
+            var.equation = expander.expand(var.equation, var)
         elif var.kind == "stock":
             for key in ("initial", "rate"):
                 tree = getattr(var, key)
-                if tree is not None and any(isinstance(n, ex.Call) and n.func in ex.STATEFUL and not n.lookup
-                                            for n in ex.walk(tree)):
+                if tree is not None and _has_stateful(tree):
                     problems.append(var.problem(f"smooth/delay/initial are not allowed in a stock's {key}; "
-                                                  "declare an auxiliary"))
+                                                "declare an auxiliary"))
+
+
+def _is_stateful(node) -> bool:
+    return isinstance(node, ex.Call) and node.func in ex.STATEFUL and not node.lookup
+
+
+def _has_stateful(tree) -> bool:
+    return any(_is_stateful(node) for node in ex.walk(tree))
+
+
+def _is_sum_of_stateful(node) -> bool:
+    return isinstance(node, ex.Call) and node.func == "sum" and _has_stateful(node.args[0])
+
+
+class _Expander:
+    """Makes the hidden variables, named after their owner: ``gdp__smooth1``, ``gdp__delay32``."""
+
+    def __init__(self, variables: dict[str, Variable], problems: list[Problem]):
+        self.variables, self.problems = variables, problems
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def expand(self, tree, owner: Variable):
+        """The tree with its stateful calls (and those in their arguments) replaced by references."""
+
+        def rewrite(node, args):
+            if _is_stateful(node):
+                return self.hide(node.func, tuple(self.expand(a, owner) for a in node.args), owner)
+            if _is_sum_of_stateful(node):
+                self.problems.append(owner.problem("smooth/delay/initial inside sum(): declare the smoothed "
+                                                   "quantity as an auxiliary first"))
+                return node
+            return ex.rebuild(node, args)
+
+        return ex.fold(tree, rewrite, into=lambda node: not _is_stateful(node) and not _is_sum_of_stateful(node))
+
+    def hide(self, func: str, args: tuple, owner: Variable) -> ex.Ref:
+        """The hidden variables of one stateful call, and the reference that replaces it."""
+        if func == "initial":
+            name = self.name(owner, "initial")
+            return self.add(owner, name, "aux", f"initial value of {ex.to_text(args[0])}", equation=args[0],
+                            hidden_kind="initial")
+        x, tau = args
+        if func == "smooth":
+            name = self.name(owner, "smooth")
+            rate = ex.Bin("/", ex.Bin("-", x, ex.Ref(name)), tau)
+            return self.add(owner, name, "stock", f"smooth({ex.to_text(x)}, {ex.to_text(tau)})", rate=rate,
+                            initial=x, hidden_input=x, hidden_time=tau, hidden_kind="smooth")
+        return self.delay(func, x, tau, owner)
+
+    def delay(self, func: str, x, tau, owner: Variable) -> ex.Ref:
+        """A material delay: a chain of one (delay1) or three (delay3) stocks, each emptying over its share of
+        ``tau``, and an auxiliary for the last one's outflow."""
+        stages = 1 if func == "delay1" else 3
+        stage_time = tau if stages == 1 else ex.Bin("/", tau, ex.Num(3.0))
+        what = f"{func}({ex.to_text(x)}, {ex.to_text(tau)})"
+        inflow = x
+        for k in range(stages):
+            name = self.name(owner, func)
+            rate = ex.Bin("-", inflow, ex.Bin("/", ex.Ref(name), stage_time))
+            self.add(owner, name, "stock", f"stage {k + 1} of {what}", rate=rate, initial=ex.Bin("*", x, stage_time),
+                     hidden_input=x, hidden_time=tau, hidden_kind="delay")
+            inflow = ex.Bin("/", ex.Ref(name), stage_time)
+        return self.add(owner, self.name(owner, f"{func}_out"), "aux", f"outflow of {what}", equation=inflow,
+                        hidden_input=x, hidden_kind="delay_output")
+
+    def name(self, owner: Variable, what: str) -> str:
+        key = (owner.name, what)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        return f"{owner.name}__{what}{self.counts[key]}"
+
+    def add(self, owner: Variable, name: str, kind: str, doc: str, **fields) -> ex.Ref:
+        """Add a hidden variable with its owner's dims and declaration place; a reference to it."""
+        self.variables[name] = Variable(name=name, kind=kind, dims=owner.dims, units="", doc=doc, source="",
+                                        file=owner.file, line=owner.line, sector=owner.sector, hidden=True,
+                                        nonnegative=False, **fields)
+        return ex.Ref(name)

@@ -12,7 +12,6 @@ import numpy as np
 
 from . import expressions as ex
 from .build import Model
-from .codegen import TIME_EPS
 from .inputs import METHODS, Inputs, TimeGrid, calendar_year
 
 
@@ -45,51 +44,60 @@ class _Context:
         return _align(arr, got, tuple(dims), self.model.spec.shape(dims))
 
     def node(self, node):
-        spec = self.model.spec
+        """An expression's value, and the dims its axes are labelled by."""
+        return ex.fold(node, self._value)
+
+    def _value(self, node, args):
+        """A node's value from its sub-expressions' (``args``: (value, dims) pairs)."""
         if isinstance(node, ex.Num):
             return np.float64(node.value), ()
         if isinstance(node, ex.Time):
             return np.float64(self.t), ()
         if isinstance(node, ex.Ref):
-            var = self.model.variables[node.name]
-            arr = self.value_of(node.name)
-            if not node.subs:
-                return arr, tuple(var.dims)
-            index, dims = [], []
-            for axis, (sub, dim) in enumerate(zip(node.subs, var.dims)):
-                if isinstance(sub, ex.Shift):
-                    arr = _shifted(arr, axis, sub.by)
-                    sub = sub.dim
-                if sub in spec.dims or sub in spec.aliases:
-                    index.append(slice(None))
-                    dims.append(sub)
-                else:
-                    index.append(spec.elements(dim).index(sub))
-            return arr[tuple(index)], tuple(dims)
+            return self.reference(node)
         if isinstance(node, ex.Neg):
-            a, d = self.node(node.x)
+            a, d = args[0]
             return -a, d
         if isinstance(node, ex.Not):
-            a, d = self.node(node.x)
+            a, d = args[0]
             return np.logical_not(a), d
         if isinstance(node, (ex.Bin, ex.Cmp)):
-            (a, b), dims = _common(self.node(node.a), self.node(node.b))
+            (a, b), dims = _common(*args)
             return _OPS[node.op](a, b), dims
         if isinstance(node, ex.Logic):
-            args, dims = _common(*(self.node(a) for a in node.args))
+            values, dims = _common(*args)
             combine = np.logical_and if node.op == "and" else np.logical_or
-            out = args[0]
-            for b in args[1:]:
+            out = values[0]
+            for b in values[1:]:
                 out = combine(out, b)
             return out, dims
         if isinstance(node, ex.Call):
-            return self.call(node)
+            return self.call(node, args)
         raise TypeError(node)
 
-    def call(self, node: ex.Call):
+    def reference(self, node: ex.Ref):
+        """A variable's value, through its subscripts: a dim keeps an axis, an element takes one."""
+        spec = self.model.spec
+        var = self.model.variables[node.name]
+        arr = self.value_of(node.name)
+        if not node.subs:
+            return arr, tuple(var.dims)
+        index, dims = [], []
+        for axis, (sub, dim) in enumerate(zip(node.subs, var.dims)):
+            if isinstance(sub, ex.Shift):
+                arr = _shifted(arr, axis, sub.by)
+                sub = sub.dim
+            if sub in spec.dims or sub in spec.aliases:
+                index.append(slice(None))
+                dims.append(sub)
+            else:
+                index.append(spec.elements(dim).index(sub))
+        return arr[tuple(index)], tuple(dims)
+
+    def call(self, node: ex.Call, args):
         spec = self.model.spec
         if node.lookup:
-            x, dx = self.node(node.args[0])
+            x, dx = args[0]
             table_dims = tuple(self.model.variables[node.func].dims)
             dims = tuple(dx) + tuple(d for d in table_dims if d not in dx)
             shape = spec.shape(dims)
@@ -102,14 +110,14 @@ class _Context:
                 out[pos] = _interpolate(*tables[element], float(x[pos]))
             return out, dims
         if node.func == "sum":
-            arr, dims = self.node(node.args[0])
+            arr, dims = args[0]
             axis = dims.index(node.dim)
             total = np.zeros(np.delete(np.shape(arr), axis))
             for k in range(np.shape(arr)[axis]):  # summed in order, as the kernel sums
                 total = total + np.take(arr, k, axis=axis)
             return total, tuple(d for d in dims if d != node.dim)
         f = node.func
-        args, dims = _common(*(self.node(a) for a in node.args))
+        args, dims = _common(*args)
         t = self.t
         if f in ("min", "max"):
             out = args[0]
@@ -125,13 +133,13 @@ class _Context:
             return {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "abs": np.abs}[f](args[0]), dims
         if f == "step":
             height, start = args
-            return np.where(t >= start - TIME_EPS, height, 0.0), dims
+            return np.where(t >= start - ex.TIME_EPS, height, 0.0), dims
         if f == "ramp":
             slope, start, end = args
             return slope * (_pairwise("min", _pairwise("max", t, start), end) - start), dims
         if f == "pulse":
             start, width = args
-            return np.where((t >= start - TIME_EPS) & (t < start + width - TIME_EPS), 1.0, 0.0), dims
+            return np.where((t >= start - ex.TIME_EPS) & (t < start + width - ex.TIME_EPS), 1.0, 0.0), dims
         raise TypeError(f)
 
 
