@@ -3,12 +3,15 @@
 ``s`` the state (stocks), ``v`` the scratch (static auxiliaries in initial-pass order, then the
 rate pass's auxiliaries and flows in evaluation order), ``p`` one run's parameters (declared
 parameters, then one multiplier per series element), ``sg`` the series grid (one column per series
-element) and ``lk`` the lookup tables (per element, its x values then its y values).
+element) and ``lk`` the lookup tables (per element, its x values then its y values); and which of them
+a run records, in which output column (``columns``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
 
 from ..errors import ModelError
 
@@ -58,3 +61,27 @@ def lay_out(model: Model):
         model.lookup_offset[n] = offset
         offset += 2 * k * model.size(n)
     model.n_lookup = offset
+
+
+class Columns(NamedTuple):
+    """What the kernel records, in the order of the output columns: the stocks, the auxiliaries and flows averaged
+    over each interval (report: mean), then those taken at the save time (report: point)."""
+
+    state: np.ndarray  # state indices of the recorded stocks' elements
+    mean: np.ndarray  # scratch slots of the averaged auxiliaries and flows
+    point: np.ndarray  # scratch slots of the levels
+    labels: list[tuple[str, int]]  # (name, element) of every column
+
+
+def columns(model: Model, record: list[str]) -> Columns:
+    """Where the kernel finds each recorded element. Series are not among them: ``run.series_outputs`` adds their
+    columns after the kernel's."""
+    stocks = [n for n in record if model.variables[n].kind == "stock"]
+    means = [n for n in record if model.variables[n].kind in ("aux", "flow") and model.variables[n].report == "mean"]
+    points = [n for n in record if model.variables[n].kind in ("aux", "flow") and model.variables[n].report == "point"]
+    rec_s = [model.state_offset[n] + k for n in stocks for k in range(model.size(n))]
+    rec_mean = [model.var_offset[n] + k for n in means for k in range(model.size(n))]
+    rec_point = [model.var_offset[n] + k for n in points for k in range(model.size(n))]
+    labels = [(n, k) for n in stocks + means + points for k in range(model.size(n))]
+    return Columns(np.array(rec_s, dtype=np.int64), np.array(rec_mean, dtype=np.int64),
+                   np.array(rec_point, dtype=np.int64), labels)

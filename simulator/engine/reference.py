@@ -13,6 +13,7 @@ import numpy as np
 from . import expressions as ex
 from .build import Model
 from .inputs import METHODS, Inputs, TimeGrid, calendar_year
+from .layout import columns
 
 
 class _Context:
@@ -267,71 +268,11 @@ def _total(ctx: _Context, flows, stock) -> np.ndarray:
     return np.zeros(shape) if acc is None else acc
 
 
-def columns(model: Model, record: list[str]):
-    """What the kernel records: state indices (stocks), scratch slots averaged over each interval
-    (report: mean) and scratch slots taken at the save time (report: point), and the (name, element)
-    of every column in that order. Series are added afterwards (series_outputs)."""
-    stocks = [n for n in record if model.variables[n].kind == "stock"]
-    means = [n for n in record if model.variables[n].kind in ("aux", "flow") and model.variables[n].report == "mean"]
-    points = [n for n in record if model.variables[n].kind in ("aux", "flow") and model.variables[n].report == "point"]
-    rec_s = [model.state_offset[n] + k for n in stocks for k in range(model.size(n))]
-    rec_mean = [model.var_offset[n] + k for n in means for k in range(model.size(n))]
-    rec_point = [model.var_offset[n] + k for n in points for k in range(model.size(n))]
-    labels = [(n, k) for n in stocks + means + points for k in range(model.size(n))]
-    as_index = lambda x: np.array(x, dtype=np.int64)  # noqa: E731
-    return as_index(rec_s), as_index(rec_mean), as_index(rec_point), labels
-
-
-def save_weights(grid: TimeGrid, method: str, report: str = "mean") -> tuple[np.ndarray, np.ndarray]:
-    """Weights (n_saves + 1, half steps) that turn series values on the half-step grid into what the
-    driver records, one for the values where steps start and one for where they end (the two grids of
-    Inputs.series_grid): the value at t0, then interval averages weighted as the integrator weights its
-    stages (report mean) or the value at each save time (report point)."""
-    n_half = 2 * grid.n_steps + 1
-    starts, ends = np.zeros((grid.n_saves + 1, n_half)), np.zeros((grid.n_saves + 1, n_half))
-    ends[0, 0] = 1.0
-    if report == "point":
-        for row in range(1, grid.n_saves + 1):
-            ends[row, 2 * row * grid.steps_per_save] = 1.0
-        return starts, ends
-    dt = grid.dt
-    for step in range(grid.n_steps):
-        row = 1 + step // grid.steps_per_save
-        h = 2 * step
-        if METHODS[method] == 0:
-            starts[row, h] += dt
-        else:
-            starts[row, h] += dt / 6.0
-            starts[row, h + 1] += dt / 3.0 + dt / 3.0
-            ends[row, h + 2] += dt / 6.0
-    starts[1:] /= grid.steps_per_save * dt
-    ends[1:] /= grid.steps_per_save * dt
-    return starts, ends
-
-
-def series_outputs(model: Model, inputs: Inputs, grid: TimeGrid, method: str, names: list[str],
-                   series_grid=None) -> np.ndarray:
-    """Recorded values of series (policy paths and data), per run: (runs, n_saves + 1, columns).
-    ``series_grid``: Inputs.series_grid(grid), if already computed."""
-    if not names:
-        return np.zeros((inputs.runs, grid.n_saves + 1, 0))
-    at_starts, at_ends = series_grid or inputs.series_grid(grid)
-    weights = {report: save_weights(grid, method, report) for report in ("mean", "point")}
-    blocks = []
-    for name in names:
-        cols = [model.series_offset[name] + k for k in range(model.size(name))]
-        mult = [model.multiplier_offset[name] + k for k in range(model.size(name))]
-        w_starts, w_ends = weights[model.variables[name].report]
-        paths = w_starts @ at_starts[:, cols] + w_ends @ at_ends[:, cols]
-        blocks.append(paths[None, :, :] * inputs.params[:, None, mult])
-    return np.concatenate(blocks, axis=2)
-
-
 def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", record=None,
              run: int = 0, check=None) -> np.ndarray:
     """One run, integrated the way the kernel integrates it. Returns (n_saves + 1, columns)."""
     record = record or [n for n in model.variables if model.variables[n].kind in ("stock", "aux", "flow")]
-    _, _, _, labels = columns(model, record)
+    labels = columns(model, record).labels
     stocks = [n for n in record if model.variables[n].kind == "stock"]
     others = [n for n in record if model.variables[n].kind in ("aux", "flow")]
     means = [n for n in others if model.variables[n].report == "mean"]

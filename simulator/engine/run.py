@@ -13,7 +13,7 @@ from ..errors import SimulationError
 from .build import Model
 from .inputs import METHODS, Inputs, TimeGrid
 from .kernel import load_kernel
-from .reference import columns, first_nonfinite, series_outputs
+from .layout import columns
 
 TIME_CONVENTION = ("time is in years; stocks and other levels (cell_methods 'time: point') are the value "
                    "at that time (year end); flows and rates ('time: mean') are averages over the "
@@ -102,6 +102,51 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
     return Result(model, grid, method, record, out, labels, failed)
 
 
+def save_weights(grid: TimeGrid, method: str, report: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+    """Weights (n_saves + 1, half steps) that turn series values on the half-step grid into what the
+    driver records, one for the values where steps start and one for where they end (the two grids of
+    Inputs.series_grid): the value at t0, then interval averages weighted as the integrator weights its
+    stages (report mean) or the value at each save time (report point)."""
+    n_half = 2 * grid.n_steps + 1
+    starts, ends = np.zeros((grid.n_saves + 1, n_half)), np.zeros((grid.n_saves + 1, n_half))
+    ends[0, 0] = 1.0
+    if report == "point":
+        for row in range(1, grid.n_saves + 1):
+            ends[row, 2 * row * grid.steps_per_save] = 1.0
+        return starts, ends
+    dt = grid.dt
+    for step in range(grid.n_steps):
+        row = 1 + step // grid.steps_per_save
+        h = 2 * step
+        if METHODS[method] == 0:
+            starts[row, h] += dt
+        else:
+            starts[row, h] += dt / 6.0
+            starts[row, h + 1] += dt / 3.0 + dt / 3.0
+            ends[row, h + 2] += dt / 6.0
+    starts[1:] /= grid.steps_per_save * dt
+    ends[1:] /= grid.steps_per_save * dt
+    return starts, ends
+
+
+def series_outputs(model: Model, inputs: Inputs, grid: TimeGrid, method: str, names: list[str],
+                   series_grid=None) -> np.ndarray:
+    """Recorded values of series (policy paths and data), per run: (runs, n_saves + 1, columns).
+    ``series_grid``: Inputs.series_grid(grid), if already computed."""
+    if not names:
+        return np.zeros((inputs.runs, grid.n_saves + 1, 0))
+    at_starts, at_ends = series_grid or inputs.series_grid(grid)
+    weights = {report: save_weights(grid, method, report) for report in ("mean", "point")}
+    blocks = []
+    for name in names:
+        cols = [model.series_offset[name] + k for k in range(model.size(name))]
+        mult = [model.multiplier_offset[name] + k for k in range(model.size(name))]
+        w_starts, w_ends = weights[model.variables[name].report]
+        paths = w_starts @ at_starts[:, cols] + w_ends @ at_ends[:, cols]
+        blocks.append(paths[None, :, :] * inputs.params[:, None, mult])
+    return np.concatenate(blocks, axis=2)
+
+
 def _nonfinite_error(model, inputs, grid, method, status, failed, labels) -> SimulationError:
     run = int(failed[0])
     step, column = int(status[run, 1]), int(status[run, 2])
@@ -113,6 +158,8 @@ def _nonfinite_error(model, inputs, grid, method, status, failed, labels) -> Sim
         name, k = labels[column]
         what = model.element_label(name, k)
     when = grid.start + (step + 1) * grid.dt
+    from .reference import first_nonfinite  # only once a run has failed: it replays the run, slowly, to find where
+
     origin = first_nonfinite(model, inputs, grid, method, run)
     detail = f"; it first appears in {origin[0]} at time {origin[1]:g}" if origin else ""
     var = model.variables[what.split("[")[0]]
