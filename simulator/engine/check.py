@@ -31,76 +31,83 @@ def _suggest(name, candidates):
 
 
 def check_names(variables, spec, problems):
-    non_lookup = [n for n, v in variables.items() if v.kind != "lookup"]
-    lookups = [n for n, v in variables.items() if v.kind == "lookup"]
+    """Every name an expression reads is declared, with subscripts that fit it; lookup tables are called;
+    every sum is over a known dimension; a stock's flows are flows with dims it can hold."""
     for var in variables.values():
         for role, tree in expressions_of(var):
             for node in ex.walk(tree):
-                if isinstance(node, ex.Ref):
-                    target = variables.get(node.name)
-                    if target is None:
-                        problems.append(var.problem(f"{role}: unknown name {node.name!r}"
-                                                      f"{_suggest(node.name, non_lookup)}"))
-                    elif target.kind == "lookup":
-                        problems.append(var.problem(f"{role}: {node.name!r} is a lookup table; call it: "
-                                                      f"{node.name}(x)"))
-                    else:
-                        _check_subs(var, role, node, target, spec, problems)
-                elif isinstance(node, ex.Call) and node.lookup:
-                    target = variables.get(node.func)
-                    if target is None or target.kind != "lookup":
-                        problems.append(var.problem(f"{role}: unknown function or lookup table {node.func!r}"
-                                                      f"{_suggest(node.func, lookups + list(ex.FUNCTIONS))}"))
-                elif isinstance(node, ex.Call) and node.func == "sum":
-                    if node.dim not in spec.dims and node.dim not in spec.aliases:
-                        problems.append(var.problem(f"{role}: sum over unknown dimension {node.dim!r}"
-                                                      f"{_suggest(node.dim, list(spec.dims) + list(spec.aliases))}"))
+                _check_name(var, role, node, variables, spec, problems)
         if var.kind == "stock":
-            for key in ("inflows", "outflows"):
-                for flow in getattr(var, key):
-                    target = variables.get(flow)
-                    if target is None:
-                        problems.append(var.problem(f"{key}: unknown flow {flow!r}"
-                                                      f"{_suggest(flow, [n for n, v in variables.items() if v.kind == 'flow'])}"))
-                    elif target.kind != "flow":
-                        problems.append(var.problem(f"{key}: {flow!r} is a {target.kind}; "
-                                                      "stocks change only through variables of kind flow"))
-                    elif not set(target.dims) <= set(var.dims):
-                        problems.append(var.problem(f"{key}: flow {flow!r} has dims {list(target.dims)} "
-                                                      f"but the stock has {list(var.dims)}"))
-                    elif key == "outflows" and var.nonnegative and tuple(target.dims) != tuple(var.dims):
-                        problems.append(var.problem(f"outflows: {flow!r} must have the stock's dims "
-                                                      f"{list(var.dims)} so it can be limited element by element"))
-            if len(set(var.inflows + var.outflows)) != len(var.inflows) + len(var.outflows):
-                problems.append(var.problem("a flow is listed twice in inflows/outflows"))
+            _check_flows(var, variables, problems)
+
+
+def _check_name(var, role, node, variables, spec, problems):
+    if isinstance(node, ex.Ref):
+        target = variables.get(node.name)
+        if target is None:
+            names = [n for n, v in variables.items() if v.kind != "lookup"]
+            problems.append(var.problem(f"{role}: unknown name {node.name!r}{_suggest(node.name, names)}"))
+        elif target.kind == "lookup":
+            problems.append(var.problem(f"{role}: {node.name!r} is a lookup table; call it: {node.name}(x)"))
+        else:
+            _check_subs(var, role, node, target, spec, problems)
+    elif isinstance(node, ex.Call) and node.lookup:
+        target = variables.get(node.func)
+        if target is None or target.kind != "lookup":
+            names = [n for n, v in variables.items() if v.kind == "lookup"] + list(ex.FUNCTIONS)
+            problems.append(var.problem(f"{role}: unknown function or lookup table {node.func!r}"
+                                        f"{_suggest(node.func, names)}"))
+    elif (isinstance(node, ex.Call) and node.func == "sum"
+          and node.dim not in spec.dims and node.dim not in spec.aliases):
+        problems.append(var.problem(f"{role}: sum over unknown dimension {node.dim!r}"
+                                    f"{_suggest(node.dim, list(spec.dims) + list(spec.aliases))}"))
+
+
+def _check_flows(stock, variables, problems):
+    for key in ("inflows", "outflows"):
+        for flow in getattr(stock, key):
+            target = variables.get(flow)
+            if target is None:
+                flows = [n for n, v in variables.items() if v.kind == "flow"]
+                problems.append(stock.problem(f"{key}: unknown flow {flow!r}{_suggest(flow, flows)}"))
+            elif target.kind != "flow":
+                problems.append(stock.problem(f"{key}: {flow!r} is a {target.kind}; "
+                                              "stocks change only through variables of kind flow"))
+            elif not set(target.dims) <= set(stock.dims):
+                problems.append(stock.problem(f"{key}: flow {flow!r} has dims {list(target.dims)} "
+                                              f"but the stock has {list(stock.dims)}"))
+            elif key == "outflows" and stock.nonnegative and tuple(target.dims) != tuple(stock.dims):
+                problems.append(stock.problem(f"outflows: {flow!r} must have the stock's dims "
+                                              f"{list(stock.dims)} so it can be limited element by element"))
+    if len(set(stock.inflows + stock.outflows)) != len(stock.inflows) + len(stock.outflows):
+        problems.append(stock.problem("a flow is listed twice in inflows/outflows"))
 
 
 def _check_subs(var, role, node: ex.Ref, target: Variable, spec, problems):
+    """One subscript per dim of the target: a dim of the same base, an element of it, or a shifted dim."""
     if not node.subs:
         return
     if len(node.subs) != len(target.dims):
         problems.append(var.problem(f"{role}: {node.name} has dims {list(target.dims)}; "
-                                      f"{ex.to_text(node)} gives {len(node.subs)} subscript(s)"))
+                                    f"{ex.to_text(node)} gives {len(node.subs)} subscript(s)"))
         return
     for sub, dim in zip(node.subs, target.dims):
         base = spec.base(dim)
         if isinstance(sub, ex.Shift) and not (sub.dim in spec.dims or sub.dim in spec.aliases):
             problems.append(var.problem(f"{role}: in {ex.to_text(node)}, only a dimension can be shifted, "
-                                          f"not {sub.dim!r}"))
+                                        f"not {sub.dim!r}"))
             continue
         if isinstance(sub, ex.Shift) and abs(sub.by) >= len(spec.dims[base]):
             problems.append(var.problem(f"{role}: in {ex.to_text(node)}, a shift of {abs(sub.by)} passes every "
-                                          f"element of {base!r} ({len(spec.dims[base])}): it would always read zero"))
+                                        f"element of {base!r} ({len(spec.dims[base])}): it would always read zero"))
         sub = ex.sub_dim(sub)
         if sub in spec.dims or sub in spec.aliases:
             if spec.base(sub) != base:
                 problems.append(var.problem(f"{role}: in {ex.to_text(node)}, {sub!r} indexes {spec.base(sub)!r} "
-                                              f"but that position of {node.name} is {dim!r}"))
+                                            f"but that position of {node.name} is {dim!r}"))
         elif sub not in spec.dims[base]:
             problems.append(var.problem(f"{role}: in {ex.to_text(node)}, {sub!r} is neither a dimension "
-                                          f"nor an element of {base!r}{_suggest(sub, spec.dims[base])}"))
-
-
+                                        f"nor an element of {base!r}{_suggest(sub, spec.dims[base])}"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -126,19 +133,20 @@ def index_dims(node, variables, spec) -> set[str]:
 
 
 def check_dims(variables, spec, problems):
+    """Each sum is over a dim its term varies along; each expression varies along no dim its variable lacks."""
     for var in variables.values():
         for role, tree in expressions_of(var):
             for node in ex.walk(tree):
-                if isinstance(node, ex.Call) and node.func == "sum" and not node.lookup:
-                    if node.dim not in index_dims(node.args[0], variables, spec):
-                        problems.append(var.problem(f"{role}: {ex.to_text(node)} sums over {node.dim!r} "
-                                                      "but the expression does not vary along it"))
+                if (isinstance(node, ex.Call) and node.func == "sum" and not node.lookup
+                        and node.dim not in index_dims(node.args[0], variables, spec)):
+                    problems.append(var.problem(f"{role}: {ex.to_text(node)} sums over {node.dim!r} "
+                                                "but the expression does not vary along it"))
             got = index_dims(tree, variables, spec)
             extra = got - set(var.dims)
             if extra:
                 problems.append(var.problem(f"{role}: dims do not match: the expression varies along "
-                                              f"{sorted(got)} but {var.name} is declared with dims {list(var.dims)}; "
-                                              f"sum over or subscript {sorted(extra)}"))
+                                            f"{sorted(got)} but {var.name} is declared with dims {list(var.dims)}; "
+                                            f"sum over or subscript {sorted(extra)}"))
 
 
 # --------------------------------------------------------------------------------------------

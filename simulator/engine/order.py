@@ -17,94 +17,111 @@ from typing import TYPE_CHECKING
 
 from ..errors import Problem
 from . import expressions as ex
-from .declarations import expressions_of
+from .declarations import Variable, expressions_of
 
 if TYPE_CHECKING:
     from .build import Model
 
 
 def order_equations(model: Model, problems: list[Problem]):
-    """Set the model's evaluation orders, static auxiliaries, reports and slow part (or add the loops found
-    to ``problems``)."""
+    """Set the model's evaluation orders, static auxiliaries, outflow limits, reports and slow part; add any
+    algebraic loop to ``problems`` (and set nothing)."""
     variables = model.variables
     computed = [n for n, v in variables.items() if v.kind in ("aux", "flow", "stock")]
-    names = list(variables)
-    position = {n: i for i, n in enumerate(names)}
-
-    def refs(name, role_filter=None):
-        var = variables[name]
-        out = set()
-        for role, tree in expressions_of(var):
-            if role_filter is None or role in role_filter:
-                out |= ex.references(tree)
-        return out
-
-    def uses_time(name):  # time itself, or step/ramp/pulse, which read it
-        return any(isinstance(n, ex.Time) or (isinstance(n, ex.Call) and n.func in ex.TIME_FUNCTIONS and not n.lookup)
-                   for _, tree in expressions_of(variables[name]) for n in ex.walk(tree))
-
-    # initial pass: a stock is its initial value; everything else its equation
-    init_deps = {}
-    for n in computed:
-        role = ("initial",) if variables[n].kind == "stock" else ("equation",)
-        init_deps[n] = {r for r in refs(n, role) if variables[r].kind in ("aux", "flow", "stock")}
-    init_order = _toposort(computed, init_deps, position, variables, problems, "initial values")
+    position = {n: i for i, n in enumerate(variables)}
+    init_order = _toposort(computed, _initial_deps(variables, computed), position, variables, problems,
+                           "initial values")
     if problems:  # a loop among the auxiliaries shows in both passes; report it once
         return
-
-    # static: depends on parameters, lookups, other statics and initial(...) values only
-    static, initial_only = [], {n for n, v in variables.items() if v.hidden_kind == "initial"}
-    for n in init_order:
-        var = variables[n]
-        if n in initial_only:  # its value at the start time, whatever it reads (time included)
-            static.append(n)
-        elif var.kind != "stock" and not uses_time(n) and all(
-                variables[d].kind in ("parameter", "lookup") or d in static for d in refs(n)):
-            static.append(n)
-    static_set = set(static)
-
-    # rate pass: dynamic auxiliaries and flows; readers of a limited outflow wait for its limiter
+    static = _static(variables, init_order)
     limited = {s: variables[s].outflows for s in computed
                if variables[s].kind == "stock" and variables[s].nonnegative and variables[s].outflows}
-    limiter_of = {}
-    for stock, outs in limited.items():
-        for f in outs:
-            limiter_of.setdefault(f, []).append(stock)
-    dynamic = [n for n in computed if variables[n].kind in ("aux", "flow") and n not in static_set]
-    nodes = [("var", n) for n in dynamic] + [("limit", s) for s in limited]
-    deps = {}
-    for n in dynamic:
-        d = set()
-        for r in refs(n):
-            if r in static_set or variables[r].kind not in ("aux", "flow"):
-                continue
-            d |= {("limit", s) for s in limiter_of.get(r, [])} or {("var", r)}
-        deps[("var", n)] = d
-    for s, outs in limited.items():
-        deps[("limit", s)] = {("var", f) for f in outs if f not in static_set}
-    node_position = {node: (position[node[1]], node[0] == "limit") for node in nodes}
-    rate_order = _toposort(nodes, deps, node_position, variables, problems, "the rate pass")
-
+    deps = _rate_deps(variables, computed, set(static), limited)
+    node_position = {node: (position[node[1]], node[0] == "limit") for node in deps}
+    rate_order = _toposort(list(deps), deps, node_position, variables, problems, "the rate pass")
     stocks = [n for n in computed if variables[n].kind == "stock"]
     reporting = _reporting(rate_order, deps, stocks, variables)
     slow_only = _with_slow_reports(_slow_only(deps, stocks, variables, problems), rate_order, deps, reporting,
-                                   lambda n: uses_time(n) or any(variables[r].kind == "series" for r in refs(n)))
+                                   lambda n: _uses_time(variables[n]) or _reads_series(variables, n))
     if problems:
         return
     model.init_order, model.static, model.rate_order, model.stocks = init_order, static, rate_order, stocks
     model.limited_outflows = {s: tuple(o) for s, o in limited.items()}
     model.reporting = reporting
     model.slow_only = slow_only
-    model.reads_paths = _reads(rate_order, refs, {n for n, v in variables.items() if v.kind == "series"})
-    model.reads_slow = _reads(rate_order, refs, {n for what, n in slow_only if what == "var"})
+    model.reads_paths = _reads(rate_order, variables, {n for n, v in variables.items() if v.kind == "series"})
+    model.reads_slow = _reads(rate_order, variables, {n for what, n in slow_only if what == "var"})
 
 
-def _reads(rate_order, refs, sources) -> frozenset[str]:
+def _refs(var: Variable, roles=None) -> set[str]:
+    """The names a variable's expressions (those of ``roles``, or all) read."""
+    out = set()
+    for role, tree in expressions_of(var):
+        if roles is None or role in roles:
+            out |= ex.references(tree)
+    return out
+
+
+def _uses_time(var: Variable) -> bool:
+    """Whether it reads the time itself, or through step/ramp/pulse."""
+    return any(isinstance(n, ex.Time) or (isinstance(n, ex.Call) and n.func in ex.TIME_FUNCTIONS and not n.lookup)
+               for _, tree in expressions_of(var) for n in ex.walk(tree))
+
+
+def _reads_series(variables, name) -> bool:
+    return any(variables[r].kind == "series" for r in _refs(variables[name]))
+
+
+def _initial_deps(variables, computed) -> dict[str, set[str]]:
+    """What each stock's initial value, and each auxiliary's and flow's equation, reads among them."""
+    deps = {}
+    for n in computed:
+        role = ("initial",) if variables[n].kind == "stock" else ("equation",)
+        deps[n] = {r for r in _refs(variables[n], role) if variables[r].kind in ("aux", "flow", "stock")}
+    return deps
+
+
+def _static(variables, init_order) -> list[str]:
+    """The auxiliaries that depend on parameters, lookups, other statics and initial(...) values only (in
+    initial-pass order); an initial(...) value is static whatever it reads, time included."""
+    static = []
+    for n in init_order:
+        var = variables[n]
+        if var.hidden_kind == "initial" or (var.kind != "stock" and not _uses_time(var) and all(
+                variables[d].kind in ("parameter", "lookup") or d in static for d in _refs(var))):
+            static.append(n)
+    return static
+
+
+def _rate_deps(variables, computed, static: set[str], limited) -> dict[tuple[str, str], set[tuple[str, str]]]:
+    """The rate pass's nodes, ``("var", name)`` for each dynamic auxiliary and flow and ``("limit", stock)`` for
+    each stock whose outflows are limited, each with the nodes it waits for: what it reads, and for a reader of a
+    limited outflow, its limiter."""
+    limiter_of = {}
+    for stock, outs in limited.items():
+        for f in outs:
+            limiter_of.setdefault(f, []).append(stock)
+    deps = {}
+    for n in computed:
+        if variables[n].kind not in ("aux", "flow") or n in static:
+            continue
+        d = set()
+        for r in _refs(variables[n]):
+            if r in static or variables[r].kind not in ("aux", "flow"):
+                continue
+            d |= {("limit", s) for s in limiter_of.get(r, [])} or {("var", r)}
+        deps[("var", n)] = d
+    for s, outs in limited.items():
+        deps[("limit", s)] = {("var", f) for f in outs if f not in static}
+    return deps
+
+
+def _reads(rate_order, variables, sources) -> frozenset[str]:
     """The rate-pass variables among ``sources`` or reading one, directly or through others (one pass in
     evaluation order: whatever a variable reads comes before it)."""
     out: set[str] = set()
     for what, n in rate_order:
-        if what == "var" and (n in sources or any(r in sources or r in out for r in refs(n))):
+        if what == "var" and (n in sources or any(r in sources or r in out for r in _refs(variables[n]))):
             out.add(n)
     return frozenset(out)
 
@@ -204,7 +221,7 @@ def _cycles(stuck, remaining):
         while node not in index:
             index[node] = len(path)
             path.append(node)
-            node = sorted(remaining[node] & stuck, key=str)[0]
+            node = min(remaining[node] & stuck, key=str)
         cycle = path[index[node]:][::-1]
         if not seen & set(cycle):
             out.append(cycle)

@@ -272,81 +272,95 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
              run: int = 0, check=None) -> np.ndarray:
     """One run, integrated the way the kernel integrates it. Returns (n_saves + 1, columns)."""
     record = record or [n for n in model.variables if model.variables[n].kind in ("stock", "aux", "flow")]
-    labels = columns(model, record).labels
-    stocks = [n for n in record if model.variables[n].kind == "stock"]
-    others = [n for n in record if model.variables[n].kind in ("aux", "flow")]
-    means = [n for n in others if model.variables[n].report == "mean"]
-    points = [n for n in others if model.variables[n].report == "point"]
+    half = 0.5 * grid.dt
     ctx = _Context(model, inputs, run)
-    dt, half = grid.dt, 0.5 * grid.dt
-    out = np.zeros((grid.n_saves + 1, len(labels)))
-    acc = {n: np.zeros(model.shape(n)) for n in means}
-    n_before_points = sum(model.size(n) for n in stocks + means)
-    method_code = METHODS[method]
-
-    partitioned = method_code == 2
-    slow = [n for n in model.stocks if model.variables[n].slow]
-    held_means = {n for n in means if ("var", n) in model.slow_only} if partitioned else set()
-
-    def accumulate(weight, held_weight=None):  # what only slow stocks need: its own weight (partitioned)
-        for n in means:
-            w = held_weight if n in held_means and held_weight is not None else weight
-            acc[n] = acc[n] + w * ctx.values[n]
-
-    def record_row(row, scale):
-        values = [state[n].ravel() for n in stocks] + [(acc[n] * scale).ravel() for n in means]
-        if values:
-            out[row, :n_before_points] = np.concatenate(values)
-        for n in means:
-            acc[n] = np.zeros(model.shape(n))
-
-    def record_points(row):
-        if points:
-            out[row, n_before_points:] = np.concatenate([np.asarray(ctx.values[n], float).ravel() for n in points])
-
+    recorder = _Recorder(model, record, grid.n_saves + 1, partitioned=METHODS[method] == 2)
     with np.errstate(all="ignore"):
         state = _initialise(ctx, grid.start, check)
-        _rates(ctx, grid.start, state, dt, check, side="end")
-        accumulate(1.0)
-        record_row(0, 1.0)
-        record_points(0)
+        _rates(ctx, grid.start, state, grid.dt, check, side="end")
+        recorder.accumulate(ctx, 1.0)
+        recorder.record_row(0, state, 1.0)
+        recorder.record_points(0, ctx)
         save = 0
         for step in range(grid.n_steps):
-            h = 2 * step
-            t = grid.start + h * half
-            k1 = _rates(ctx, t, state, dt, check)
-            if method_code == 0:
-                accumulate(dt)
-                state = {n: state[n] + dt * k1[n] for n in model.stocks}
-            else:
-                accumulate(dt / 6.0, 0.0)
-                k2 = _rates(ctx, grid.start + (h + 1) * half, {n: state[n] + half * k1[n] for n in model.stocks},
-                            dt, check)
-                accumulate(dt / 3.0, 0.5 * dt)
-                if partitioned:  # the slow stocks take the midpoint rule
-                    for n in slow:
-                        k1[n] = k2[n]
-                held = k2 if partitioned else None
-                k3 = _rates(ctx, grid.start + (h + 1) * half, {n: state[n] + half * k2[n] for n in model.stocks},
-                            dt, check, held=held)
-                accumulate(dt / 3.0, dt / 3.0)
-                k4 = _rates(ctx, grid.start + (h + 2) * half, {n: state[n] + dt * k3[n] for n in model.stocks},
-                            dt, check, side="end", held=held)
-                accumulate(dt / 6.0, dt / 6.0)
-                state = {n: state[n] + dt / 6.0 * (k1[n] + 2.0 * k2[n] + 2.0 * k3[n] + k4[n])
-                         for n in model.stocks}
-            state = {n: (np.maximum(state[n], 0.0) if model.variables[n].nonnegative else state[n])
-                     for n in model.stocks}
-            if check is not None:
-                for n in model.stocks:
-                    check(n, state[n], grid.start + (h + 2) * half)
+            state = _step(ctx, recorder, state, grid, step, METHODS[method], check)
             if (step + 1) % grid.steps_per_save == 0:
                 save += 1
-                record_row(save, 1.0 / (grid.steps_per_save * dt))
-                if points:
-                    _rates(ctx, grid.start + (h + 2) * half, state, dt, check, side="end")
-                    record_points(save)
-    return out
+                recorder.record_row(save, state, 1.0 / (grid.steps_per_save * grid.dt))
+                if recorder.points:
+                    _rates(ctx, grid.start + (2 * step + 2) * half, state, grid.dt, check, side="end")
+                    recorder.record_points(save, ctx)
+    return recorder.out
+
+
+def _step(ctx: _Context, recorder: _Recorder, state: dict, grid: TimeGrid, step: int, method_code: int,
+          check=None) -> dict[str, np.ndarray]:
+    """The state after one step: Euler, RK4, or (partitioned) RK4 with the slow stocks by the midpoint rule.
+    The recorder accumulates each stage's flows with the stage's weight."""
+    model = ctx.model
+    dt, half = grid.dt, 0.5 * grid.dt
+    h = 2 * step
+    k1 = _rates(ctx, grid.start + h * half, state, dt, check)
+    if method_code == 0:
+        recorder.accumulate(ctx, dt)
+        state = {n: state[n] + dt * k1[n] for n in model.stocks}
+    else:
+        recorder.accumulate(ctx, dt / 6.0, 0.0)
+        k2 = _rates(ctx, grid.start + (h + 1) * half, {n: state[n] + half * k1[n] for n in model.stocks}, dt, check)
+        recorder.accumulate(ctx, dt / 3.0, 0.5 * dt)
+        partitioned = method_code == 2
+        if partitioned:  # the slow stocks take the midpoint rule
+            for n in model.stocks:
+                if model.variables[n].slow:
+                    k1[n] = k2[n]
+        held = k2 if partitioned else None
+        k3 = _rates(ctx, grid.start + (h + 1) * half, {n: state[n] + half * k2[n] for n in model.stocks}, dt, check,
+                    held=held)
+        recorder.accumulate(ctx, dt / 3.0, dt / 3.0)
+        k4 = _rates(ctx, grid.start + (h + 2) * half, {n: state[n] + dt * k3[n] for n in model.stocks}, dt, check,
+                    side="end", held=held)
+        recorder.accumulate(ctx, dt / 6.0, dt / 6.0)
+        state = {n: state[n] + dt / 6.0 * (k1[n] + 2.0 * k2[n] + 2.0 * k3[n] + k4[n]) for n in model.stocks}
+    state = {n: (np.maximum(state[n], 0.0) if model.variables[n].nonnegative else state[n]) for n in model.stocks}
+    if check is not None:
+        for n in model.stocks:
+            check(n, state[n], grid.start + (h + 2) * half)
+    return state
+
+
+class _Recorder:
+    """One run's output rows, as the driver records them: stocks at each save time, flows and rates (report:
+    mean) averaged over each interval with the integrator's stage weights, levels (report: point) at each save
+    time. Under the partitioned method, what only the slow stocks need is weighted as they are (held_weight)."""
+
+    def __init__(self, model: Model, record: list[str], rows: int, partitioned: bool):
+        self.model = model
+        self.stocks = [n for n in record if model.variables[n].kind == "stock"]
+        others = [n for n in record if model.variables[n].kind in ("aux", "flow")]
+        self.means = [n for n in others if model.variables[n].report == "mean"]
+        self.points = [n for n in others if model.variables[n].report == "point"]
+        self.held = {n for n in self.means if ("var", n) in model.slow_only} if partitioned else set()
+        self.acc = {n: np.zeros(model.shape(n)) for n in self.means}
+        self.out = np.zeros((rows, len(columns(model, record).labels)))
+        self.n_before_points = sum(model.size(n) for n in self.stocks + self.means)
+
+    def accumulate(self, ctx: _Context, weight: float, held_weight: float | None = None):
+        for n in self.means:
+            w = held_weight if n in self.held and held_weight is not None else weight
+            self.acc[n] = self.acc[n] + w * ctx.values[n]
+
+    def record_row(self, row: int, state: dict, scale: float):
+        """The stocks, and the means accumulated since the last row times ``scale`` (which then start again)."""
+        values = [state[n].ravel() for n in self.stocks] + [(self.acc[n] * scale).ravel() for n in self.means]
+        if values:
+            self.out[row, :self.n_before_points] = np.concatenate(values)
+        for n in self.means:
+            self.acc[n] = np.zeros(self.model.shape(n))
+
+    def record_points(self, row: int, ctx: _Context):
+        if self.points:
+            self.out[row, self.n_before_points:] = np.concatenate(
+                [np.asarray(ctx.values[n], float).ravel() for n in self.points])
 
 
 def first_nonfinite(model: Model, inputs: Inputs, grid: TimeGrid, method: str, run: int):
