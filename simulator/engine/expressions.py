@@ -247,8 +247,10 @@ def fold(node, visit, into=None):
     Where ``into(node)`` is false the sub-expressions are not visited and ``values`` is empty: ``visit``
     evaluates them itself, in a context of its own (a sum's term inside its loop, a stateful call's arguments).
     """
-    values = [fold(child, visit, into) for child in children(node)] if into is None or into(node) else []
-    return visit(node, values)
+    below = children(node)
+    if below and (into is None or into(node)):
+        return visit(node, [fold(child, visit, into) for child in below])
+    return visit(node, [])
 
 
 def references(node) -> set[str]:
