@@ -65,23 +65,27 @@ def lay_out(model: Model):
 
 class Columns(NamedTuple):
     """What the kernel records, in the order of the output columns: the stocks, the auxiliaries and flows averaged
-    over each interval (report: mean), then those taken at the save time (report: point)."""
+    over each interval (report: mean), those taken at the save time (report: point), then the series."""
 
     state: np.ndarray  # state indices of the recorded stocks' elements
     mean: np.ndarray  # scratch slots of the averaged auxiliaries and flows
     point: np.ndarray  # scratch slots of the levels
+    series: list[str]  # the recorded series
+    multipliers: np.ndarray  # parameter indices of their elements' multipliers
     labels: list[tuple[str, int]]  # (name, element) of every column
 
 
 def columns(model: Model, record: list[str]) -> Columns:
-    """Where the kernel finds each recorded element. Series are not among them: ``run.series_outputs`` adds their
-    columns after the kernel's."""
-    stocks = [n for n in record if model.variables[n].kind == "stock"]
-    means = [n for n in record if model.variables[n].kind in ("aux", "flow") and model.variables[n].report == "mean"]
-    points = [n for n in record if model.variables[n].kind in ("aux", "flow") and model.variables[n].report == "point"]
-    rec_s = [model.state_offset[n] + k for n in stocks for k in range(model.size(n))]
-    rec_mean = [model.var_offset[n] + k for n in means for k in range(model.size(n))]
-    rec_point = [model.var_offset[n] + k for n in points for k in range(model.size(n))]
-    labels = [(n, k) for n in stocks + means + points for k in range(model.size(n))]
-    return Columns(np.array(rec_s, dtype=np.int64), np.array(rec_mean, dtype=np.int64),
-                   np.array(rec_point, dtype=np.int64), labels)
+    """Where the kernel finds each recorded element."""
+    kinds = {n: model.variables[n].kind for n in record}
+    stocks = [n for n in record if kinds[n] == "stock"]
+    means = [n for n in record if kinds[n] in ("aux", "flow") and model.variables[n].report == "mean"]
+    points = [n for n in record if kinds[n] in ("aux", "flow") and model.variables[n].report == "point"]
+    series = [n for n in record if kinds[n] == "series"]
+
+    def indices(names, offsets):
+        return np.array([offsets[n] + k for n in names for k in range(model.size(n))], dtype=np.int64)
+
+    labels = [(n, k) for n in stocks + means + points + series for k in range(model.size(n))]
+    return Columns(indices(stocks, model.state_offset), indices(means, model.var_offset),
+                   indices(points, model.var_offset), series, indices(series, model.multiplier_offset), labels)

@@ -13,7 +13,6 @@ import numpy as np
 from . import expressions as ex
 from .build import Model
 from .inputs import METHODS, Inputs, TimeGrid, calendar_year
-from .layout import columns
 
 
 class _Context:
@@ -341,8 +340,8 @@ class _Recorder:
         self.points = [n for n in others if model.variables[n].report == "point"]
         self.held = {n for n in self.means if ("var", n) in model.slow_only} if partitioned else set()
         self.acc = {n: np.zeros(model.shape(n)) for n in self.means}
-        self.out = np.zeros((rows, len(columns(model, record).labels)))
         self.n_before_points = sum(model.size(n) for n in self.stocks + self.means)
+        self.out = np.zeros((rows, self.n_before_points + sum(model.size(n) for n in self.points)))
 
     def accumulate(self, ctx: _Context, weight: float, held_weight: float | None = None):
         for n in self.means:
