@@ -85,7 +85,7 @@ dimensions:
 variables:
   target: {kind: series, dims: [city], units: widget, points: {a: {0: 1.0, 10: 2.0}, b: {0: 4.0, 10: 3.0}},
            source: test, doc: a level that moves every year}
-  quota: {kind: series, units: widget/year, points: {2: 5.0, 4: 1.0}, source: test, doc: a rate (flat before 2 and after 4)}
+  quota: {kind: series, units: widget/year, points: {2: 5.0, 4: 1.0}, source: test, doc: a rate}
   level: {kind: stock, units: widget, initial: 1, inflows: [filling], doc: level}
   filling: {kind: flow, units: widget/year, equation: quota, doc: filling}
 """)

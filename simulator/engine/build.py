@@ -127,7 +127,6 @@ class Model:
         return np.array([n in wanted for n in self.reporting], dtype=np.bool_)
 
 
-
 def load(paths) -> Model:
     """Read and build a model from a file or folder of declarations."""
     return build(read_model(paths))

@@ -164,7 +164,7 @@ def _slow_only(deps, stocks, variables, problems) -> frozenset[tuple[str, str]]:
         for flow in (*var.inflows, *var.outflows):
             if ("var", flow) not in out and ("var", flow) in deps:
                 problems.append(var.problem(f"slow: its flow {flow!r} is also needed by the rate of a stock "
-                                              "that is not slow; declare that stock slow too, or this one not"))
+                                            "that is not slow; declare that stock slow too, or this one not"))
     return out
 
 
@@ -204,10 +204,8 @@ def _toposort(nodes, deps, position, variables, problems, what):
             shown = [c if not isinstance(c, tuple) or c[0] == "var" else f"(outflow limit of {c[1]})"
                      for c in cycle]
             shown = [c[1] if isinstance(c, tuple) else c for c in shown]
-            first = variables[names[0]]
-            problems.append(Problem(first.file, first.line, names[0],
-                                    f"algebraic loop in {what}: {' -> '.join(shown + [shown[0]])} "
-                                    "(break it with a stock, smooth() or delay1())"))
+            problems.append(variables[names[0]].problem(f"algebraic loop in {what}: {' -> '.join(shown + [shown[0]])} "
+                                                        "(break it with a stock, smooth() or delay1())"))
     return order
 
 

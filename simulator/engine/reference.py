@@ -1,8 +1,9 @@
 """A slow, plainly correct evaluator of the same declarations: numpy arrays, no numba, no codegen.
 
-The tests hold the compiled kernel to it (STUMPY's naive-reference habit). It walks the
-expression trees with arrays labelled by their dims, so it shares nothing with the code generator
-but the built model (its order, layout and integrator conventions, which are the model's meaning).
+The tests hold the compiled kernel to it (STUMPY's naive-reference habit). It evaluates the
+expression trees (through ``expressions.fold``) on arrays labelled by their dims, so it shares nothing
+with the code generator but the built model (its order, layout and integrator conventions, which are
+the model's meaning).
 It is also used to find which variable first went non-finite when a run fails.
 """
 
