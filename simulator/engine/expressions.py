@@ -213,12 +213,12 @@ def sub_dim(sub) -> str:
 
 def children(node) -> tuple:
     """The sub-expressions of a node, left to right (a sum's dim is not one: it is a name)."""
-    if isinstance(node, (Neg, Not)):
-        return (node.x,)
     if isinstance(node, (Bin, Cmp)):
         return (node.a, node.b)
     if isinstance(node, (Logic, Call)):
         return node.args
+    if isinstance(node, (Neg, Not)):
+        return (node.x,)
     return ()
 
 

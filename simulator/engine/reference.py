@@ -49,22 +49,23 @@ class _Context:
         return ex.fold(node, self._value)
 
     def _value(self, node, args):
-        """A node's value from its sub-expressions' (``args``: (value, dims) pairs)."""
+        """A node's value from its sub-expressions' (``args``: (value, dims) pairs). The most frequent kinds of
+        node are tested first."""
+        if isinstance(node, ex.Ref):
+            return self.reference(node)
+        if isinstance(node, (ex.Bin, ex.Cmp)):
+            (a, b), dims = _common(*args)
+            return _OPS[node.op](a, b), dims
         if isinstance(node, ex.Num):
             return np.float64(node.value), ()
         if isinstance(node, ex.Time):
             return np.float64(self.t), ()
-        if isinstance(node, ex.Ref):
-            return self.reference(node)
         if isinstance(node, ex.Neg):
             a, d = args[0]
             return -a, d
         if isinstance(node, ex.Not):
             a, d = args[0]
             return np.logical_not(a), d
-        if isinstance(node, (ex.Bin, ex.Cmp)):
-            (a, b), dims = _common(*args)
-            return _OPS[node.op](a, b), dims
         if isinstance(node, ex.Logic):
             values, dims = _common(*args)
             combine = np.logical_and if node.op == "and" else np.logical_or
