@@ -494,7 +494,7 @@ def _calibrated(model) -> dict:
 
 def cmd_describe(args) -> int:
     from ..engine import expressions as ex
-    from ..engine.declarations import expressions_of
+    from ..engine.build import expressions_of
     from ..errors import InputError, Problem
     from ..model import load_model
 
