@@ -75,6 +75,36 @@ def test_reports_are_computed_only_when_recorded(model):
             full.values[:, :, full.column(name, element)].tobytes()
 
 
+def test_time_paths_recorded_run_by_run(tmp_path):
+    """A run records each time path at its multiplier: a level (report point) at the save time, a rate (report
+    mean) as its average over the year that ends there, which is the year's value (paths hold within a year)."""
+    path = tmp_path / "paths.yaml"
+    path.write_text("""
+dimensions:
+  city: [a, b]
+variables:
+  target: {kind: series, dims: [city], units: widget, points: {a: {0: 1.0, 10: 2.0}, b: {0: 4.0, 10: 3.0}},
+           source: test, doc: a level that moves every year}
+  quota: {kind: series, units: widget/year, points: {2: 5.0, 4: 1.0}, source: test, doc: a rate}
+  level: {kind: stock, units: widget, initial: 1, inflows: [filling], doc: level}
+  filling: {kind: flow, units: widget/year, equation: quota, doc: filling}
+""")
+    model = load(path)
+    inputs = default_inputs(model, runs=3)
+    inputs.set_parameter("target.multiplier", [[1.0, 1.0], [2.0, 0.5], [0.0, 3.0]])
+    inputs.set_parameter("quota.multiplier", [1.0, 0.5, 2.0])
+    years = np.arange(7.0)
+    for method in ("euler", "rk4", "partitioned"):
+        result = simulate(model, inputs, TimeGrid(0, 6, 0.25), method, record=["level", "quota", "target"])
+        quota = result.values[:, :, result.column("quota")]
+        np.testing.assert_allclose(quota, np.interp(years, [2, 4], [5, 1]) * np.array([[1.0], [0.5], [2.0]]),
+                                   rtol=1e-12)
+        for k, (xs, ys) in enumerate([([0, 10], [1, 2]), ([0, 10], [4, 3])]):
+            target = result.values[:, :, result.column("target", k)]
+            np.testing.assert_allclose(target, np.interp(years, xs, ys) * inputs.parameter("target.multiplier")[:, [k]],
+                                       rtol=1e-12)
+
+
 LEVELS = """
 variables:
   rate: {kind: parameter, units: 1/year, value: 0.1, source: test, doc: growth}

@@ -7,7 +7,7 @@ A model is one YAML file or a folder of them (one per sector). A file may hold:
 ``units``       extra unit definitions, e.g. ``kWh: kW*hour``;
 ``variables``   name -> declaration (see ``KEYS`` for what each kind takes).
 
-This module only reads and shapes the declarations; ``build.py`` checks them against each other.
+This module only reads and shapes the declarations; the passes of ``build.py`` check them against each other.
 """
 
 from __future__ import annotations
@@ -86,9 +86,25 @@ class Variable:
     def where(self) -> tuple[str, int | None]:
         return self.file, self.line
 
+    def problem(self, message: str) -> Problem:
+        """A problem with this variable, reported at its declaration."""
+        return Problem(self.file, self.line, self.name, message)
+
     @property
     def is_input(self) -> bool:
         return self.kind in INPUT_KINDS
+
+
+def expressions_of(var: Variable):
+    """(role, tree) pairs of a variable's expressions."""
+    if var.kind in ("aux", "flow"):
+        return [("equation", var.equation)]
+    if var.kind == "stock":
+        out = [("initial", var.initial)]
+        if var.rate is not None:
+            out.append(("rate", var.rate))
+        return out
+    return []
 
 
 @dataclass
@@ -144,14 +160,7 @@ def read_model(paths) -> ModelSpec:
                 problems.append(doc.problem((key,), f"unknown section {key!r} "
                                                     "(expected sector, doc, dimensions, units, variables, horizon)"))
         if "horizon" in doc.data:
-            horizon = doc.data["horizon"]
-            first = _pair(horizon.get("start")) if isinstance(horizon, dict) else None
-            last = _number(horizon.get("end")) if isinstance(horizon, dict) else None
-            if first is None or last is None:
-                problems.append(doc.problem(("horizon",), "give {start: [first, last start year], "
-                                                          "end: latest end year}"))
-            else:
-                spec.horizon = (first, last)
+            _read_horizon(doc, spec, problems)
         _read_dimensions(doc, spec, problems)
         for name, text in (doc.data.get("units") or {}).items():
             spec.unit_definitions[str(name)] = str(text)
@@ -175,12 +184,23 @@ def read_model(paths) -> ModelSpec:
                 continue
             if var.name in spec.variables:
                 first = spec.variables[var.name]
-                problems.append(doc.problem(("variables", name), f"declared twice (first in {first.file}:{first.line})"))
+                problems.append(doc.problem(("variables", name),
+                                            f"declared twice (first in {first.file}:{first.line})"))
                 continue
             spec.variables[var.name] = var
     if problems:
         raise ModelError(problems)
     return spec
+
+
+def _read_horizon(doc, spec, problems):
+    horizon = doc.data["horizon"]
+    first = _pair(horizon.get("start")) if isinstance(horizon, dict) else None
+    last = _number(horizon.get("end")) if isinstance(horizon, dict) else None
+    if first is None or last is None:
+        problems.append(doc.problem(("horizon",), "give {start: [first, last start year], end: latest end year}"))
+    else:
+        spec.horizon = (first, last)
 
 
 def _read_dimensions(doc, spec, problems):
@@ -207,12 +227,50 @@ def _read_dimensions(doc, spec, problems):
 
 
 def _read_variable(name, decl, doc, sector, spec, problems) -> Variable | None:
+    """One declaration, checked on its own; None (its problems added) if it has any."""
     path = ("variables", name)
     start = len(problems)
 
     def problem(key, message):
         problems.append(doc.problem(path + ((key,) if key else ()), message))
 
+    kind = _read_kind(name, decl, problem)
+    if kind is None or len(problems) > start:
+        return None
+    dims = _read_dims(decl, spec, problem)
+    if dims is None:
+        return None
+    units = decl["units"]
+    try:
+        unit = parse_unit(str(units), spec.unit_definitions)
+    except UnitError as exc:
+        problem("units", str(exc))
+        unit = None
+    var = Variable(name=name, kind=kind, dims=dims, units=str(units), doc=str(decl["doc"]).strip(),
+                   source=str(decl.get("source") or "").strip(), file=doc.file, line=doc.line(path), sector=sector)
+    var.report = decl.get("report") or default_report(kind, unit)
+    if var.report not in ("mean", "point"):
+        problem("report", "mean (average over each output interval) or point (the value at the output time)")
+    if kind in ("aux", "flow"):
+        var.equation = _parse(decl, "equation", problem)
+    elif kind == "stock":
+        _read_stock(var, decl, problem)
+    elif kind == "parameter":
+        value = _fill(decl["value"], var.dims, spec, _number, problem, "value")
+        var.value = None if value is None else value.astype(float)
+    elif kind in ("series", "lookup"):
+        _read_points(var, decl, spec, problem)
+    if "plausible" in decl:
+        var.plausible = _pair(decl["plausible"])
+        if var.plausible is None:
+            problem("plausible", "give [low, high] with low <= high, in the variable's units")
+    if kind in ("parameter", "series"):
+        _read_input(var, decl, spec, problem)
+    return var if len(problems) == start else None
+
+
+def _read_kind(name, decl, problem) -> str | None:
+    """The declaration's kind, once its name and keys are checked; None if it cannot be read further."""
     if not name.isidentifier() or not name.isascii() or name == ex.TIME or name in ex.FUNCTIONS:
         problem(None, "names are ASCII snake_case and not a built-in (time, min, sum, ...)")
         return None
@@ -228,9 +286,10 @@ def _read_variable(name, decl, doc, sector, spec, problems) -> Variable | None:
             problem(key, f"unknown key for a {kind} (allowed: {', '.join(sorted(KEYS[kind]))})")
     for key in sorted(REQUIRED[kind] - set(decl)):
         problem(None, f"a {kind} needs '{key}'")
-    if len(problems) > start:
-        return None
+    return kind
 
+
+def _read_dims(decl, spec, problem) -> tuple[str, ...] | None:
     dims = decl.get("dims") or []
     if isinstance(dims, str):
         dims = [dims]
@@ -244,91 +303,83 @@ def _read_variable(name, decl, doc, sector, spec, problems) -> Variable | None:
     if len(set(dims)) != len(dims):
         problem("dims", "a dimension appears twice; use an alias such as 'other'")
         return None
+    return tuple(dims)
 
-    units = decl["units"]
+
+def _parse(decl, key, problem):
+    """The expression under ``key``, parsed; None after a problem if it is not a valid equation."""
     try:
-        unit = parse_unit(str(units), spec.unit_definitions)
-    except UnitError as exc:
-        problem("units", str(exc))
-        unit = None
-    var = Variable(name=name, kind=kind, dims=tuple(dims), units=str(units), doc=str(decl["doc"]).strip(),
-                   source=str(decl.get("source") or "").strip(), file=doc.file, line=doc.line(path), sector=sector)
-    var.report = decl.get("report") or default_report(kind, unit)
-    if var.report not in ("mean", "point"):
-        problem("report", "mean (average over each output interval) or point (the value at the output time)")
+        return ex.parse(decl[key])
+    except ex.ExpressionError as exc:
+        problem(key, str(exc))
+        return None
 
-    def parse_expr(key):
+
+def _read_stock(var: Variable, decl, problem):
+    """Initial value, non-negativity, slowness, and either a net rate or inflows and outflows."""
+    var.initial = _parse(decl, "initial", problem)
+    var.nonnegative = decl.get("nonnegative", True)
+    if not isinstance(var.nonnegative, bool):
+        problem("nonnegative", "true or false")
+    var.slow = decl.get("slow", False)
+    if not isinstance(var.slow, bool):
+        problem("slow", "true or false")
+    if "rate" in decl and ("inflows" in decl or "outflows" in decl):
+        problem("rate", "give either 'rate' (a net-rate expression) or 'inflows'/'outflows', not both")
+        return
+    if "rate" in decl:
+        var.rate = _parse(decl, "rate", problem)
+        return
+    for key in ("inflows", "outflows"):
+        flows = decl.get(key) or []
+        if isinstance(flows, str):
+            flows = [flows]
+        if not isinstance(flows, list) or not all(isinstance(f, str) for f in flows):
+            problem(key, "a list of flow names")
+            flows = []
+        setattr(var, key, tuple(flows))
+    if not var.inflows and not var.outflows:
+        problem(None, "a stock needs 'inflows'/'outflows' or a 'rate'")
+
+
+def _read_points(var: Variable, decl, spec, problem):
+    """A series' or lookup table's points, per element; a lookup's x units."""
+    var.points = _fill_points(decl["points"], var.dims, spec, problem, var.kind)
+    if var.kind == "lookup":
+        var.x_units = str(decl["x_units"])
         try:
-            return ex.parse(decl[key])
-        except ex.ExpressionError as exc:
-            problem(key, str(exc))
-            return None
+            parse_unit(var.x_units, spec.unit_definitions)
+        except UnitError as exc:
+            problem("x_units", str(exc))
 
-    if kind in ("aux", "flow"):
-        var.equation = parse_expr("equation")
-    elif kind == "stock":
-        var.initial = parse_expr("initial")
-        var.nonnegative = decl.get("nonnegative", True)
-        if not isinstance(var.nonnegative, bool):
-            problem("nonnegative", "true or false")
-        var.slow = decl.get("slow", False)
-        if not isinstance(var.slow, bool):
-            problem("slow", "true or false")
-        if "rate" in decl and ("inflows" in decl or "outflows" in decl):
-            problem("rate", "give either 'rate' (a net-rate expression) or 'inflows'/'outflows', not both")
-        elif "rate" in decl:
-            var.rate = parse_expr("rate")
-        else:
-            for key in ("inflows", "outflows"):
-                flows = decl.get(key) or []
-                if isinstance(flows, str):
-                    flows = [flows]
-                if not isinstance(flows, list) or not all(isinstance(f, str) for f in flows):
-                    problem(key, "a list of flow names")
-                    flows = []
-                setattr(var, key, tuple(flows))
-            if not var.inflows and not var.outflows:
-                problem(None, "a stock needs 'inflows'/'outflows' or a 'rate'")
-    elif kind == "parameter":
-        value = _fill(decl["value"], var.dims, spec, _number, problem, "value")
-        var.value = None if value is None else value.astype(float)
-    elif kind in ("series", "lookup"):
-        var.points = _fill_points(decl["points"], var.dims, spec, problem, kind)
-        if kind == "lookup":
-            var.x_units = str(decl["x_units"])
-            try:
-                parse_unit(var.x_units, spec.unit_definitions)
-            except UnitError as exc:
-                problem("x_units", str(exc))
-    if "plausible" in decl:
-        var.plausible = _pair(decl["plausible"])
-        if var.plausible is None:
-            problem("plausible", "give [low, high] with low <= high, in the variable's units")
-    if kind in ("parameter", "series"):
-        var.status = decl.get("status", "sourced")
-        if var.status not in STATUSES:
-            problem("status", f"one of {', '.join(STATUSES)} (policy: a lever, off unless a scenario sets it)")
-        if "bounds" in decl:
-            pair = _pair(decl["bounds"])
-            if pair is None:
-                problem("bounds", "give [low, high] with low <= high")
-            var.bounds = pair
-        if "scales" in decl:
-            var.scales = str(decl["scales"])
-        if "vintage" in decl:
-            var.vintage = _vintage(decl["vintage"], kind, problem)
-        if "range" in decl:
-            ranges = _fill(decl["range"], var.dims, spec, _pair, problem, "range")
-            if ranges is not None:
-                var.range = np.array([list(r) for r in ranges.ravel()]).reshape(spec.shape(var.dims) + (2,))
-        if var.status == "assumed" and var.range is None:
-            problem("range", "an assumed value needs a plausible range [low, high] (it becomes a Monte Carlo input)")
-        if var.kind == "parameter" and var.value is not None:
-            if var.bounds and not np.all((var.value >= var.bounds[0]) & (var.value <= var.bounds[1])):
-                problem("value", f"the value lies outside its bounds {list(var.bounds)}")
-            if var.range is not None and not np.all((var.value >= var.range[..., 0]) & (var.value <= var.range[..., 1])):
-                problem("value", "the value lies outside its range")
-    return var if len(problems) == start else None
+
+def _read_input(var: Variable, decl, spec, problem):
+    """What a parameter or series declares about its value: status, bounds, the time path it scales, vintage,
+    plausible range (needed if assumed); and that a parameter's value lies within its bounds and range."""
+    var.status = decl.get("status", "sourced")
+    if var.status not in STATUSES:
+        problem("status", f"one of {', '.join(STATUSES)} (policy: a lever, off unless a scenario sets it)")
+    if "bounds" in decl:
+        pair = _pair(decl["bounds"])
+        if pair is None:
+            problem("bounds", "give [low, high] with low <= high")
+        var.bounds = pair
+    if "scales" in decl:
+        var.scales = str(decl["scales"])
+    if "vintage" in decl:
+        var.vintage = _vintage(decl["vintage"], var.kind, problem)
+    if "range" in decl:
+        ranges = _fill(decl["range"], var.dims, spec, _pair, problem, "range")
+        if ranges is not None:
+            var.range = np.array([list(r) for r in ranges.ravel()]).reshape(spec.shape(var.dims) + (2,))
+    if var.status == "assumed" and var.range is None:
+        problem("range", "an assumed value needs a plausible range [low, high] (it becomes a Monte Carlo input)")
+    if var.kind == "parameter" and var.value is not None:
+        if var.bounds and not np.all((var.value >= var.bounds[0]) & (var.value <= var.bounds[1])):
+            problem("value", f"the value lies outside its bounds {list(var.bounds)}")
+        in_range = var.range is None or np.all((var.value >= var.range[..., 0]) & (var.value <= var.range[..., 1]))
+        if not in_range:
+            problem("value", "the value lies outside its range")
 
 
 FORECAST_RULES = ("hold_last", "trend")
@@ -340,7 +391,8 @@ def _vintage(value, kind, problem):
     allowed = {"info_year", "forecast"} if kind == "series" else {"info_year", "before"}
     if not (isinstance(value, dict) and "info_year" in value and set(value) <= allowed
             and isinstance(value["info_year"], int) and not isinstance(value["info_year"], bool)):
-        problem("vintage", f"give {{info_year: YEAR{', forecast: hold_last | trend | a number' if kind == 'series' else ''}}}")
+        forecast = ", forecast: hold_last | trend | a number" if kind == "series" else ""
+        problem("vintage", f"give {{info_year: YEAR{forecast}}}")
         return None
     rule = value.get("forecast", "hold_last")
     if rule not in FORECAST_RULES and _number(rule) is None:

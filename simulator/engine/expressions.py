@@ -5,13 +5,15 @@ Allowed: numbers, names, ``time``; ``+ - * / **``, unary minus; comparisons; ``a
 (the previous element along ``age``; zero where it falls outside the dimension, as an ageing chain
 needs); and the functions in ``FUNCTIONS``. Lookup tables are called like functions: ``demand_curve(price)``.
 Nothing is ever evaluated: the text becomes a tree of the node classes below, and the compiler,
-the reference evaluator, the unit and dims checks and the Vensim export each walk that tree.
+the reference evaluator, the unit and dims checks and the Vensim export each walk that tree: with
+``walk`` (every node, parents first), ``fold`` (bottom up: each node from its sub-expressions'
+values) or ``rebuild`` (a node with new sub-expressions).
 """
 
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # name -> (min args, max args, description)
 FUNCTIONS = {
@@ -35,6 +37,7 @@ FUNCTIONS = {
 STATEFUL = {"smooth", "delay1", "delay3", "initial"}
 TIME_FUNCTIONS = {"step", "ramp", "pulse"}  # they read the time
 TIME = "time"
+TIME_EPS = 1e-9  # years; step/pulse switch on at ``start`` despite rounding in t0 + h*dt/2
 
 
 class ExpressionError(ValueError):
@@ -208,23 +211,46 @@ def sub_dim(sub) -> str:
     return sub.dim if isinstance(sub, Shift) else sub
 
 
-def children(node):
-    """The sub-expressions of a node."""
-    if isinstance(node, (Neg, Not)):
-        return (node.x,)
+def children(node) -> tuple:
+    """The sub-expressions of a node, left to right (a sum's dim is not one: it is a name)."""
     if isinstance(node, (Bin, Cmp)):
         return (node.a, node.b)
-    if isinstance(node, Logic):
+    if isinstance(node, (Logic, Call)):
         return node.args
-    if isinstance(node, Call):
-        return node.args
+    if isinstance(node, (Neg, Not)):
+        return (node.x,)
     return ()
 
 
+def rebuild(node, new_children):
+    """The node with its sub-expressions replaced by ``new_children`` (in the order of ``children``)."""
+    if isinstance(node, (Neg, Not)):
+        return type(node)(*new_children)
+    if isinstance(node, (Bin, Cmp)):
+        return type(node)(node.op, *new_children)
+    if isinstance(node, (Logic, Call)):
+        return replace(node, args=tuple(new_children))
+    return node
+
+
 def walk(node):
+    """Every node of the tree, each before its sub-expressions, left to right."""
     yield node
     for child in children(node):
         yield from walk(child)
+
+
+def fold(node, visit, into=None):
+    """Evaluate a tree bottom up: ``visit(node, values)`` gets a node with the values of its sub-expressions
+    (in the order of ``children``) and returns the node's value.
+
+    Where ``into(node)`` is false the sub-expressions are not visited and ``values`` is empty: ``visit``
+    evaluates them itself, in a context of its own (a sum's term inside its loop, a stateful call's arguments).
+    """
+    below = children(node)
+    if below and (into is None or into(node)):
+        return visit(node, [fold(child, visit, into) for child in below])
+    return visit(node, [])
 
 
 def references(node) -> set[str]:
@@ -257,6 +283,10 @@ def _precedence(node) -> int:
 
 def to_text(node) -> str:
     """Readable text of a node tree, with only the parentheses the precedence needs."""
+    return fold(node, _text)
+
+
+def _text(node, texts) -> str:
     if isinstance(node, Num):
         v = node.value
         return repr(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
@@ -265,23 +295,26 @@ def to_text(node) -> str:
     if isinstance(node, Ref):
         return f"{node.name}[{', '.join(map(str, node.subs))}]" if node.subs else node.name
     if isinstance(node, Call):
-        args = [to_text(a) for a in node.args] + ([node.dim] if node.dim else [])
-        return f"{node.func}({', '.join(args)})"
+        return f"{node.func}({', '.join(texts + ([node.dim] if node.dim else []))})"
     mine = _precedence(node)
-
-    def wrap(child, right=False):
-        theirs = _precedence(child)
-        # a - (b - c), a / (b * c) and a ** (b ** c) keep their parentheses; so does (a ** b) ** c
-        if theirs < mine or (theirs == mine and (right != (mine == 8)) and mine in (5, 6, 8)):
-            return f"({to_text(child)})"
-        return to_text(child)
-
+    right_operand = isinstance(node, (Bin, Cmp))  # a Logic's operands all sit on the left of their operator
+    parts = [_wrapped(child, text, mine, right=right_operand and k == 1)
+             for k, (child, text) in enumerate(zip(children(node), texts))]
     if isinstance(node, Neg):
-        return f"-{wrap(node.x)}"
+        return f"-{parts[0]}"
     if isinstance(node, Not):
-        return f"not {wrap(node.x)}"
+        return f"not {parts[0]}"
     if isinstance(node, (Bin, Cmp)):
-        return f"{wrap(node.a)} {node.op} {wrap(node.b, right=True)}"
+        return f"{parts[0]} {node.op} {parts[1]}"
     if isinstance(node, Logic):
-        return f" {node.op} ".join(wrap(a) for a in node.args)
+        return f" {node.op} ".join(parts)
     raise TypeError(node)
+
+
+def _wrapped(child, text: str, mine: int, right: bool) -> str:
+    """A sub-expression's text, in parentheses where the precedence of its parent (``mine``) needs them."""
+    theirs = _precedence(child)
+    # a - (b - c), a / (b * c) and a ** (b ** c) keep their parentheses; so does (a ** b) ** c
+    if theirs < mine or (theirs == mine and (right != (mine == 8)) and mine in (5, 6, 8)):
+        return f"({text})"
+    return text

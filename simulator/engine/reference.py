@@ -1,8 +1,9 @@
 """A slow, plainly correct evaluator of the same declarations: numpy arrays, no numba, no codegen.
 
-The tests hold the compiled kernel to it (STUMPY's naive-reference habit). It walks the
-expression trees with arrays labelled by their dims, so it shares nothing with the code generator
-but the built model (its order, layout and integrator conventions, which are the model's meaning).
+The tests hold the compiled kernel to it (STUMPY's naive-reference habit). It evaluates the
+expression trees (through ``expressions.fold``) on arrays labelled by their dims, so it shares nothing
+with the code generator but the built model (its order, layout and integrator conventions, which are
+the model's meaning).
 It is also used to find which variable first went non-finite when a run fails.
 """
 
@@ -12,7 +13,6 @@ import numpy as np
 
 from . import expressions as ex
 from .build import Model
-from .codegen import TIME_EPS
 from .inputs import METHODS, Inputs, TimeGrid, calendar_year
 
 
@@ -45,51 +45,61 @@ class _Context:
         return _align(arr, got, tuple(dims), self.model.spec.shape(dims))
 
     def node(self, node):
-        spec = self.model.spec
+        """An expression's value, and the dims its axes are labelled by."""
+        return ex.fold(node, self._value)
+
+    def _value(self, node, args):
+        """A node's value from its sub-expressions' (``args``: (value, dims) pairs). The most frequent kinds of
+        node are tested first."""
+        if isinstance(node, ex.Ref):
+            return self.reference(node)
+        if isinstance(node, (ex.Bin, ex.Cmp)):
+            (a, b), dims = _common(*args)
+            return _OPS[node.op](a, b), dims
         if isinstance(node, ex.Num):
             return np.float64(node.value), ()
         if isinstance(node, ex.Time):
             return np.float64(self.t), ()
-        if isinstance(node, ex.Ref):
-            var = self.model.variables[node.name]
-            arr = self.value_of(node.name)
-            if not node.subs:
-                return arr, tuple(var.dims)
-            index, dims = [], []
-            for axis, (sub, dim) in enumerate(zip(node.subs, var.dims)):
-                if isinstance(sub, ex.Shift):
-                    arr = _shifted(arr, axis, sub.by)
-                    sub = sub.dim
-                if sub in spec.dims or sub in spec.aliases:
-                    index.append(slice(None))
-                    dims.append(sub)
-                else:
-                    index.append(spec.elements(dim).index(sub))
-            return arr[tuple(index)], tuple(dims)
         if isinstance(node, ex.Neg):
-            a, d = self.node(node.x)
+            a, d = args[0]
             return -a, d
         if isinstance(node, ex.Not):
-            a, d = self.node(node.x)
+            a, d = args[0]
             return np.logical_not(a), d
-        if isinstance(node, (ex.Bin, ex.Cmp)):
-            (a, b), dims = _common(self.node(node.a), self.node(node.b))
-            return _OPS[node.op](a, b), dims
         if isinstance(node, ex.Logic):
-            args, dims = _common(*(self.node(a) for a in node.args))
+            values, dims = _common(*args)
             combine = np.logical_and if node.op == "and" else np.logical_or
-            out = args[0]
-            for b in args[1:]:
+            out = values[0]
+            for b in values[1:]:
                 out = combine(out, b)
             return out, dims
         if isinstance(node, ex.Call):
-            return self.call(node)
+            return self.call(node, args)
         raise TypeError(node)
 
-    def call(self, node: ex.Call):
+    def reference(self, node: ex.Ref):
+        """A variable's value, through its subscripts: a dim keeps an axis, an element takes one."""
+        spec = self.model.spec
+        var = self.model.variables[node.name]
+        arr = self.value_of(node.name)
+        if not node.subs:
+            return arr, tuple(var.dims)
+        index, dims = [], []
+        for axis, (sub, dim) in enumerate(zip(node.subs, var.dims)):
+            if isinstance(sub, ex.Shift):
+                arr = _shifted(arr, axis, sub.by)
+                sub = sub.dim
+            if sub in spec.dims or sub in spec.aliases:
+                index.append(slice(None))
+                dims.append(sub)
+            else:
+                index.append(spec.elements(dim).index(sub))
+        return arr[tuple(index)], tuple(dims)
+
+    def call(self, node: ex.Call, args):
         spec = self.model.spec
         if node.lookup:
-            x, dx = self.node(node.args[0])
+            x, dx = args[0]
             table_dims = tuple(self.model.variables[node.func].dims)
             dims = tuple(dx) + tuple(d for d in table_dims if d not in dx)
             shape = spec.shape(dims)
@@ -102,14 +112,14 @@ class _Context:
                 out[pos] = _interpolate(*tables[element], float(x[pos]))
             return out, dims
         if node.func == "sum":
-            arr, dims = self.node(node.args[0])
+            arr, dims = args[0]
             axis = dims.index(node.dim)
             total = np.zeros(np.delete(np.shape(arr), axis))
             for k in range(np.shape(arr)[axis]):  # summed in order, as the kernel sums
                 total = total + np.take(arr, k, axis=axis)
             return total, tuple(d for d in dims if d != node.dim)
         f = node.func
-        args, dims = _common(*(self.node(a) for a in node.args))
+        args, dims = _common(*args)
         t = self.t
         if f in ("min", "max"):
             out = args[0]
@@ -125,13 +135,13 @@ class _Context:
             return {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "abs": np.abs}[f](args[0]), dims
         if f == "step":
             height, start = args
-            return np.where(t >= start - TIME_EPS, height, 0.0), dims
+            return np.where(t >= start - ex.TIME_EPS, height, 0.0), dims
         if f == "ramp":
             slope, start, end = args
             return slope * (_pairwise("min", _pairwise("max", t, start), end) - start), dims
         if f == "pulse":
             start, width = args
-            return np.where((t >= start - TIME_EPS) & (t < start + width - TIME_EPS), 1.0, 0.0), dims
+            return np.where((t >= start - ex.TIME_EPS) & (t < start + width - ex.TIME_EPS), 1.0, 0.0), dims
         raise TypeError(f)
 
 
@@ -259,145 +269,99 @@ def _total(ctx: _Context, flows, stock) -> np.ndarray:
     return np.zeros(shape) if acc is None else acc
 
 
-def columns(model: Model, record: list[str]):
-    """What the kernel records: state indices (stocks), scratch slots averaged over each interval
-    (report: mean) and scratch slots taken at the save time (report: point), and the (name, element)
-    of every column in that order. Series are added afterwards (series_outputs)."""
-    stocks = [n for n in record if model.variables[n].kind == "stock"]
-    means = [n for n in record if model.variables[n].kind in ("aux", "flow") and model.variables[n].report == "mean"]
-    points = [n for n in record if model.variables[n].kind in ("aux", "flow") and model.variables[n].report == "point"]
-    rec_s = [model.state_offset[n] + k for n in stocks for k in range(model.size(n))]
-    rec_mean = [model.var_offset[n] + k for n in means for k in range(model.size(n))]
-    rec_point = [model.var_offset[n] + k for n in points for k in range(model.size(n))]
-    labels = [(n, k) for n in stocks + means + points for k in range(model.size(n))]
-    as_index = lambda x: np.array(x, dtype=np.int64)  # noqa: E731
-    return as_index(rec_s), as_index(rec_mean), as_index(rec_point), labels
-
-
-def save_weights(grid: TimeGrid, method: str, report: str = "mean") -> tuple[np.ndarray, np.ndarray]:
-    """Weights (n_saves + 1, half steps) that turn series values on the half-step grid into what the
-    driver records, one for the values where steps start and one for where they end (the two grids of
-    Inputs.series_grid): the value at t0, then interval averages weighted as the integrator weights its
-    stages (report mean) or the value at each save time (report point)."""
-    n_half = 2 * grid.n_steps + 1
-    starts, ends = np.zeros((grid.n_saves + 1, n_half)), np.zeros((grid.n_saves + 1, n_half))
-    ends[0, 0] = 1.0
-    if report == "point":
-        for row in range(1, grid.n_saves + 1):
-            ends[row, 2 * row * grid.steps_per_save] = 1.0
-        return starts, ends
-    dt = grid.dt
-    for step in range(grid.n_steps):
-        row = 1 + step // grid.steps_per_save
-        h = 2 * step
-        if METHODS[method] == 0:
-            starts[row, h] += dt
-        else:
-            starts[row, h] += dt / 6.0
-            starts[row, h + 1] += dt / 3.0 + dt / 3.0
-            ends[row, h + 2] += dt / 6.0
-    starts[1:] /= grid.steps_per_save * dt
-    ends[1:] /= grid.steps_per_save * dt
-    return starts, ends
-
-
-def series_outputs(model: Model, inputs: Inputs, grid: TimeGrid, method: str, names: list[str],
-                   series_grid=None) -> np.ndarray:
-    """Recorded values of series (policy paths and data), per run: (runs, n_saves + 1, columns).
-    ``series_grid``: Inputs.series_grid(grid), if already computed."""
-    if not names:
-        return np.zeros((inputs.runs, grid.n_saves + 1, 0))
-    at_starts, at_ends = series_grid or inputs.series_grid(grid)
-    weights = {report: save_weights(grid, method, report) for report in ("mean", "point")}
-    blocks = []
-    for name in names:
-        cols = [model.series_offset[name] + k for k in range(model.size(name))]
-        mult = [model.multiplier_offset[name] + k for k in range(model.size(name))]
-        w_starts, w_ends = weights[model.variables[name].report]
-        paths = w_starts @ at_starts[:, cols] + w_ends @ at_ends[:, cols]
-        blocks.append(paths[None, :, :] * inputs.params[:, None, mult])
-    return np.concatenate(blocks, axis=2)
-
-
 def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", record=None,
              run: int = 0, check=None) -> np.ndarray:
     """One run, integrated the way the kernel integrates it. Returns (n_saves + 1, columns)."""
     record = record or [n for n in model.variables if model.variables[n].kind in ("stock", "aux", "flow")]
-    _, _, _, labels = columns(model, record)
-    stocks = [n for n in record if model.variables[n].kind == "stock"]
-    others = [n for n in record if model.variables[n].kind in ("aux", "flow")]
-    means = [n for n in others if model.variables[n].report == "mean"]
-    points = [n for n in others if model.variables[n].report == "point"]
+    half = 0.5 * grid.dt
     ctx = _Context(model, inputs, run)
-    dt, half = grid.dt, 0.5 * grid.dt
-    out = np.zeros((grid.n_saves + 1, len(labels)))
-    acc = {n: np.zeros(model.shape(n)) for n in means}
-    n_before_points = sum(model.size(n) for n in stocks + means)
-    method_code = METHODS[method]
-
-    partitioned = method_code == 2
-    slow = [n for n in model.stocks if model.variables[n].slow]
-    held_means = {n for n in means if ("var", n) in model.slow_only} if partitioned else set()
-
-    def accumulate(weight, held_weight=None):  # what only slow stocks need: its own weight (partitioned)
-        for n in means:
-            w = held_weight if n in held_means and held_weight is not None else weight
-            acc[n] = acc[n] + w * ctx.values[n]
-
-    def record_row(row, scale):
-        values = [state[n].ravel() for n in stocks] + [(acc[n] * scale).ravel() for n in means]
-        if values:
-            out[row, :n_before_points] = np.concatenate(values)
-        for n in means:
-            acc[n] = np.zeros(model.shape(n))
-
-    def record_points(row):
-        if points:
-            out[row, n_before_points:] = np.concatenate([np.asarray(ctx.values[n], float).ravel() for n in points])
-
+    recorder = _Recorder(model, record, grid.n_saves + 1, partitioned=METHODS[method] == 2)
     with np.errstate(all="ignore"):
         state = _initialise(ctx, grid.start, check)
-        _rates(ctx, grid.start, state, dt, check, side="end")
-        accumulate(1.0)
-        record_row(0, 1.0)
-        record_points(0)
+        _rates(ctx, grid.start, state, grid.dt, check, side="end")
+        recorder.accumulate(ctx, 1.0)
+        recorder.record_row(0, state, 1.0)
+        recorder.record_points(0, ctx)
         save = 0
         for step in range(grid.n_steps):
-            h = 2 * step
-            t = grid.start + h * half
-            k1 = _rates(ctx, t, state, dt, check)
-            if method_code == 0:
-                accumulate(dt)
-                state = {n: state[n] + dt * k1[n] for n in model.stocks}
-            else:
-                accumulate(dt / 6.0, 0.0)
-                k2 = _rates(ctx, grid.start + (h + 1) * half, {n: state[n] + half * k1[n] for n in model.stocks},
-                            dt, check)
-                accumulate(dt / 3.0, 0.5 * dt)
-                if partitioned:  # the slow stocks take the midpoint rule
-                    for n in slow:
-                        k1[n] = k2[n]
-                held = k2 if partitioned else None
-                k3 = _rates(ctx, grid.start + (h + 1) * half, {n: state[n] + half * k2[n] for n in model.stocks},
-                            dt, check, held=held)
-                accumulate(dt / 3.0, dt / 3.0)
-                k4 = _rates(ctx, grid.start + (h + 2) * half, {n: state[n] + dt * k3[n] for n in model.stocks},
-                            dt, check, side="end", held=held)
-                accumulate(dt / 6.0, dt / 6.0)
-                state = {n: state[n] + dt / 6.0 * (k1[n] + 2.0 * k2[n] + 2.0 * k3[n] + k4[n])
-                         for n in model.stocks}
-            state = {n: (np.maximum(state[n], 0.0) if model.variables[n].nonnegative else state[n])
-                     for n in model.stocks}
-            if check is not None:
-                for n in model.stocks:
-                    check(n, state[n], grid.start + (h + 2) * half)
+            state = _step(ctx, recorder, state, grid, step, METHODS[method], check)
             if (step + 1) % grid.steps_per_save == 0:
                 save += 1
-                record_row(save, 1.0 / (grid.steps_per_save * dt))
-                if points:
-                    _rates(ctx, grid.start + (h + 2) * half, state, dt, check, side="end")
-                    record_points(save)
-    return out
+                recorder.record_row(save, state, 1.0 / (grid.steps_per_save * grid.dt))
+                if recorder.points:
+                    _rates(ctx, grid.start + (2 * step + 2) * half, state, grid.dt, check, side="end")
+                    recorder.record_points(save, ctx)
+    return recorder.out
+
+
+def _step(ctx: _Context, recorder: _Recorder, state: dict, grid: TimeGrid, step: int, method_code: int,
+          check=None) -> dict[str, np.ndarray]:
+    """The state after one step: Euler, RK4, or (partitioned) RK4 with the slow stocks by the midpoint rule.
+    The recorder accumulates each stage's flows with the stage's weight."""
+    model = ctx.model
+    dt, half = grid.dt, 0.5 * grid.dt
+    h = 2 * step
+    k1 = _rates(ctx, grid.start + h * half, state, dt, check)
+    if method_code == 0:
+        recorder.accumulate(ctx, dt)
+        state = {n: state[n] + dt * k1[n] for n in model.stocks}
+    else:
+        recorder.accumulate(ctx, dt / 6.0, 0.0)
+        k2 = _rates(ctx, grid.start + (h + 1) * half, {n: state[n] + half * k1[n] for n in model.stocks}, dt, check)
+        recorder.accumulate(ctx, dt / 3.0, 0.5 * dt)
+        partitioned = method_code == 2
+        if partitioned:  # the slow stocks take the midpoint rule
+            for n in model.stocks:
+                if model.variables[n].slow:
+                    k1[n] = k2[n]
+        held = k2 if partitioned else None
+        k3 = _rates(ctx, grid.start + (h + 1) * half, {n: state[n] + half * k2[n] for n in model.stocks}, dt, check,
+                    held=held)
+        recorder.accumulate(ctx, dt / 3.0, dt / 3.0)
+        k4 = _rates(ctx, grid.start + (h + 2) * half, {n: state[n] + dt * k3[n] for n in model.stocks}, dt, check,
+                    side="end", held=held)
+        recorder.accumulate(ctx, dt / 6.0, dt / 6.0)
+        state = {n: state[n] + dt / 6.0 * (k1[n] + 2.0 * k2[n] + 2.0 * k3[n] + k4[n]) for n in model.stocks}
+    state = {n: (np.maximum(state[n], 0.0) if model.variables[n].nonnegative else state[n]) for n in model.stocks}
+    if check is not None:
+        for n in model.stocks:
+            check(n, state[n], grid.start + (h + 2) * half)
+    return state
+
+
+class _Recorder:
+    """One run's output rows, as the driver records them: stocks at each save time, flows and rates (report:
+    mean) averaged over each interval with the integrator's stage weights, levels (report: point) at each save
+    time. Under the partitioned method, what only the slow stocks need is weighted as they are (held_weight)."""
+
+    def __init__(self, model: Model, record: list[str], rows: int, partitioned: bool):
+        self.model = model
+        self.stocks = [n for n in record if model.variables[n].kind == "stock"]
+        others = [n for n in record if model.variables[n].kind in ("aux", "flow")]
+        self.means = [n for n in others if model.variables[n].report == "mean"]
+        self.points = [n for n in others if model.variables[n].report == "point"]
+        self.held = {n for n in self.means if ("var", n) in model.slow_only} if partitioned else set()
+        self.acc = {n: np.zeros(model.shape(n)) for n in self.means}
+        self.n_before_points = sum(model.size(n) for n in self.stocks + self.means)
+        self.out = np.zeros((rows, self.n_before_points + sum(model.size(n) for n in self.points)))
+
+    def accumulate(self, ctx: _Context, weight: float, held_weight: float | None = None):
+        for n in self.means:
+            w = held_weight if n in self.held and held_weight is not None else weight
+            self.acc[n] = self.acc[n] + w * ctx.values[n]
+
+    def record_row(self, row: int, state: dict, scale: float):
+        """The stocks, and the means accumulated since the last row times ``scale`` (which then start again)."""
+        values = [state[n].ravel() for n in self.stocks] + [(self.acc[n] * scale).ravel() for n in self.means]
+        if values:
+            self.out[row, :self.n_before_points] = np.concatenate(values)
+        for n in self.means:
+            self.acc[n] = np.zeros(self.model.shape(n))
+
+    def record_points(self, row: int, ctx: _Context):
+        if self.points:
+            self.out[row, self.n_before_points:] = np.concatenate(
+                [np.asarray(ctx.values[n], float).ravel() for n in self.points])
 
 
 def first_nonfinite(model: Model, inputs: Inputs, grid: TimeGrid, method: str, run: int):

@@ -13,7 +13,7 @@ from ..errors import SimulationError
 from .build import Model
 from .inputs import METHODS, Inputs, TimeGrid
 from .kernel import load_kernel
-from .reference import columns, first_nonfinite, series_outputs
+from .layout import columns
 
 TIME_CONVENTION = ("time is in years; stocks and other levels (cell_methods 'time: point') are the value "
                    "at that time (year end); flows and rates ('time: mean') are averages over the "
@@ -70,18 +70,16 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
     record = list(record or default_record(model))
-    series = [n for n in record if model.variables[n].kind == "series"]
-    rec_s, rec_mean, rec_point, labels = columns(model, record)
+    cols = columns(model, record)
     kernel = load_kernel(model)
     runs = inputs.runs
-    n_kernel = len(labels)
-    labels = labels + [(n, k) for n in series for k in range(model.size(n))]
-    out = np.empty((runs, grid.n_saves + 1, n_kernel), dtype=dtype)
+    out = np.empty((runs, grid.n_saves + 1, len(cols.labels)), dtype=dtype)
     status = np.zeros((runs, 3), dtype=np.int64)
     nonneg = np.array([model.variables[n].nonnegative for n in model.stocks for _ in range(model.size(n))],
                       dtype=np.bool_)
     params = np.ascontiguousarray(inputs.params, dtype=np.float64)
     series_grid = inputs.series_grid(grid)
+    paths = series_paths(model, grid, method, cols.series, series_grid)
     want = model.reporting_wanted(record)
     want = want if len(want) else np.zeros(1, np.bool_)
     # a level that reads a time path takes, at a save time, the paths of the year that ends there
@@ -89,17 +87,57 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
     levels_read_slow = any(n in model.reads_slow and model.variables[n].report == "point" for n in record)
     with threads(n_threads):
         kernel.run_batch(params, *series_grid, inputs.lookup_table(), float(grid.start),
-                         float(grid.dt), grid.n_steps, grid.steps_per_save, METHODS[method], rec_s, rec_mean, rec_point,
-                         levels_read_paths, levels_read_slow,
+                         float(grid.dt), grid.n_steps, grid.steps_per_save, METHODS[method], cols.state, cols.mean,
+                         cols.point, paths, cols.multipliers, levels_read_paths, levels_read_slow,
                          nonneg if len(nonneg) else np.zeros(1, np.bool_), want, out, status)
-    if series:
-        recorded = series_outputs(model, inputs, grid, method, series, series_grid).astype(dtype)
-        out = np.concatenate([out, recorded], axis=2)
     failed = np.flatnonzero(status[:, 0])
     if len(failed) and on_error == "raise":
-        raise _nonfinite_error(model, inputs, grid, method, status, failed, labels)
+        raise _nonfinite_error(model, inputs, grid, method, status, failed, cols.labels)
     out[failed] = np.nan
-    return Result(model, grid, method, record, out, labels, failed)
+    return Result(model, grid, method, record, out, cols.labels, failed)
+
+
+def save_weights(grid: TimeGrid, method: str, report: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+    """Weights (n_saves + 1, half steps) that turn series values on the half-step grid into what the
+    driver records, one for the values where steps start and one for where they end (the two grids of
+    Inputs.series_grid): the value at t0, then interval averages weighted as the integrator weights its
+    stages (report mean) or the value at each save time (report point)."""
+    n_half = 2 * grid.n_steps + 1
+    starts, ends = np.zeros((grid.n_saves + 1, n_half)), np.zeros((grid.n_saves + 1, n_half))
+    ends[0, 0] = 1.0
+    if report == "point":
+        for row in range(1, grid.n_saves + 1):
+            ends[row, 2 * row * grid.steps_per_save] = 1.0
+        return starts, ends
+    dt = grid.dt
+    for step in range(grid.n_steps):
+        row = 1 + step // grid.steps_per_save
+        h = 2 * step
+        if METHODS[method] == 0:
+            starts[row, h] += dt
+        else:
+            starts[row, h] += dt / 6.0
+            starts[row, h + 1] += dt / 3.0 + dt / 3.0
+            ends[row, h + 2] += dt / 6.0
+    starts[1:] /= grid.steps_per_save * dt
+    ends[1:] /= grid.steps_per_save * dt
+    return starts, ends
+
+
+def series_paths(model: Model, grid: TimeGrid, method: str, names: list[str], series_grid) -> np.ndarray:
+    """What a run records of the series ``names`` (policy paths and data) before their multipliers:
+    (n_saves + 1, elements), the same for every run, so computed here once; the kernel records each run's
+    values, these times its multipliers. ``series_grid``: Inputs.series_grid(grid)."""
+    if not names:
+        return np.zeros((grid.n_saves + 1, 0))
+    at_starts, at_ends = series_grid
+    weights = {report: save_weights(grid, method, report) for report in ("mean", "point")}
+    blocks = []
+    for name in names:
+        cols = [model.series_offset[name] + k for k in range(model.size(name))]
+        w_starts, w_ends = weights[model.variables[name].report]
+        blocks.append(w_starts @ at_starts[:, cols] + w_ends @ at_ends[:, cols])
+    return np.ascontiguousarray(np.concatenate(blocks, axis=1))
 
 
 def _nonfinite_error(model, inputs, grid, method, status, failed, labels) -> SimulationError:
@@ -113,6 +151,8 @@ def _nonfinite_error(model, inputs, grid, method, status, failed, labels) -> Sim
         name, k = labels[column]
         what = model.element_label(name, k)
     when = grid.start + (step + 1) * grid.dt
+    from .reference import first_nonfinite  # only once a run has failed: it replays the run, slowly, to find where
+
     origin = first_nonfinite(model, inputs, grid, method, run)
     detail = f"; it first appears in {origin[0]} at time {origin[1]:g}" if origin else ""
     var = model.variables[what.split("[")[0]]

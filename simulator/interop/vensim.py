@@ -20,7 +20,7 @@ import numpy as np
 
 from ..engine import InputRef, Inputs, Model
 from ..engine import expressions as ex
-from ..engine.build import expressions_of
+from ..engine.declarations import expressions_of
 from ..inputs.scenario import Scenario
 
 _CMP = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}

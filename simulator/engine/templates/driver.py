@@ -19,7 +19,9 @@
 # (levels_read_paths) — or, for levels that read no time path, from the next step's first evaluation,
 # which is at that state and time. Row 0 holds the initial values. Under the partitioned method that
 # save-time evaluation skips what only the slow stocks need unless a recorded level reads it
-# (levels_read_slow): the rest reads none of it, so its values are the same.
+# (levels_read_slow): the rest reads none of it, so its values are the same. The row ends with the time
+# paths recorded (rec_m, the parameter index of each one's multiplier): their values for the row, weighted
+# as above but the same for every run (run.series_paths, ``paths``), times the run's multiplier.
 #
 # want[k] says whether the k-th reporting-only auxiliary (Model.reporting: read by no stock's rate) is
 # computed: only when the run records it or a recorded report reads it.
@@ -52,6 +54,13 @@ def _accumulate(v, rec_mean, weight, acc, held, held_weight):
 
 
 @njit(**JIT)
+def _record_series(p, paths, rec_m, start, out):
+    for row in range(out.shape[0]):
+        for j in range(rec_m.shape[0]):
+            out[row, start + j] = paths[row, j] * p[rec_m[j]]
+
+
+@njit(**JIT)
 def _first_nonfinite(x):
     for j in range(x.shape[0]):
         if not math.isfinite(x[j]):
@@ -60,8 +69,8 @@ def _first_nonfinite(x):
 
 
 @njit(**JIT)
-def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, levels_read_paths,
-            levels_read_slow, nonneg, want, out, status):
+def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, paths, rec_m,
+            levels_read_paths, levels_read_slow, nonneg, want, out, status):
     """Integrate one run. out: (n_saves + 1, columns); status: (3,) int64."""
     s = np.zeros(N_STATE)
     v = np.zeros(N_VAR)
@@ -78,6 +87,7 @@ def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_
     half = 0.5 * dt
     save_length = steps_per_save * dt
     points_at = rec_s.shape[0] + rec_mean.shape[0]
+    series_at = points_at + rec_point.shape[0]
     status[0] = 0
     initialise(t0, p, sge, lk, v, s)
     rates(t0, 0, p, sge, lk, v, s, k1, dt, want, True)
@@ -138,18 +148,19 @@ def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_
             elif rec_point.shape[0]:  # levels that read no time path: the next step starts at this state
                 pending = save
     for row in range(save + 1):
-        bad = _first_nonfinite(out[row])
+        bad = _first_nonfinite(out[row, :series_at])
         if bad >= 0:
             status[0] = 1
             status[1] = max(0, row * steps_per_save - 1)
             status[2] = bad
             return
+    _record_series(p, paths, rec_m, series_at, out)
 
 
 @njit(**PARALLEL)
-def run_batch(params, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point,
+def run_batch(params, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, paths, rec_m,
               levels_read_paths, levels_read_slow, nonneg, want, out, status):
     """Integrate every row of params; runs are independent, so any thread count gives the same bits."""
     for r in prange(params.shape[0]):
-        run_one(params[r], sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point,
-                levels_read_paths, levels_read_slow, nonneg, want, out[r], status[r])
+        run_one(params[r], sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, paths,
+                rec_m, levels_read_paths, levels_read_slow, nonneg, want, out[r], status[r])
