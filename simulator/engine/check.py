@@ -11,8 +11,7 @@
 
 from __future__ import annotations
 
-import difflib
-
+from ..errors import did_you_mean
 from . import expressions as ex
 from .declarations import Variable, expressions_of
 from .units import DIMENSIONLESS, Unit, UnitError, parse_unit
@@ -23,11 +22,6 @@ ANY = "any"  # the units of a bare number: fits whatever it is added to or compa
 
 # --------------------------------------------------------------------------------------------
 # names
-
-
-def _suggest(name, candidates):
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def check_names(variables, spec, problems):
@@ -46,7 +40,7 @@ def _check_name(var, role, node, variables, spec, problems):
         target = variables.get(node.name)
         if target is None:
             names = [n for n, v in variables.items() if v.kind != "lookup"]
-            problems.append(var.problem(f"{role}: unknown name {node.name!r}{_suggest(node.name, names)}"))
+            problems.append(var.problem(f"{role}: unknown name {node.name!r}{did_you_mean(node.name, names)}"))
         elif target.kind == "lookup":
             problems.append(var.problem(f"{role}: {node.name!r} is a lookup table; call it: {node.name}(x)"))
         else:
@@ -56,11 +50,11 @@ def _check_name(var, role, node, variables, spec, problems):
         if target is None or target.kind != "lookup":
             names = [n for n, v in variables.items() if v.kind == "lookup"] + list(ex.FUNCTIONS)
             problems.append(var.problem(f"{role}: unknown function or lookup table {node.func!r}"
-                                        f"{_suggest(node.func, names)}"))
+                                        f"{did_you_mean(node.func, names)}"))
     elif (isinstance(node, ex.Call) and node.func == "sum"
           and node.dim not in spec.dims and node.dim not in spec.aliases):
         problems.append(var.problem(f"{role}: sum over unknown dimension {node.dim!r}"
-                                    f"{_suggest(node.dim, list(spec.dims) + list(spec.aliases))}"))
+                                    f"{did_you_mean(node.dim, list(spec.dims) + list(spec.aliases))}"))
 
 
 def _check_flows(stock, variables, problems):
@@ -69,7 +63,7 @@ def _check_flows(stock, variables, problems):
             target = variables.get(flow)
             if target is None:
                 flows = [n for n, v in variables.items() if v.kind == "flow"]
-                problems.append(stock.problem(f"{key}: unknown flow {flow!r}{_suggest(flow, flows)}"))
+                problems.append(stock.problem(f"{key}: unknown flow {flow!r}{did_you_mean(flow, flows)}"))
             elif target.kind != "flow":
                 problems.append(stock.problem(f"{key}: {flow!r} is a {target.kind}; "
                                               "stocks change only through variables of kind flow"))
@@ -107,7 +101,7 @@ def _check_subs(var, role, node: ex.Ref, target: Variable, spec, problems):
                                             f"but that position of {node.name} is {dim!r}"))
         elif sub not in spec.dims[base]:
             problems.append(var.problem(f"{role}: in {ex.to_text(node)}, {sub!r} is neither a dimension "
-                                        f"nor an element of {base!r}{_suggest(sub, spec.dims[base])}"))
+                                        f"nor an element of {base!r}{did_you_mean(sub, spec.dims[base])}"))
 
 
 # --------------------------------------------------------------------------------------------

@@ -83,9 +83,6 @@ class Variable:
     hidden_time: object = None  # smooth/delay stock: its time constant (years)
     hidden_kind: str = ""  # "smooth", "delay" (stocks), "delay_output" or "initial" (auxiliaries)
 
-    def where(self) -> tuple[str, int | None]:
-        return self.file, self.line
-
     def problem(self, message: str) -> Problem:
         """A problem with this variable, reported at its declaration."""
         return Problem(self.file, self.line, self.name, message)
@@ -424,12 +421,6 @@ def default_report(kind: str, unit) -> str:
     return "point"
 
 
-def _number(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
-
-
 def _fill(value, dims, spec, leaf, problem, key):
     """A nested mapping (element -> ... -> leaf) or one leaf for all elements -> object ndarray.
 
@@ -495,3 +486,8 @@ def _fill_points(value, dims, spec, problem, kind):
     what = "{year: value, ...}" if kind == "series" else "[[x, y], ...] with increasing x"
     filled = _fill(value, dims, spec, leaf, lambda k, m: problem(k, f"{m} (points are {what})"), "points")
     return None if filled is None else [filled[idx] for idx in np.ndindex(filled.shape)]
+
+
+def _number(value) -> float | None:
+    """A number of a model file: any YAML number, .inf included (bounds), never ``true``."""
+    return yamlio.number(value, finite=False)

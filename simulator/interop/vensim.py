@@ -64,39 +64,42 @@ class _Writer:
         return self.name(node.name, index)
 
     def expr(self, node, env: dict) -> str:
-        if isinstance(node, ex.Num):
-            return _number(node.value)
-        if isinstance(node, ex.Time):
-            return "Time"
-        if isinstance(node, ex.Ref):
-            return self.ref(node, env)
-        if isinstance(node, ex.Neg):
-            return f"-({self.expr(node.x, env)})"
-        if isinstance(node, ex.Not):
-            return f":NOT: ({self.expr(node.x, env)})"
-        if isinstance(node, ex.Bin):
-            op = "^" if node.op == "**" else node.op
-            return f"({self.expr(node.a, env)}) {op} ({self.expr(node.b, env)})"
-        if isinstance(node, ex.Cmp):
-            return f"({self.expr(node.a, env)}) {_CMP[node.op]} ({self.expr(node.b, env)})"
-        if isinstance(node, ex.Logic):
-            joiner = " :AND: " if node.op == "and" else " :OR: "
-            return "(" + joiner.join(f"({self.expr(a, env)})" for a in node.args) + ")"
-        if isinstance(node, ex.Call):
-            return self.call(node, env)
-        raise TypeError(node)
+        """Vensim text of an expression tree, with dims bound as in ``env`` (a sum's term in its own)."""
 
-    def call(self, node: ex.Call, env: dict) -> str:
+        def visit(node, args):
+            if isinstance(node, ex.Num):
+                return _number(node.value)
+            if isinstance(node, ex.Time):
+                return "Time"
+            if isinstance(node, ex.Ref):
+                return self.ref(node, env)
+            if isinstance(node, ex.Neg):
+                return f"-({args[0]})"
+            if isinstance(node, ex.Not):
+                return f":NOT: ({args[0]})"
+            if isinstance(node, ex.Bin):
+                return f"({args[0]}) {'^' if node.op == '**' else node.op} ({args[1]})"
+            if isinstance(node, ex.Cmp):
+                return f"({args[0]}) {_CMP[node.op]} ({args[1]})"
+            if isinstance(node, ex.Logic):
+                joiner = " :AND: " if node.op == "and" else " :OR: "
+                return "(" + joiner.join(f"({a})" for a in args) + ")"
+            if isinstance(node, ex.Call):
+                return self.call(node, args, env)
+            raise TypeError(node)
+
+        return ex.fold(node, visit, into=lambda n: not (isinstance(n, ex.Call) and n.func == "sum"))
+
+    def call(self, node: ex.Call, args: list[str], env: dict) -> str:
         if node.lookup:
             table = self.model.variables[node.func]
             index = {d: env.get(d, d) for d in table.dims}
-            return f"{self.name(node.func, index)}({self.expr(node.args[0], env)})"
+            return f"{self.name(node.func, index)}({args[0]})"
         if node.func == "sum":
             if self.flat or node.dim in _shifted_dims_of(node.args[0]):  # Vensim cannot shift inside SUM(x[d!])
                 terms = [self.expr(node.args[0], {**env, node.dim: e}) for e in self.spec.elements(node.dim)]
                 return "(" + " + ".join(terms) + ")"
             return f"SUM({self.expr(node.args[0], {**env, node.dim: node.dim + '!'})})"
-        args = [self.expr(a, env) for a in node.args]
         f = node.func
         if f in ("min", "max"):
             out = args[0]
