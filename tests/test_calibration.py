@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simulator
-from simulator.analysis.calibrate import calibrate, load_config, write_outputs
+from simulator.analysis.calibrate import calibrate, write_outputs
+from simulator.inputs.calibration import load_config
 from simulator.cli import main
 from simulator.engine import TimeGrid, default_inputs, simulate
 from simulator.analysis.fit import fit_statistics

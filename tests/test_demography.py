@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from simulator.analysis.calibrate import FitProblem, load_config, window_start_values
+from simulator.analysis.calibrate import FitProblem, window_start_values
+from simulator.inputs.calibration import load_config
 from simulator.engine import simulate, to_dataset
 from simulator.inputs.scenario import load_scenario
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from simulator.analysis.calibrate import load_config
+from simulator.inputs.calibration import load_config
 from simulator.errors import InputError
 from simulator.inputs import schema
 from simulator.inputs.schema import CalibrationFile, MonteCarlo, ScenarioFile, SearchSettings, TimeSettings

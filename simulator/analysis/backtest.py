@@ -513,7 +513,7 @@ def run_backtest(config_path, origins=(2014, 2016, 2018), runs: int = 400, out: 
                  overwrite: bool = False) -> dict:
     """Backtest the calibration ``config_path`` from each origin; write outputs to ``out`` (default
     outputs/backtest_<name>). Returns the backtest.json document."""
-    from .calibrate import load_config
+    from ..inputs.calibration import load_config
     from ..model import load_model
     from ..inputs.scenario import load_scenario
 
