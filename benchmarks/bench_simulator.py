@@ -34,7 +34,7 @@ class SingleRun:
     """One baseline run through the API, all outputs recorded."""
 
     params = (["euler", "rk4", "partitioned"], [0.25, 1 / 12])
-    param_names = ["method", "dt"]
+    param_names = ["method", "dt"]  # noqa: RUF012 (asv reads these class attributes)
 
     def setup(self, method, dt):
         from simulator.engine import TimeGrid, simulate
@@ -53,7 +53,7 @@ class Ensemble:
     Monte Carlo scenarios use (the population by the midpoint rule)."""
 
     params = ([1, 2], ["rk4", "partitioned"])
-    param_names = ["threads", "method"]
+    param_names = ["threads", "method"]  # noqa: RUF012 (asv reads these class attributes)
     timeout = 300
 
     def setup(self, threads, method):
@@ -64,8 +64,15 @@ class Ensemble:
         self._run(threads, method)  # compile outside the timing
 
     def _run(self, threads, method):
-        self.simulate(self.model, self.inputs, self.scenario.time, method, record=["gdp", "population", "co2"],
-                      n_threads=threads, dtype=np.float32)
+        self.simulate(
+            self.model,
+            self.inputs,
+            self.scenario.time,
+            method,
+            record=["gdp", "population", "co2"],
+            n_threads=threads,
+            dtype=np.float32,
+        )
 
     def time_ensemble_10k(self, threads, method):
         self._run(threads, method)
@@ -79,8 +86,10 @@ class Ensemble:
 
 
 def _first_run_seconds(cache_dir):
-    code = ("import time; t = time.perf_counter(); import simulator; simulator.run(%r); "
-            "print(time.perf_counter() - t)" % str(BASELINE))
+    code = (
+        f"import time; t = time.perf_counter(); import simulator; simulator.run({str(BASELINE)!r}); "
+        "print(time.perf_counter() - t)"
+    )
     env = {**os.environ, "SIMULATOR_CACHE_DIR": str(cache_dir)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     return float(out.stdout.strip().splitlines()[-1])
@@ -172,7 +181,9 @@ class StreamingCost(_PlanUncertain):
             start = time.perf_counter()
             for k in range(plan.n_chunks):
                 inputs = base.with_runs(min(plan.chunk, runs - k * plan.chunk))
-                apply(inputs, self.scenario.uncertain, samples.rows(k * plan.chunk, k * plan.chunk + len(inputs.params)))
+                apply(
+                    inputs, self.scenario.uncertain, samples.rows(k * plan.chunk, k * plan.chunk + len(inputs.params))
+                )
                 run_chunk(self.model, inputs, self.scenario.time, self.scenario.method, plan.variables)
             in_memory = time.perf_counter() - start
             start = time.perf_counter()

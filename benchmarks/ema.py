@@ -22,7 +22,7 @@ import dataclasses
 import json
 import sys
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -49,23 +49,32 @@ def main(argv=None) -> int:
     plan = simulator.load_scenario(ROOT / "scenarios" / "plan.yaml")
     grid, method = plan.time, plan.method
     base = plan.inputs(model)
-    year = {int(round(t)): i for i, t in enumerate(grid.times)}
+    year = {round(t): i for i, t in enumerate(grid.times)}
 
     def outcomes(gdp, co2):  # (saves, 4) arrays -> the two outcomes
         growth = (gdp[year[2025]].sum() / gdp[year[2020]].sum()) ** (1 / 5) - 1
         return {"gdp_growth": float(growth), "co2_2035": float(co2[year[2035]].sum())}
 
     def via_api(tfp_growth, investment_rate_scale, renewable_scale):
-        scenario = dataclasses.replace(plan, parameters={**plan.parameters, "tfp_growth": np.full(4, tfp_growth),
-                                                         "investment_rate_scale": np.full(4, investment_rate_scale),
-                                                         LEVER: np.full(4, renewable_scale)})
+        scenario = dataclasses.replace(
+            plan,
+            parameters={
+                **plan.parameters,
+                "tfp_growth": np.full(4, tfp_growth),
+                "investment_rate_scale": np.full(4, investment_rate_scale),
+                LEVER: np.full(4, renewable_scale),
+            },
+        )
         ds = simulator.run(scenario, variables=["gdp", "co2"])
         return outcomes(ds["gdp"].values, ds["co2"].values)
 
     def via_kernel(tfp_growth, investment_rate_scale, renewable_scale):
         inputs = base.with_runs(1)
-        for name, value in (("tfp_growth", tfp_growth), ("investment_rate_scale", investment_rate_scale),
-                            (LEVER, renewable_scale)):
+        for name, value in (
+            ("tfp_growth", tfp_growth),
+            ("investment_rate_scale", investment_rate_scale),
+            (LEVER, renewable_scale),
+        ):
             inputs.set_parameter(name, value)
         r = simulate(model, inputs, grid, method, record=["gdp", "co2"])
         return outcomes(*(r.values[0][:, [r.column(n, k) for k in range(4)]] for n in ("gdp", "co2")))
@@ -79,24 +88,33 @@ def main(argv=None) -> int:
     via_kernel(0.01, 1.0, 1.0)  # compile outside the timing
     for label, function in (("simulator.run (API)", via_api), ("engine.simulate, one run", via_kernel)):
         emodel = ema.Model(function.__name__.replace("_", ""), function=function)
-        emodel.uncertainties = [ema.RealParameter("tfp_growth", 0.0, 0.03),
-                                ema.RealParameter("investment_rate_scale", 0.8, 1.2)]
+        emodel.uncertainties = [
+            ema.RealParameter("tfp_growth", 0.0, 0.03),
+            ema.RealParameter("investment_rate_scale", 0.8, 1.2),
+        ]
         emodel.levers = [ema.RealParameter("renewable_scale", 0.5, 2.0)]
         emodel.outcomes = [ema.ScalarOutcome("gdp_growth"), ema.ScalarOutcome("co2_2035")]
 
-        def experiments(m=emodel):
+        def experiments(m=emodel, label=label):
             np.random.seed(0)  # EMA's LHS draws from numpy's global generator: the same designs every time
             # log_progress=True sends progress to EMA's (silent) logger; False, the default, draws a tqdm bar
-            found[label] = ema.perform_experiments(m, scenarios=n_scenarios, policies=n_policies,
-                                                   evaluator=ema.SequentialEvaluator(m), log_progress=True)
+            found[label] = ema.perform_experiments(
+                m, scenarios=n_scenarios, policies=n_policies, evaluator=ema.SequentialEvaluator(m), log_progress=True
+            )
 
         print(f"timing EMA Workbench with {label} ...", flush=True)
         runs = n_scenarios * n_policies
-        row(f"EMA {ema.__version__} SequentialEvaluator, {runs} runs, {label}", median_time(experiments, repeats) / runs,
-            "perform_experiments per run")
+        row(
+            f"EMA {ema.__version__} SequentialEvaluator, {runs} runs, {label}",
+            median_time(experiments, repeats) / runs,
+            "perform_experiments per run",
+        )
         points = found[label][0][["tfp_growth", "investment_rate_scale", "renewable_scale"]].to_numpy()
-        row(f"the same function in a loop, no EMA, {label}",
-            median_time(lambda f=function, p=points: [f(*x) for x in p], repeats) / runs, "plain Python loop")
+        row(
+            f"the same function in a loop, no EMA, {label}",
+            median_time(lambda f=function, p=points: [f(*x) for x in p], repeats) / runs,
+            "plain Python loop",
+        )
 
     (designs, api_out), kernel_out = found["simulator.run (API)"], found["engine.simulate, one run"][1]
     for name in api_out:
@@ -105,17 +123,24 @@ def main(argv=None) -> int:
     batch = 2000
     many = base.with_runs(batch)
     draw = np.random.default_rng(0).uniform(size=(batch, 3)) * [0.03, 0.4, 1.5] + [0.0, 0.8, 0.5]
-    draw[:len(designs)] = designs[["tfp_growth", "investment_rate_scale", "renewable_scale"]].to_numpy()
+    draw[: len(designs)] = designs[["tfp_growth", "investment_rate_scale", "renewable_scale"]].to_numpy()
     for j, name in enumerate(("tfp_growth", "investment_rate_scale", LEVER)):
-        many.parameter(name)[:] = draw[:, j:j + 1]
+        many.parameter(name)[:] = draw[:, j : j + 1]
     print(f"timing our kernel on {batch} runs ...", flush=True)
     for threads in (1, 2):
-        go = lambda n=threads: simulate(model, many, grid, method, record=["gdp", "co2"], dtype=np.float32,
-                                        on_error="nan", n_threads=n)
+
+        def go(n=threads):
+            return simulate(
+                model, many, grid, method, record=["gdp", "co2"], dtype=np.float32, on_error="nan", n_threads=n
+            )
+
         result = go()
-        row(f"ours, batch of {batch} ({method}, dt {grid.dt:g}, float32, {threads} thread{'s' * (threads > 1)})",
-            median_time(go, repeats) / batch, f"{len(result.failed)} failed runs; per run inside a batch")
-    gdp = result.values[:len(designs)][:, :, [result.column("gdp", k) for k in range(4)]].astype(float)
+        row(
+            f"ours, batch of {batch} ({method}, dt {grid.dt:g}, float32, {threads} thread{'s' * (threads > 1)})",
+            median_time(go, repeats) / batch,
+            f"{len(result.failed)} failed runs; per run inside a batch",
+        )
+    gdp = result.values[: len(designs)][:, :, [result.column("gdp", k) for k in range(4)]].astype(float)
     growth = (gdp[:, year[2025]].sum(1) / gdp[:, year[2020]].sum(1)) ** (1 / 5) - 1
     assert np.allclose(growth, api_out["gdp_growth"], atol=1e-5), "batch disagrees with EMA's runs"
 
@@ -127,16 +152,34 @@ def main(argv=None) -> int:
     for r in rows:
         hours = r["projected_seconds_1e7_runs"] / 3600
         wall = f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
-        print(f"{r['engine']:<80} {r['seconds_per_run'] * 1e3:>7.3f} ms {r['runs_per_second']:>9.0f} "
-              f"{r['ratio_to_ours_2_threads']:>8.1f} {wall:>11}")
-    print(f"\n(ratios against our batch on 2 threads; 10^7 runs = 200 policies x 1,000 futures x 50 generations; "
-          f"{grid.n_steps} {method} steps a run; EMA and the plain loops run one experiment at a time)")
+        print(
+            f"{r['engine']:<80} {r['seconds_per_run'] * 1e3:>7.3f} ms {r['runs_per_second']:>9.0f} "
+            f"{r['ratio_to_ours_2_threads']:>8.1f} {wall:>11}"
+        )
+    print(
+        f"\n(ratios against our batch on 2 threads; 10^7 runs = 200 policies x 1,000 futures x 50 generations; "
+        f"{grid.n_steps} {method} steps a run; EMA and the plain loops run one experiment at a time)"
+    )
     RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"ema-{stamp}.json"
-    out.write_text(json.dumps({"date": stamp, "machine": {**machine(), "ema_workbench": ema.__version__},
-                               "quick": args.quick, "scenario": "plan", "method": method, "steps": grid.n_steps,
-                               "projected_runs": PROJECTED_RUNS, "rows": rows}, indent=2) + "\n", encoding="utf-8")
+    out.write_text(
+        json.dumps(
+            {
+                "date": stamp,
+                "machine": {**machine(), "ema_workbench": ema.__version__},
+                "quick": args.quick,
+                "scenario": "plan",
+                "method": method,
+                "steps": grid.n_steps,
+                "projected_runs": PROJECTED_RUNS,
+                "rows": rows,
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     print(f"written to {out.relative_to(ROOT)}")
     return 0
 

@@ -72,21 +72,30 @@ def _row(values: dict, digits=6) -> str:
 
 def block() -> str:
     people = census_table()
-    lines = [BEGIN, "  census_residents:", "    kind: series", "    dims: [city, sex, age]", "    units: person",
-             "    points:"]
+    lines = [
+        BEGIN,
+        "  census_residents:",
+        "    kind: series",
+        "    dims: [city, sex, age]",
+        "    units: person",
+        "    points:",
+    ]
     for city in CITIES:
         lines.append(f"      {city}:")
         for sex in SEXES:
-            cells = ", ".join(f"{age_element(g)}: {{2010: {int(people[city, sex, g, 2010])}, "
-                              f"2020: {int(people[city, sex, g, 2020])}}}" for g in GROUPS)
+            cells = ", ".join(
+                f"{age_element(g)}: {{2010: {int(people[city, sex, g, 2010])}, "
+                f"2020: {int(people[city, sex, g, 2020])}}}"
+                for g in GROUPS
+            )
             lines.append(f"        {sex}: {{{cells}}}")
     lines += [
         "    doc: >",
         "      Resident population by sex and five-year age group at the censuses of 1 Nov 2010 and 1 Nov 2020",
         "      (taken as year end); the start state of the cohorts.",
         "    source: >",
-        "      2010 and 2020 census yearbooks, county-level tables (AGE1, AGE2, docs/sources/research_demography_v2_age.md;",
-        "      0-4 = age 0 + ages 1-4); the city totals equal the census counts (2010: within X01's rounding to hundreds)",
+        "      2010 and 2020 census yearbooks, county-level tables (AGE1, AGE2, docs/sources/research_demography_v2_age.md;",  # noqa: E501 (a line of the YAML it writes)
+        "      0-4 = age 0 + ages 1-4); the city totals equal the census counts (2010: within X01's rounding to hundreds)",  # noqa: E501 (a line of the YAML it writes)
         "",
         "  fertility_schedule:",
         "    kind: parameter",
@@ -96,7 +105,7 @@ def block() -> str:
         "    status: sourced",
         "    doc: Births per woman per year by the mother's age group (China, 2010 census); its shape is kept, the",
         "      level is fertility_level x fertility_index.",
-        "    source: D02 (2010 census table 6-3), single years summed to five-year means, docs/sources/research_demography_v2_rates.md",
+        "    source: D02 (2010 census table 6-3), single years summed to five-year means, docs/sources/research_demography_v2_rates.md",  # noqa: E501 (a line of the YAML it writes)
         "",
         "  mortality_schedule:",
         "    kind: parameter",
@@ -109,9 +118,10 @@ def block() -> str:
         "      x mortality_index.",
         "    source: >",
         "      D02 (2010 census table 6-4); age 0 set to the 2010 infant mortality rate 13.93 per 1000 (D06), 0-4 and",
-        "      85+ averaged over the finer groups with Inner Mongolia's 2010 census population (AGE3); calibration/build_demography.py",
+        "      85+ averaged over the finer groups with Inner Mongolia's 2010 census population (AGE3); calibration/build_demography.py",  # noqa: E501 (a line of the YAML it writes)
         "",
-        END]
+        END,
+    ]
     return "\n".join(lines)
 
 

@@ -42,26 +42,58 @@ def main():
     rows = []
 
     def add(series, city, year, value, units, source, confidence, note=""):
-        rows.append(dict(series=series, city=city, year=int(year), value=float(value), units=units, source=source,
-                         confidence=confidence, note=note))
+        rows.append(
+            {
+                "series": series,
+                "city": city,
+                "year": int(year),
+                "value": float(value),
+                "units": units,
+                "source": source,
+                "confidence": confidence,
+                "note": note,
+            }
+        )
 
-    census_2020 = {r.city: r.value for r in shared[shared.variable == "resident_population_census_2020-11-01"]
-                   .drop_duplicates("city").itertuples() if r.city in CITIES}
+    census_2020 = {
+        r.city: r.value
+        for r in shared[shared.variable == "resident_population_census_2020-11-01"].drop_duplicates("city").itertuples()
+        if r.city in CITIES
+    }
     census_2010 = panel[panel.variable == "resident_population_census_2010-11-01"].set_index("city")["value"]
     urban = pivot("urban_population_census")
     for city in CITIES:
         add("population_census", city, 2010, census_2010[city] * 1e4, "person", "X01", "medium", "census 1 Nov 2010")
         add("population_census", city, 2020, census_2020[city] * 1e4, "person", "S04", "medium", "census 1 Nov 2020")
         for year in (2010, 2020):
-            add("urban_population_census", city, year, urban.loc[year, city] * 1e4, "person", "X01", "medium",
-                f"census {year}")
-    for band, variable in (("under_15", "age_share_0_14"), ("aged_15_59", "age_share_15_59"),
-                           ("aged_60_plus", "age_share_60plus")):
+            add(
+                "urban_population_census",
+                city,
+                year,
+                urban.loc[year, city] * 1e4,
+                "person",
+                "X01",
+                "medium",
+                f"census {year}",
+            )
+    for band, variable in (
+        ("under_15", "age_share_0_14"),
+        ("aged_15_59", "age_share_15_59"),
+        ("aged_60_plus", "age_share_60plus"),
+    ):
         share = pivot(variable) / 100
         for city in CITIES:
             for year in (2010, 2020):
-                add(f"share_{band}_census", city, year, share.loc[year, city], "1", "X01", "medium",
-                    f"census {year}, share of residents in the age band")
+                add(
+                    f"share_{band}_census",
+                    city,
+                    year,
+                    share.loc[year, city],
+                    "1",
+                    "X01",
+                    "medium",
+                    f"census {year}, share of residents in the age band",
+                )
     growth = pivot("gdp_real_growth") / 100
     level = pivot("gdp_nominal_revised_series")
     for city in CITIES:
@@ -69,8 +101,16 @@ def main():
         for year in range(2020, 2010, -1):
             real[year - 1] = real[year] / (1 + growth.loc[year, city])
         for year in range(2010, 2021):
-            add("gdp_real", city, year, real[year], "yuan/year", "X03", "medium",
-                "2020 prices: 2020 revised level chained back with the real growth rates")
+            add(
+                "gdp_real",
+                city,
+                year,
+                real[year],
+                "yuan/year",
+                "X03",
+                "medium",
+                "2020 prices: 2020 revised level chained back with the real growth rates",
+            )
         for year in range(2011, 2021):
             add("gdp_real_growth", city, year, growth.loc[year, city], "1/year", "X03", "medium", "year on year")
     co2 = pivot("co2_emissions_ceads")

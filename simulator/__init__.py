@@ -10,9 +10,12 @@ For notebooks:
 Data flows one way: scenario YAML -> Scenario -> arrays -> numba kernel -> Dataset -> outputs.
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
 from .api import evaluate_goals, run
-from .model import load_model
 from .inputs.scenario import Scenario, load_scenario
+from .model import load_model
 
 __all__ = ["Scenario", "evaluate_goals", "load_model", "load_scenario", "run", "run_ensemble"]
 
@@ -23,7 +26,7 @@ def run_ensemble(scenario, runs=None, seed=None, folder=None, workers=None, sche
     from .analysis.ensemble import run_ensemble as run
 
     return run(scenario, runs=runs, seed=seed, folder=folder, workers=workers, scheduler=scheduler, progress=progress)
-from importlib.metadata import PackageNotFoundError, version as _version
+
 
 try:
     __version__ = _version("hubaoewu-simulator")

@@ -7,10 +7,10 @@ from pathlib import Path
 import xarray as xr
 import yaml
 
-from .present import goals as goals_module
 from .engine import TimeGrid, simulate, to_dataset
-from .model import load_model
 from .inputs.scenario import Scenario, load_scenario
+from .model import load_model
+from .present import goals as goals_module
 
 
 def as_scenario(scenario) -> Scenario:
@@ -29,6 +29,7 @@ def portable_path(path: str) -> str:
 
 def resolved_yaml(scenario: Scenario) -> str:
     """The scenario as run: its merged keys (extends applied) as YAML text."""
+
     def plain(x):
         if isinstance(x, dict):
             return {str(k): plain(v) for k, v in x.items()}
@@ -44,8 +45,13 @@ def resolved_yaml(scenario: Scenario) -> str:
         posterior["draws"] = portable_path(posterior["draws"])
 
     data.setdefault("time", {})
-    data["time"] = {"start": scenario.time.start, "end": scenario.time.end, "dt": scenario.time.dt,
-                    "save": scenario.time.save, "method": scenario.method}
+    data["time"] = {
+        "start": scenario.time.start,
+        "end": scenario.time.end,
+        "dt": scenario.time.dt,
+        "save": scenario.time.save,
+        "method": scenario.method,
+    }
     from . import __version__
 
     stamp = f"# resolved by simulate {__version__}; paths are relative to the folder it ran in\n"
@@ -56,8 +62,8 @@ def recorded_variables(model, scenario: Scenario, chosen, every_limit_variable: 
     """What a run must record: the chosen variables, and whatever the goals, the binding report and the
     plausibility guards read (outputs.variables limits what is written, not what is checked). Ensembles
     record only each limit's binding indicator (``every_limit_variable=False``)."""
-    from .model.limits import LIMITS
     from .analysis.plausibility import guarded
+    from .model.limits import LIMITS
 
     goals = goals_module.load_goals(scenario.goals)
     needed = goals_module.indicator_variables(goals)
@@ -66,8 +72,9 @@ def recorded_variables(model, scenario: Scenario, chosen, every_limit_variable: 
     return list(dict.fromkeys([*chosen, *(n for n in needed if n and n in model.variables)]))
 
 
-def run(scenario, *, method: str | None = None, dt: float | None = None, variables=None,
-        n_threads: int | None = None) -> xr.Dataset:
+def run(
+    scenario, *, method: str | None = None, dt: float | None = None, variables=None, n_threads: int | None = None
+) -> xr.Dataset:
     """Run one scenario (a path or a Scenario) and return its trajectories.
 
     The Dataset has dims ``time`` (years) and ``city`` (and ``sector``, ``other`` where a variable has
@@ -76,17 +83,23 @@ def run(scenario, *, method: str | None = None, dt: float | None = None, variabl
     """
     model = load_model()
     scenario = as_scenario(scenario)
-    grid = scenario.time if dt is None else TimeGrid(scenario.time.start, scenario.time.end, float(dt),
-                                                     scenario.time.save)
+    grid = (
+        scenario.time if dt is None else TimeGrid(scenario.time.start, scenario.time.end, float(dt), scenario.time.save)
+    )
     method = method or scenario.method
     variables = variables or scenario.outputs.variables
     if variables is not None:
         variables = recorded_variables(model, scenario, variables)
     result = simulate(model, scenario.inputs(model), grid, method, record=variables, n_threads=n_threads)
     ds = to_dataset(result)
-    ds.attrs.update({"scenario": scenario.name, "scenario_description": scenario.description,
-                     "scenario_resolved": resolved_yaml(scenario),
-                     "scenario_file": str(Path(scenario.path).name) if scenario.path else ""})
+    ds.attrs.update(
+        {
+            "scenario": scenario.name,
+            "scenario_description": scenario.description,
+            "scenario_resolved": resolved_yaml(scenario),
+            "scenario_file": str(Path(scenario.path).name) if scenario.path else "",
+        }
+    )
     return ds
 
 

@@ -20,8 +20,9 @@ import yaml
 from .errors import Problem
 
 MAX_NODES = 200_000  # after alias expansion; a real scenario has a few hundred
-_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp",
-                                                   "merge")}
+_PLAIN_TAGS = {
+    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge")
+}
 
 
 @dataclass
@@ -84,22 +85,38 @@ class _Converter:
             raise _TooBig()
         self.doc.lines.setdefault(path, node.start_mark.line + 1)
         if node.tag not in _PLAIN_TAGS:
-            raise yaml.constructor.ConstructorError(None, None, f"the tag {node.tag!r} is not allowed "
-                                                    "(no Python objects in scenario files)", node.start_mark)
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"the tag {node.tag!r} is not allowed (no Python objects in scenario files)",
+                node.start_mark,
+            )
         if isinstance(node, yaml.MappingNode):
             self.constructor.flatten_mapping(node)  # resolves "<<" merge keys
             result = {}
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode):
-                    self.problems.append(Problem(self.doc.file, key_node.start_mark.line + 1,
-                                                 self._path_text(path), "mapping keys must be plain scalars"))
+                    self.problems.append(
+                        Problem(
+                            self.doc.file,
+                            key_node.start_mark.line + 1,
+                            self._path_text(path),
+                            "mapping keys must be plain scalars",
+                        )
+                    )
                     continue
                 key = self.constructor.construct_object(key_node)
                 if isinstance(key, float) and key.is_integer():
                     key = int(key)
                 if key in result:
-                    self.problems.append(Problem(self.doc.file, key_node.start_mark.line + 1,
-                                                 key_path(path + (key,)), "duplicate key (the earlier one would be silently lost)"))
+                    self.problems.append(
+                        Problem(
+                            self.doc.file,
+                            key_node.start_mark.line + 1,
+                            key_path(path + (key,)),
+                            "duplicate key (the earlier one would be silently lost)",
+                        )
+                    )
                     continue
                 self.doc.lines[path + (key,)] = key_node.start_mark.line + 1
                 result[key] = self.convert(value_node, path + (key,))
@@ -139,8 +156,9 @@ def load(path: str | Path, text: str | None = None) -> tuple[Document | None, li
     try:
         doc.data = _Converter(doc, problems).convert(node, ())
     except _TooBig:
-        return None, [Problem(name, None, "", f"the document expands to more than {MAX_NODES} nodes "
-                                              "(aliases nested too deeply?)")]
+        return None, [
+            Problem(name, None, "", f"the document expands to more than {MAX_NODES} nodes (aliases nested too deeply?)")
+        ]
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         return None, [Problem(name, mark.line + 1 if mark else None, "", f"invalid YAML value: {exc.problem}")]

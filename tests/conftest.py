@@ -6,14 +6,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-MODELS = Path(__file__).resolve().parent / "models"
+TESTS = Path(__file__).resolve().parent
+MODELS = TESTS / "models"  # small models the engine tests build
+BAD_SCENARIOS = TESTS / "bad_scenarios"  # one file per kind of mistake a user makes
 SCENARIOS = ROOT / "scenarios"
 
 
 def requires(package: str, for_what: str):
     """Skip a test when an optional package is missing, saying which and what it is for."""
-    return pytest.mark.skipif(importlib.util.find_spec(package) is None,
-                              reason=f"{package} is not installed ({for_what}); pip install -e '.[test]'")
+    return pytest.mark.skipif(
+        importlib.util.find_spec(package) is None,
+        reason=f"{package} is not installed ({for_what}); pip install -e '.[test]'",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,21 @@ import simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = Path(__file__).resolve().parent / "reference" / "baseline.csv"
-VARIABLES = ("population", "urban_population", "gdp", "capital", "energy_use", "co2", "coal_output",
-             "water_demand", "water_use", "water_supply_cap", "groundwater_storage", "renewable_capacity",
-             "coal_power_capacity")
+VARIABLES = (
+    "population",
+    "urban_population",
+    "gdp",
+    "capital",
+    "energy_use",
+    "co2",
+    "coal_output",
+    "water_demand",
+    "water_use",
+    "water_supply_cap",
+    "groundwater_storage",
+    "renewable_capacity",
+    "coal_power_capacity",
+)
 
 
 def reference_table(ds) -> str:

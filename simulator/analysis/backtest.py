@@ -89,8 +89,13 @@ def vintage_inputs(model: Model, base: Inputs, origin: int) -> tuple[Inputs, lis
                 new.append((xs[:1].copy(), ys[:1].copy()))
                 continue
             if not known.any():
-                leaks.append({"input": name, "element": model.element_label(name, k) if model.size(name) > 1 else name,
-                              "why": f"no point at or before {origin}; held at its first point ({xs[0]:g})"})
+                leaks.append(
+                    {
+                        "input": name,
+                        "element": model.element_label(name, k) if model.size(name) > 1 else name,
+                        "why": f"no point at or before {origin}; held at its first point ({xs[0]:g})",
+                    }
+                )
                 new.append((xs[:1].copy(), ys[:1].copy()))
                 continue
             kx, ky = xs[known], ys[known]
@@ -113,8 +118,13 @@ def vintage_inputs(model: Model, base: Inputs, origin: int) -> tuple[Inputs, lis
             elif before is not None:
                 inputs.set_parameter(name, float(before))
             else:
-                leaks.append({"input": name, "element": name,
-                              "why": f"a constant carrying information of {vintage['info_year']} (no 'before' value)"})
+                leaks.append(
+                    {
+                        "input": name,
+                        "element": name,
+                        "why": f"a constant carrying information of {vintage['info_year']} (no 'before' value)",
+                    }
+                )
     return inputs, leaks
 
 
@@ -128,8 +138,9 @@ def _inputs_with(params: np.ndarray, paths: Inputs) -> Inputs:
 # naive benchmarks
 
 
-def naive_forecasts(series: str, levels: pd.Series, origin: int, horizon_years,
-                    early: pd.Series | None = None) -> dict[str, np.ndarray]:
+def naive_forecasts(
+    series: str, levels: pd.Series, origin: int, horizon_years, early: pd.Series | None = None
+) -> dict[str, np.ndarray]:
     """Naive forecasts of ``levels`` (indexed by year, data up to the origin only) for the given years.
 
     Population (census years only): from the last census, held; grown at the census-to-census rate (the
@@ -202,8 +213,9 @@ class Projections:
         return self.band.values[:, :, self.band.column(variable, k)] * self.noise.get((variable, k), 1.0)
 
 
-def backtest_origin(config, model: Model, base: Inputs, observed: pd.DataFrame, origin: int, options: Options,
-                    say=print) -> dict:
+def backtest_origin(
+    config, model: Model, base: Inputs, observed: pd.DataFrame, origin: int, options: Options, say=print
+) -> dict:
     """One origin (the module docstring's steps 1 to 5): the inputs as known at the origin, the calibration on
     the window ending there, the projections from it, and their scores against the data after it."""
     from .calibrate import calibrate
@@ -212,21 +224,36 @@ def backtest_origin(config, model: Model, base: Inputs, observed: pd.DataFrame, 
     cfg, held = window_configuration(config, model, inputs, origin, options)
     fitted_names = {f.name for f in cfg.free}
     leaks = [leak for leak in leaks if leak["input"] not in fitted_names]  # refitted on pre-origin data
-    say(f"origin {origin}: window {cfg.grid.start:g}-{origin}, {len(cfg.free)} numbers fitted"
-        + (f", held (no information before {origin + 1}): {', '.join(held)}" if held else ""))
+    say(
+        f"origin {origin}: window {cfg.grid.start:g}-{origin}, {len(cfg.free)} numbers fitted"
+        + (f", held (no information before {origin + 1}): {', '.join(held)}" if held else "")
+    )
     fit = calibrate(cfg, model, say=silent, base=inputs, posterior=True)
     chain = fit["posterior"]
     cities = list(model.spec.elements("city"))
-    early = {c: g.set_index("year").value.sort_index()
-             for c, g in observed[observed.series == "population_yearend_2000s"].groupby("city")}
+    early = {
+        c: g.set_index("year").value.sort_index()
+        for c, g in observed[observed.series == "population_yearend_2000s"].groupby("city")
+    }
     projections = project_origin(model, cfg, fit, base, inputs, observed, early, origin, options.runs, cities)
-    posterior = {"acceptance": chain["acceptance"], "max_rhat": json_number(np.nanmax(chain["rhat"])),
-                 "min_ess": json_number(np.nanmin(chain["ess"])), "draws_projected": projections.band.values.shape[0]}
-    return {"origin": origin, "window": [cfg.grid.start, origin], "fitted": [f.label for f in cfg.free], "held": held,
-            "leaks": leaks, "posterior": posterior,
-            "cost": fit["cost"], "rows": score_rows(projections, observed, early, origin, cities),
-            "paths": _paths(projections, cities, observed),
-            "window_fit": _window_paths(model, cfg, fit["problem"], fit["x"], cities)}
+    posterior = {
+        "acceptance": chain["acceptance"],
+        "max_rhat": json_number(np.nanmax(chain["rhat"])),
+        "min_ess": json_number(np.nanmin(chain["ess"])),
+        "draws_projected": projections.band.values.shape[0],
+    }
+    return {
+        "origin": origin,
+        "window": [cfg.grid.start, origin],
+        "fitted": [f.label for f in cfg.free],
+        "held": held,
+        "leaks": leaks,
+        "posterior": posterior,
+        "cost": fit["cost"],
+        "rows": score_rows(projections, observed, early, origin, cities),
+        "paths": _paths(projections, cities, observed),
+        "window_fit": _window_paths(model, cfg, fit["problem"], fit["x"], cities),
+    }
 
 
 def window_configuration(config, model: Model, inputs: Inputs, origin: int, options: Options):
@@ -239,8 +266,10 @@ def window_configuration(config, model: Model, inputs: Inputs, origin: int, opti
     from .calibrate import FitProblem
 
     cfg = config.with_window_end(origin)
-    posterior = replace(cfg.posterior, **{key: getattr(options, key) for key in ("walkers", "steps", "burn")
-                                          if getattr(options, key) is not None})
+    posterior = replace(
+        cfg.posterior,
+        **{key: getattr(options, key) for key in ("walkers", "steps", "burn") if getattr(options, key) is not None},
+    )
     posterior = replace(posterior, burn=min(posterior.burn, posterior.steps - 1))
     cfg = replace(cfg, posterior=posterior, starts=options.starts or cfg.starts)
     probe = FitProblem(model, cfg, inputs)
@@ -254,8 +283,18 @@ def window_configuration(config, model: Model, inputs: Inputs, origin: int, opti
     return replace(cfg, free=free), held
 
 
-def project_origin(model: Model, cfg, fit: dict, base: Inputs, inputs: Inputs, observed: pd.DataFrame, early: dict,
-                   origin: int, runs: int, cities: list[str]) -> Projections:
+def project_origin(
+    model: Model,
+    cfg,
+    fit: dict,
+    base: Inputs,
+    inputs: Inputs,
+    observed: pd.DataFrame,
+    early: dict,
+    origin: int,
+    runs: int,
+    cities: list[str],
+) -> Projections:
     """The point and conditional forecasts of the best fit from ``origin``, and the band: ``runs`` posterior
     draws (chosen with the origin as seed) with the predictive noise of GDP and of population."""
     chain, problem, x = fit["posterior"], fit["problem"], fit["x"]
@@ -268,8 +307,11 @@ def project_origin(model: Model, cfg, fit: dict, base: Inputs, inputs: Inputs, o
     band = project(model, cfg, problem, draws, inputs, origin)
     noise = process_noise(model, cfg, problem, x, cities, band, rng)
     census = observed[observed.series == "population_census"]
-    noise.update(census_growth_noise(census, early, origin, cities, [float(t) for t in band.grid.times],
-                                     band.values.shape[0], rng))
+    noise.update(
+        census_growth_noise(
+            census, early, origin, cities, [float(t) for t in band.grid.times], band.values.shape[0], rng
+        )
+    )
     return Projections(point, conditional, band, noise)
 
 
@@ -291,8 +333,21 @@ def score_rows(projections: Projections, observed: pd.DataFrame, early: dict, or
             ens = projections.ensemble(variable, k)[:, saves]
             ens = ens[np.all(np.isfinite(ens), axis=1)]
             naive = naive_forecasts(series, obs[obs.index <= origin], origin, years, early.get(city))
-            rows.append(_score(series, city, origin, obs, after.to_numpy(float), years, point.values[0, saves, col],
-                               conditional.values[0, saves, col], ens, naive, point.values[0, 0, col]))
+            rows.append(
+                _score(
+                    series,
+                    city,
+                    origin,
+                    obs,
+                    after.to_numpy(float),
+                    years,
+                    point.values[0, saves, col],
+                    conditional.values[0, saves, col],
+                    ens,
+                    naive,
+                    point.values[0, 0, col],
+                )
+            )
     return rows
 
 
@@ -321,8 +376,10 @@ def process_noise(model, cfg, problem, x, cities, band, rng) -> dict:
                 obs_prev = {y - 1: run.values[0, times.index(float(y - 1)), run.column(t.variable, k)] for y in years}
                 obs = {**obs_prev, **obs}
             sim = run.values[0, :, run.column(t.variable, k)]
-            errors = [math.log(sim[times.index(float(y))] / sim[times.index(float(y - 1))])
-                      - math.log(obs[y] / obs[y - 1]) for y in years]
+            errors = [
+                math.log(sim[times.index(float(y))] / sim[times.index(float(y - 1))]) - math.log(obs[y] / obs[y - 1])
+                for y in years
+            ]
             sigma = float(np.sqrt(np.mean(np.square(errors))))
             steps = band.values.shape[1]
             walk = np.zeros((band.values.shape[0], steps))
@@ -331,8 +388,9 @@ def process_noise(model, cfg, problem, x, cities, band, rng) -> dict:
     return out
 
 
-def census_growth_noise(census: pd.DataFrame, early: dict, origin: int, cities, times, runs: int, rng,
-                        period: int = 5) -> dict:
+def census_growth_noise(
+    census: pd.DataFrame, early: dict, origin: int, cities, times, runs: int, rng, period: int = 5
+) -> dict:
     """Multiplicative predictive noise for population, which the window observes only at censuses: how far a
     city's growth rate moves away from the last one measured.
 
@@ -387,20 +445,23 @@ def project(model: Model, cfg, problem, x: np.ndarray, inputs: Inputs, origin: i
     def batch_of(source):
         batch = _inputs_with(np.repeat(source.params[:1], len(x), axis=0).copy(), source)
         for j, columns in enumerate(problem.columns):
-            batch.params[:, columns] = x[:, j:j + 1]
+            batch.params[:, columns] = x[:, j : j + 1]
         return batch
 
     ratios = sorted({v for pair in cfg.carry_over.values() for v in pair})
-    past = simulate(model, batch_of(state_inputs), window, cfg.method, record=ratios + list(STATE_SERIES.values()),
-                    on_error="nan")
+    past = simulate(
+        model, batch_of(state_inputs), window, cfg.method, record=ratios + list(STATE_SERIES.values()), on_error="nan"
+    )
     runs = batch_of(inputs)
     for name, (numerator, denominator) in cfg.carry_over.items():
         for k in range(model.size(name)):
             value = past.values[:, -1, past.column(numerator, k)] / past.values[:, -1, past.column(denominator, k)]
             runs.assign(InputRef(name, element=k), value)
     for series, variable in STATE_SERIES.items():
-        runs.series[series] = [(np.array([float(origin)]), np.array([past.values[0, -1, past.column(variable, k)]]))
-                               for k in range(model.size(series))]
+        runs.series[series] = [
+            (np.array([float(origin)]), np.array([past.values[0, -1, past.column(variable, k)]]))
+            for k in range(model.size(series))
+        ]
     grid = TimeGrid(float(origin), float(LAST_DATA_YEAR), cfg.grid.dt, 1.0)
     return simulate(model, runs, grid, cfg.method, record=list(SERIES.values()), on_error="nan")
 
@@ -421,15 +482,26 @@ def _score(series, city, origin, obs, actual, years, model_point, model_cond, en
     best = min(naive_mape, key=lambda m: naive_mape[m])
     model_mape = mape(model_point)
     observed_origin = float(obs.loc[origin]) if origin in obs.index else float(obs[obs.index <= origin].iloc[-1])
-    row = {"series": series, "city": city, "origin": origin, "years": [int(y) for y in years], "n": len(years),
-           "observed": actual.tolist(), "model": model_point.tolist(), "conditional": model_cond.tolist(),
-           "naive": {m: f.tolist() for m, f in naive.items()}, "naive_mape": naive_mape, "best_naive": best,
-           "mape": model_mape, "mape_best_naive": naive_mape[best],
-           "skill": None if not naive_mape[best] else 1 - model_mape / naive_mape[best],
-           "mape_conditional": mape(model_cond),
-           "growth_error": float((model_point[-1] - actual[-1]) / observed_origin),
-           "growth_error_naive": float((naive[best][-1] - actual[-1]) / observed_origin),
-           "origin_level_error": float(model_at_origin / observed_origin - 1) if origin in obs.index else None}
+    row = {
+        "series": series,
+        "city": city,
+        "origin": origin,
+        "years": [int(y) for y in years],
+        "n": len(years),
+        "observed": actual.tolist(),
+        "model": model_point.tolist(),
+        "conditional": model_cond.tolist(),
+        "naive": {m: f.tolist() for m, f in naive.items()},
+        "naive_mape": naive_mape,
+        "best_naive": best,
+        "mape": model_mape,
+        "mape_best_naive": naive_mape[best],
+        "skill": None if not naive_mape[best] else 1 - model_mape / naive_mape[best],
+        "mape_conditional": mape(model_cond),
+        "growth_error": float((model_point[-1] - actual[-1]) / observed_origin),
+        "growth_error_naive": float((naive[best][-1] - actual[-1]) / observed_origin),
+        "origin_level_error": float(model_at_origin / observed_origin - 1) if origin in obs.index else None,
+    }
     if no_2020.any() and not no_2020.all():
         nm = {m: mape(f, no_2020) for m, f in naive.items()}
         b = min(nm, key=lambda m: nm[m])
@@ -447,15 +519,18 @@ def _band_scores(actual: np.ndarray, ens: np.ndarray) -> dict:
     import properscoring
 
     q = np.percentile(ens, [5, 25, 75, 95], axis=0)
-    return {"band": {"p5": q[0].tolist(), "p25": q[1].tolist(), "p75": q[2].tolist(), "p95": q[3].tolist()},
-            "coverage_50": float(np.mean((actual >= q[1]) & (actual <= q[2]))),
-            "coverage_90": float(np.mean((actual >= q[0]) & (actual <= q[3]))),
-            "width_90": float(np.mean((q[3] - q[0]) / actual)),
-            "crps": float(np.mean(properscoring.crps_ensemble(actual, ens.T) / actual))}
+    return {
+        "band": {"p5": q[0].tolist(), "p25": q[1].tolist(), "p75": q[2].tolist(), "p95": q[3].tolist()},
+        "coverage_50": float(np.mean((actual >= q[1]) & (actual <= q[2]))),
+        "coverage_90": float(np.mean((actual >= q[0]) & (actual <= q[3]))),
+        "width_90": float(np.mean((q[3] - q[0]) / actual)),
+        "crps": float(np.mean(properscoring.crps_ensemble(actual, ens.T) / actual)),
+    }
 
 
-def _naive_crps(series: str, levels: pd.Series, origin: int, method: str, years, actual: np.ndarray,
-                forecast: np.ndarray) -> float:
+def _naive_crps(
+    series: str, levels: pd.Series, origin: int, method: str, years, actual: np.ndarray, forecast: np.ndarray
+) -> float:
     """Mean CRPS, relative to the level, of a naive method's forecast with its own empirical error spread from
     earlier pseudo-origins (``naive_error_spread``) as its predictive distribution."""
     import properscoring
@@ -490,65 +565,108 @@ def _paths(projections: Projections, cities, observed) -> dict:
             q = np.percentile(ens, [5, 50, 95], axis=0) if len(ens) else np.full((3, len(times)), np.nan)
             obs = observed[(observed.series == series) & (observed.city == city)].sort_values("year")
             obs = obs[obs.year <= LAST_DATA_YEAR]
-            out[series][city] = {"years": times, "model": point.values[0, :, col].tolist(),
-                                 "observed_years": obs.year.astype(int).tolist(), "observed": obs.value.tolist(),
-                                 "conditional": conditional.values[0, :, col].tolist(), "p5": q[0].tolist(),
-                                 "p95": q[2].tolist()}
+            out[series][city] = {
+                "years": times,
+                "model": point.values[0, :, col].tolist(),
+                "observed_years": obs.year.astype(int).tolist(),
+                "observed": obs.value.tolist(),
+                "conditional": conditional.values[0, :, col].tolist(),
+                "p5": q[0].tolist(),
+                "p95": q[2].tolist(),
+            }
     return out
 
 
 def _window_paths(model, cfg, problem, x, cities) -> dict:
     """The calibrated run over the window (for the plot)."""
     run = simulate(model, problem.inputs(x), cfg.grid, cfg.method, record=list(SERIES.values()))
-    return {s: {c: {"years": [int(t) for t in cfg.grid.times], "model": run.values[0, :, run.column(v, k)].tolist()}
-                for k, c in enumerate(cities)} for s, v in SERIES.items()}
+    return {
+        s: {
+            c: {"years": [int(t) for t in cfg.grid.times], "model": run.values[0, :, run.column(v, k)].tolist()}
+            for k, c in enumerate(cities)
+        }
+        for s, v in SERIES.items()
+    }
 
 
 # ------------------------------------------------------------------------------------------------
 # the whole backtest
 
 
-def run_backtest(config_path, origins=(2014, 2016, 2018), runs: int = 400, out: Path | None = None,
-                 readme: bool = False, say=print, options: Options | None = None, write: bool = True,
-                 overwrite: bool = False) -> dict:
+def _checked_origins(config, origins, runs: int) -> tuple[int, ...]:
+    """The origins, sorted, each with at least 3 years of data in its window and 2 to forecast; exit 2 if not."""
+    origins = tuple(sorted({int(o) for o in origins}))
+    lo, hi = int(config.grid.start) + 3, LAST_DATA_YEAR - 2
+    problems = [
+        Problem(
+            "--origins",
+            None,
+            "",
+            f"origin {o} outside {lo}-{hi}: a window needs at least 3 years of data after {config.grid.start:g} "
+            f"and 2 years to forecast before {LAST_DATA_YEAR} (data after {LAST_DATA_YEAR} are never used)",
+        )
+        for o in origins
+        if not lo <= o <= hi
+    ]
+    if runs < 10:
+        problems.append(Problem("--runs", None, "", f"--runs {runs}: at least 10 runs to make a band"))
+    if problems:
+        raise InputError(problems)
+    return origins
+
+
+def write_backtest(doc: dict, folder: Path, overwrite: bool):
+    """backtest.json, its report and a plot per origin, written atomically into ``folder``."""
+    from ..present.backtest_plots import origin_plot
+    from ..present.outputs import staging, write_json
+
+    with staging(folder, overwrite) as tmp:
+        write_json(doc, tmp / "backtest.json")
+        (tmp / "report.md").write_text(report(doc), encoding="utf-8")
+        for result in doc["results"]:
+            origin_plot(result, tmp / f"backtest_{result['origin']}.png")
+
+
+def run_backtest(
+    config_path,
+    origins=(2014, 2016, 2018),
+    runs: int = 400,
+    out: Path | None = None,
+    readme: bool = False,
+    say=print,
+    options: Options | None = None,
+    write: bool = True,
+    overwrite: bool = False,
+) -> dict:
     """Backtest the calibration ``config_path`` from each origin; write outputs to ``out`` (default
     outputs/backtest_<name>). Returns the backtest.json document."""
+    from ..engine import default_inputs
     from ..inputs.calibration import load_config
-    from ..model import load_model
     from ..inputs.scenario import load_scenario
+    from ..model import load_model
 
     model = load_model()
     if not Path(config_path).is_file():
         raise InputError([Problem(str(config_path), None, "", "calibration configuration not found")])
     config = load_config(config_path, model)
-    origins = tuple(sorted(set(int(o) for o in origins)))
-    lo, hi = int(config.grid.start) + 3, LAST_DATA_YEAR - 2
-    bad = [o for o in origins if not lo <= o <= hi]
-    if bad:
-        raise InputError([Problem("--origins", None, "", f"origin {o} outside {lo}-{hi}: a window needs at least "
-                                  f"3 years of data after {config.grid.start:g} and 2 years to forecast before "
-                                  f"{LAST_DATA_YEAR} (data after {LAST_DATA_YEAR} are never used)") for o in bad])
-    if runs < 10:
-        raise InputError([Problem("--runs", None, "", f"--runs {runs}: at least 10 runs to make a band")])
+    origins = _checked_origins(config, origins, runs)
     options = options or Options()
     options.origins, options.runs = origins, runs
-    base = (load_scenario(config.scenario_path, model).inputs(model) if config.scenario_path
-            else __import__("simulator.engine", fromlist=["default_inputs"]).default_inputs(model))
+    base = load_scenario(config.scenario_path, model).inputs(model) if config.scenario_path else default_inputs(model)
     observed = pd.read_csv(config.data_path)
     results = [backtest_origin(config, model, base, observed, origin, options, say) for origin in origins]
-    doc = {"config": str(config.path), "origins": list(origins), "runs": runs, "gate_origin": GATE_ORIGIN,
-           "last_data_year": LAST_DATA_YEAR, "results": results, "summary": summary(results)}
+    doc = {
+        "config": str(config.path),
+        "origins": list(origins),
+        "runs": runs,
+        "gate_origin": GATE_ORIGIN,
+        "last_data_year": LAST_DATA_YEAR,
+        "results": results,
+        "summary": summary(results),
+    }
     if write:
-        from ..present.outputs import staging, write_json
-
         folder = Path(out) if out else Path("outputs") / f"backtest_{config.name}"
-        with staging(folder, overwrite) as tmp:
-            write_json(doc, tmp / "backtest.json")
-            (tmp / "report.md").write_text(report(doc), encoding="utf-8")
-            for result in results:
-                from ..present.backtest_plots import origin_plot
-
-                origin_plot(result, tmp / f"backtest_{result['origin']}.png")
+        write_backtest(doc, folder, overwrite)
         say(f"backtest written to {folder}/")
     if readme:
         update_readme(doc)
@@ -566,10 +684,16 @@ def summary(results: list[dict]) -> list[dict]:
                 continue
             model = float(np.mean([r["mape"] for r in rows]))
             naive = float(np.mean([r["mape_best_naive"] for r in rows]))
-            record = {"origin": result["origin"], "series": series, "mape": model, "mape_best_naive": naive,
-                      "skill": 1 - model / naive if naive else None,
-                      "skill_ex2020": _skill_ex2020(rows),
-                      "cities_beating_naive": sum(1 for r in rows if (r["skill"] or 0) > 0), "cities": len(rows)}
+            record = {
+                "origin": result["origin"],
+                "series": series,
+                "mape": model,
+                "mape_best_naive": naive,
+                "skill": 1 - model / naive if naive else None,
+                "skill_ex2020": _skill_ex2020(rows),
+                "cities_beating_naive": sum(1 for r in rows if (r["skill"] or 0) > 0),
+                "cities": len(rows),
+            }
             pooled = [r for r in rows if "coverage_90" in r]
             if pooled:
                 weights = np.array([r["n"] for r in pooled], float)
@@ -602,40 +726,56 @@ def table_lines(doc: dict) -> list[str]:
             return "–"
         return f"{100 * x:.1f} %" if pct else f"{x:+.2f}"
 
-    lines = ["| origin | series | four-city mean MAPE, model / best naive | skill | skill w/o 2020 | "
-              "cities beating naive | 90 % coverage | 90 % width | CRPS model / naive |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| origin | series | four-city mean MAPE, model / best naive | skill | skill w/o 2020 | "
+        "cities beating naive | 90 % coverage | 90 % width | CRPS model / naive |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for s in doc["summary"]:
-        lines.append(f"| {s['origin']} | {s['series']} | {f(s['mape'], True)} / {f(s['mape_best_naive'], True)} | "
-                     f"{f(s['skill'])} | {f(s.get('skill_ex2020'))} | {s['cities_beating_naive']} of {s['cities']} | "
-                     f"{s.get('coverage_90', float('nan')):.2f} | {f(s.get('width_90'), True)} | "
-                     f"{f(s.get('crps'), True)} / {f(s.get('crps_naive'), True)} |")
-    lines += ["", "| origin | series | city | model MAPE | best naive (MAPE) | skill | skill w/o 2020 | "
-              "conditional MAPE "
-             "| 50 % / 90 % band coverage | 90 % width | CRPS model / naive |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {s['origin']} | {s['series']} | {f(s['mape'], True)} / {f(s['mape_best_naive'], True)} | "
+            f"{f(s['skill'])} | {f(s.get('skill_ex2020'))} | {s['cities_beating_naive']} of {s['cities']} | "
+            f"{s.get('coverage_90', float('nan')):.2f} | {f(s.get('width_90'), True)} | "
+            f"{f(s.get('crps'), True)} / {f(s.get('crps_naive'), True)} |"
+        )
+    lines += [
+        "",
+        "| origin | series | city | model MAPE | best naive (MAPE) | skill | skill w/o 2020 | "
+        "conditional MAPE "
+        "| 50 % / 90 % band coverage | 90 % width | CRPS model / naive |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for result in doc["results"]:
         for r in result["rows"]:
-            cov = (f"{r['coverage_50']:.2f} / {r['coverage_90']:.2f}" if "coverage_90" in r else "–")
-            crps = (f"{100 * r['crps']:.2f} % / {100 * r['crps_naive']:.2f} %" if "crps" in r else "–")
-            lines.append(f"| {r['origin']} | {r['series']} | {r['city']} | {f(r['mape'], True)} | {r['best_naive']} "
-                         f"({f(r['mape_best_naive'], True)}) | {f(r['skill'])} | {f(r.get('skill_ex2020'))} | "
-                         f"{f(r['mape_conditional'], True)} | {cov} | "
-                         f"{f(r.get('width_90'), True)} | {crps} |")
+            cov = f"{r['coverage_50']:.2f} / {r['coverage_90']:.2f}" if "coverage_90" in r else "–"
+            crps = f"{100 * r['crps']:.2f} % / {100 * r['crps_naive']:.2f} %" if "crps" in r else "–"
+            lines.append(
+                f"| {r['origin']} | {r['series']} | {r['city']} | {f(r['mape'], True)} | {r['best_naive']} "
+                f"({f(r['mape_best_naive'], True)}) | {f(r['skill'])} | {f(r.get('skill_ex2020'))} | "
+                f"{f(r['mape_conditional'], True)} | {cov} | "
+                f"{f(r.get('width_90'), True)} | {crps} |"
+            )
     return lines
 
 
 def report(doc: dict) -> str:
-    lines = ["# Backtest", "", f"Configuration `{doc['config']}`; origins {', '.join(map(str, doc['origins']))}; "
-             f"{doc['runs']} posterior runs per origin; data after {doc['last_data_year']} never used.", ""]
+    lines = [
+        "# Backtest",
+        "",
+        f"Configuration `{doc['config']}`; origins {', '.join(map(str, doc['origins']))}; "
+        f"{doc['runs']} posterior runs per origin; data after {doc['last_data_year']} never used.",
+        "",
+    ]
     lines += table_lines(doc) + [""]
     for result in doc["results"]:
         p = result["posterior"]
-        lines.append(f"- origin {result['origin']}: fitted {len(result['fitted'])} numbers "
-                     f"(cost {result['cost']:.4g}); "
-                     f"held without information: {', '.join(result['held']) or 'none'}; posterior acceptance "
-                     f"{p['acceptance']:.2f}, max R-hat {p['max_rhat']}, min ESS {p['min_ess']}; "
-                     f"leaks: {', '.join(sorted({leak['input'] for leak in result['leaks']})) or 'none'}")
+        lines.append(
+            f"- origin {result['origin']}: fitted {len(result['fitted'])} numbers "
+            f"(cost {result['cost']:.4g}); "
+            f"held without information: {', '.join(result['held']) or 'none'}; posterior acceptance "
+            f"{p['acceptance']:.2f}, max R-hat {p['max_rhat']}, min ESS {p['min_ess']}; "
+            f"leaks: {', '.join(sorted({leak['input'] for leak in result['leaks']})) or 'none'}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -643,15 +783,21 @@ def update_readme(doc: dict, path: Path | None = None):
     """Rewrite the text between the README's backtest markers from the backtest document."""
     if path is None:  # the README of the working copy the command runs in, else the one beside the package
         here = Path.cwd() / "README.md"
-        path = here if here.is_file() and README_BEGIN in here.read_text(encoding="utf-8") else (
-            Path(__file__).resolve().parents[2] / "README.md")
+        path = (
+            here
+            if here.is_file() and README_BEGIN in here.read_text(encoding="utf-8")
+            else (Path(__file__).resolve().parents[2] / "README.md")
+        )
     text = path.read_text(encoding="utf-8")
     if README_BEGIN not in text or README_END not in text:
         raise InputError([Problem(str(path), None, "", f"the markers {README_BEGIN!r} and {README_END!r} are missing")])
     head, rest = text.split(README_BEGIN, 1)
     _, tail = rest.split(README_END, 1)
-    body = [f"Measured by `simulate backtest {doc['config']} --origins {' '.join(map(str, doc['origins']))} "
-            f"--runs {doc['runs']}` (backtest.json):", ""] + table_lines(doc)
+    body = [
+        f"Measured by `simulate backtest {doc['config']} --origins {' '.join(map(str, doc['origins']))} "
+        f"--runs {doc['runs']}` (backtest.json):",
+        "",
+    ] + table_lines(doc)
     path.write_text(head + README_BEGIN + "\n" + "\n".join(body) + "\n" + README_END + tail, encoding="utf-8")
 
 
@@ -667,8 +813,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     path = Path(args.record)
     if not path.is_file():
-        print(f"{path}: no backtest record; run `simulate backtest calibration/baseline.yaml` first",
-              file=__import__("sys").stderr)
+        print(
+            f"{path}: no backtest record; run `simulate backtest calibration/baseline.yaml` first",
+            file=__import__("sys").stderr,
+        )
         return 2
     doc = json.loads(path.read_text(encoding="utf-8"))
     doc["summary"] = summary(doc["results"])

@@ -40,10 +40,10 @@ from scipy import optimize, stats
 from scipy.stats import qmc
 
 from ..engine import InputRef, Inputs, Model, default_inputs, simulate
-from .fit import fit_statistics
-from ..model import load_model
 from ..inputs.calibration import Config, load_config
 from ..inputs.scenario import display_path, load_scenario
+from ..model import load_model
+from .fit import fit_statistics
 
 BOUND_MARGIN = 0.01  # a fitted value within 1 % of the bound interval's width of a bound is "on the bound"
 
@@ -69,19 +69,21 @@ class FitProblem:
             saves = np.array([times.index(float(y)) for y in t.rows.year])
             previous = saves - 1 if t.transform == "growth_rate" else None
             self.index.append((cols, saves, previous, t.rows.value.to_numpy(float)))
-        self.columns = [np.concatenate([base.columns(InputRef(f.name, element=k)) for k in f.elements])
-                        for f in config.free]
+        self.columns = [
+            np.concatenate([base.columns(InputRef(f.name, element=k)) for k in f.elements]) for f in config.free
+        ]
 
     def inputs(self, x: np.ndarray) -> Inputs:
         x = np.atleast_2d(x)
         inputs = self.base.with_runs(len(x))
         for j, columns in enumerate(self.columns):
-            inputs.params[:, columns] = x[:, j:j + 1]
+            inputs.params[:, columns] = x[:, j : j + 1]
         return inputs
 
     def simulated(self, x: np.ndarray) -> np.ndarray:
-        return simulate(self.model, self.inputs(x), self.config.grid, self.config.method, record=self.variables,
-                        on_error="nan").values
+        return simulate(
+            self.model, self.inputs(x), self.config.grid, self.config.method, record=self.variables, on_error="nan"
+        ).values
 
     def residuals(self, x: np.ndarray) -> np.ndarray:
         """(runs, residuals), scaled by the observation errors and weights; priors appended."""
@@ -120,8 +122,9 @@ class FitProblem:
         return out
 
 
-def calibrate(config: Config, model: Model | None = None, say=print, base: Inputs | None = None,
-              posterior: bool = True) -> dict:
+def calibrate(
+    config: Config, model: Model | None = None, say=print, base: Inputs | None = None, posterior: bool = True
+) -> dict:
     """Fit, then estimate uncertainty. Returns everything the writers need.
 
     ``base``: the inputs the free numbers are set into (default: the configuration's scenario, or the model's
@@ -130,8 +133,9 @@ def calibrate(config: Config, model: Model | None = None, say=print, base: Input
     """
     model = model or load_model()
     if base is None:
-        base = (load_scenario(config.scenario_path, model).inputs(model) if config.scenario_path
-                else default_inputs(model))
+        base = (
+            load_scenario(config.scenario_path, model).inputs(model) if config.scenario_path else default_inputs(model)
+        )
     problem = FitProblem(model, config, base)
     lows, highs = problem.lows, problem.highs
     x_default = np.array([f.default for f in config.free])
@@ -141,8 +145,15 @@ def calibrate(config: Config, model: Model | None = None, say=print, base: Input
         starts += list(qmc.scale(sampler.random(config.starts - 1), lows, highs))
     best = None
     for k, x0 in enumerate(starts):
-        result = optimize.least_squares(lambda x: problem.residuals(x)[0], x0, jac=problem.jacobian,
-                                        bounds=(lows, highs), x_scale="jac", method="trf", max_nfev=200)
+        result = optimize.least_squares(
+            lambda x: problem.residuals(x)[0],
+            x0,
+            jac=problem.jacobian,
+            bounds=(lows, highs),
+            x_scale="jac",
+            method="trf",
+            max_nfev=200,
+        )
         say(f"  start {k + 1}/{len(starts)}: cost {result.cost:.4g} after {result.nfev} evaluations")
         if best is None or result.cost < best.cost:
             best = result
@@ -157,11 +168,23 @@ def calibrate(config: Config, model: Model | None = None, say=print, base: Input
     sd = np.sqrt(np.clip(np.diag(cov), 0, None))
     ensemble = _filtered_ensemble(problem, x, cov, best.cost, config)
     chain = sample_posterior(problem, x, cov, scale, config, say) if posterior else None
-    return {"x": x, "cost": float(best.cost), "m": m, "n": n, "sd_jacobian": sd, "cov": cov, "scale": scale,
-            "ensemble": ensemble, "posterior": chain, "tables": problem.simulated_table(x), "problem": problem,
-            "x_default": x_default, "tables_default": problem.simulated_table(x_default),
-            "carried": _carry_over(model, problem, config, x),
-            "identifiability": identifiability(problem, config, x, jac, best.cost, chain)}
+    return {
+        "x": x,
+        "cost": float(best.cost),
+        "m": m,
+        "n": n,
+        "sd_jacobian": sd,
+        "cov": cov,
+        "scale": scale,
+        "ensemble": ensemble,
+        "posterior": chain,
+        "tables": problem.simulated_table(x),
+        "problem": problem,
+        "x_default": x_default,
+        "tables_default": problem.simulated_table(x_default),
+        "carried": _carry_over(model, problem, config, x),
+        "identifiability": identifiability(problem, config, x, jac, best.cost, chain),
+    }
 
 
 def sample_posterior(problem: FitProblem, x, cov, scale: float, config: Config, say=print) -> dict:
@@ -192,8 +215,9 @@ def sample_posterior(problem: FitProblem, x, cov, scale: float, config: Config, 
             out[inside] = -0.5 * chi2 / scale
         return out
 
-    sampler = emcee.EnsembleSampler(walkers, n, log_prob, vectorize=True,
-                                    moves=[(emcee.moves.DEMove(), 0.8), (emcee.moves.DESnookerMove(), 0.2)])
+    sampler = emcee.EnsembleSampler(
+        walkers, n, log_prob, vectorize=True, moves=[(emcee.moves.DEMove(), 0.8), (emcee.moves.DESnookerMove(), 0.2)]
+    )
     sampler.random_state = np.random.RandomState(config.seed).get_state()
     sampler.run_mcmc(start, spec.steps, progress=False, skip_initial_state_check=True)
     burn, thin = spec.burn, spec.thin
@@ -202,15 +226,28 @@ def sample_posterior(problem: FitProblem, x, cov, scale: float, config: Config, 
     log_p = sampler.get_log_prob(discard=burn, thin=thin, flat=True)
     try:
         tau = sampler.get_autocorr_time(discard=burn, tol=0)
-    except Exception:  # noqa: BLE001 - emcee raises on too-short chains; report nothing rather than fail
+    except Exception:
         tau = np.full(n, np.nan)
     ess = chain.shape[0] * chain.shape[1] / np.where(np.isfinite(tau) & (tau > 0), tau, np.nan)
     acceptance = float(np.mean(sampler.acceptance_fraction))
     rhat = split_rhat(chain, groups=4)
-    say(f"  posterior: {walkers} walkers x {spec.steps} steps (burn-in {burn}, thin {thin}): acceptance "
-        f"{acceptance:.2f}, max R-hat {np.nanmax(rhat):.3f}, min ESS {np.nanmin(ess):.0f}, {len(draws)} draws kept")
-    return {"draws": draws, "log_prob": log_p, "acceptance": acceptance, "rhat": rhat, "tau": tau, "ess": ess,
-            "walkers": walkers, "steps": spec.steps, "burn": burn, "thin": thin, "scale": scale}
+    say(
+        f"  posterior: {walkers} walkers x {spec.steps} steps (burn-in {burn}, thin {thin}): acceptance "
+        f"{acceptance:.2f}, max R-hat {np.nanmax(rhat):.3f}, min ESS {np.nanmin(ess):.0f}, {len(draws)} draws kept"
+    )
+    return {
+        "draws": draws,
+        "log_prob": log_p,
+        "acceptance": acceptance,
+        "rhat": rhat,
+        "tau": tau,
+        "ess": ess,
+        "walkers": walkers,
+        "steps": spec.steps,
+        "burn": burn,
+        "thin": thin,
+        "scale": scale,
+    }
 
 
 def split_rhat(chain: np.ndarray, groups: int = 4) -> np.ndarray:
@@ -225,8 +262,8 @@ def split_rhat(chain: np.ndarray, groups: int = 4) -> np.ndarray:
     half = steps // 2
     parts = []
     for g in range(groups):
-        block = chain[:, g * per:(g + 1) * per, :]
-        for piece in (block[:half], block[half:2 * half]):
+        block = chain[:, g * per : (g + 1) * per, :]
+        for piece in (block[:half], block[half : 2 * half]):
             parts.append(piece.reshape(-1, n))  # pooled draws of the group's walkers over half the steps
     stack = np.stack(parts)  # (chains, draws, n)
     m, length = stack.shape[0], stack.shape[1]
@@ -248,9 +285,11 @@ def identifiability(problem: FitProblem, config: Config, x, jac, cost: float, ch
     for label, value, low, high, f in zip(labels, x, problem.lows, problem.highs, config.free):
         for side, bound in (("lower", low), ("upper", high)):
             if abs(value - bound) <= BOUND_MARGIN * (high - low):
-                reason = (f"{label} = {value:.4g} is on its {side} bound {bound:g}: the data would move it further, "
-                          "so the bound, not the data, sets it (widen the bound if it is not physical, fix it from "
-                          "a source, or carry its full range into ensembles)")
+                reason = (
+                    f"{label} = {value:.4g} is on its {side} bound {bound:g}: the data would move it further, "
+                    "so the bound, not the data, sets it (widen the bound if it is not physical, fix it from "
+                    "a source, or carry its full range into ensembles)"
+                )
                 if f.prior:
                     reason += f"; its prior (mean {f.prior[0]:g}, sd {f.prior[1]:g}) pulls the other way"
                 warnings.append({"parameter": label, "bound": side, "value": float(value), "reason": reason})
@@ -278,11 +317,15 @@ def identifiability(problem: FitProblem, config: Config, x, jac, cost: float, ch
             if np.isfinite(corr[i, j]) and abs(corr[i, j]) >= 0.7:
                 pairs.append({"a": labels[i], "b": labels[j], "correlation": float(corr[i, j])})
     pairs.sort(key=lambda p: -abs(p["correlation"]))
-    return {"on_bound": warnings, "labels": labels, "correlation": corr.tolist(),
-            "strong_correlations": pairs,
-            "hessian_eigenvalues": eigenvalues.tolist(),
-            "worst_direction": {labels[k]: float(worst[k]) for k in np.argsort(-np.abs(worst))[:6]},
-            "profile": {"step_in_bound_widths": steps.tolist(), "cost": profile_cost.tolist(), "best_cost": cost}}
+    return {
+        "on_bound": warnings,
+        "labels": labels,
+        "correlation": corr.tolist(),
+        "strong_correlations": pairs,
+        "hessian_eigenvalues": eigenvalues.tolist(),
+        "worst_direction": {labels[k]: float(worst[k]) for k in np.argsort(-np.abs(worst))[:6]},
+        "profile": {"step_in_bound_widths": steps.tolist(), "cost": profile_cost.tolist(), "best_cost": cost},
+    }
 
 
 def _carry_over(model: Model, problem: FitProblem, config: Config, x) -> dict:
@@ -291,8 +334,12 @@ def _carry_over(model: Model, problem: FitProblem, config: Config, x) -> dict:
     for name, (numerator, denominator) in config.carry_over.items():
         result = simulate(model, problem.inputs(x), config.grid, config.method, record=[numerator, denominator])
         size = model.size(numerator)
-        ratio = [float(result.values[0, -1, result.column(numerator, k)] / result.values[0, -1, result.column(
-            denominator, k)]) for k in range(size)]
+        ratio = [
+            float(
+                result.values[0, -1, result.column(numerator, k)] / result.values[0, -1, result.column(denominator, k)]
+            )
+            for k in range(size)
+        ]
         out[name] = ratio
     return out
 
@@ -309,8 +356,12 @@ def _filtered_ensemble(problem: FitProblem, x, cov, cost, config: Config) -> dic
     chi2 = np.sum(problem.residuals(draws) ** 2, axis=1)
     threshold = 2 * cost + stats.chi2.ppf(0.95, len(x))
     accepted = draws[chi2 <= threshold]
-    return {"accepted": accepted, "drawn": config.ensemble_samples, "inside_bounds": int(inside.sum()),
-            "threshold": float(threshold)}
+    return {
+        "accepted": accepted,
+        "drawn": config.ensemble_samples,
+        "inside_bounds": int(inside.sum()),
+        "threshold": float(threshold),
+    }
 
 
 # ------------------------------------------------------------------------------------------------
@@ -321,11 +372,13 @@ def fit_records(config: Config, tables: list[pd.DataFrame]) -> list[dict]:
     out = []
     for target, table in zip(config.targets, tables):
         for city, rows in table.groupby("city", sort=False):
-            record = {"series": target.series, "variable": target.variable, "transform": target.transform,
-                      "city": city}
+            record = {"series": target.series, "variable": target.variable, "transform": target.transform, "city": city}
             record.update(fit_statistics(rows.simulated.to_numpy(), rows.value.to_numpy()))
-            record.update(year=int(rows.year.iloc[-1]), observed=float(rows.value.iloc[-1]),
-                          simulated=float(rows.simulated.iloc[-1]))  # the last observation, shown when it is the only one
+            record.update(
+                year=int(rows.year.iloc[-1]),
+                observed=float(rows.value.iloc[-1]),
+                simulated=float(rows.simulated.iloc[-1]),
+            )  # the last observation, shown when it is the only one
             out.append(record)
     return out
 
@@ -338,7 +391,7 @@ def fitted_document(config: Config, model: Model, result: dict) -> dict:
     values: dict[str, dict | float] = {}
     for f, value in zip(config.free, result["x"]):
         var = model.variables[f.name]
-        if len(f.elements) == model.size(f.name) and model.size(f.name) > 1 or not var.dims:
+        if (len(f.elements) == model.size(f.name) and model.size(f.name) > 1) or not var.dims:
             values[f.name] = float(value)
         else:
             element = model.spec.elements(var.dims[0])[f.elements[0]]
@@ -347,17 +400,26 @@ def fitted_document(config: Config, model: Model, result: dict) -> dict:
         var = model.variables[name]
         values[name] = dict(zip(model.spec.elements(var.dims[0]), carried)) if var.dims else carried[0]
     return {
-        "calibration": {"config": display_path(config.path), "config_sha256": hashlib.sha256(
-            config.text.encode()).hexdigest()[:16], "data": display_path(config.data_path),
-            "data_sha256": _hash(config.data_path), "date": date.today().isoformat(),
-            "window": [config.grid.start, config.grid.end], "cost": result["cost"],
-            "residuals": result["m"], "free": result["n"],
-            "carried_over": {name: f"the {config.grid.end:g} value of {a}/{b} in the calibrated run (for "
-                                   f"{config.grid.start:g}: {_fitted_value(config, result, name)})"
-                             for name, (a, b) in config.carry_over.items()},
+        "calibration": {
+            "config": display_path(config.path),
+            "config_sha256": hashlib.sha256(config.text.encode()).hexdigest()[:16],
+            "data": display_path(config.data_path),
+            "data_sha256": _hash(config.data_path),
+            "date": date.today().isoformat(),
+            "window": [config.grid.start, config.grid.end],
+            "cost": result["cost"],
+            "residuals": result["m"],
+            "free": result["n"],
+            "carried_over": {
+                name: f"the {config.grid.end:g} value of {a}/{b} in the calibrated run (for "
+                f"{config.grid.start:g}: {_fitted_value(config, result, name)})"
+                for name, (a, b) in config.carry_over.items()
+            },
             # fitted numbers whose parameters carry the window's end value: the value fitted for the window start
-            "fitted_for_window_start": {f.label: float(v) for f, v in zip(config.free, result["x"])
-                                        if f.name in config.carry_over}},
+            "fitted_for_window_start": {
+                f.label: float(v) for f, v in zip(config.free, result["x"]) if f.name in config.carry_over
+            },
+        },
         "parameters": values,
     }
 
@@ -367,8 +429,16 @@ def window_start_values(config: Config, fitted: dict) -> np.ndarray:
     document: the parameters, except carried-over ones, which hold their window-end value there."""
     start = fitted["calibration"].get("fitted_for_window_start", {})
     values = fitted["parameters"]
-    return np.array([start[f.label] if f.label in start else values[f.name][f.label.split("[")[1][:-1]]
-                     if isinstance(values[f.name], dict) else values[f.name] for f in config.free])
+    return np.array(
+        [
+            start[f.label]
+            if f.label in start
+            else values[f.name][f.label.split("[")[1][:-1]]
+            if isinstance(values[f.name], dict)
+            else values[f.name]
+            for f in config.free
+        ]
+    )
 
 
 def _fitted_value(config: Config, result: dict, name: str) -> str:
@@ -391,8 +461,14 @@ def posterior_table(config: Config, model: Model, result: dict) -> pd.DataFrame:
     if config.carry_over and len(draws):
         problem = result["problem"]
         for name, (numerator, denominator) in config.carry_over.items():
-            run = simulate(model, problem.inputs(draws), config.grid, config.method, record=[numerator, denominator],
-                           on_error="nan")
+            run = simulate(
+                model,
+                problem.inputs(draws),
+                config.grid,
+                config.method,
+                record=[numerator, denominator],
+                on_error="nan",
+            )
             table = table.drop(columns=[f.label for f in config.free if f.name == name])
             var = model.variables[name]
             elements = model.spec.elements(var.dims[0]) if var.dims else [None]
@@ -436,17 +512,20 @@ def write_outputs(folder: Path, config: Config, model: Model, result: dict):
 
     fitted = fitted_document(config, model, result)
     uncertain = uncertain_document(config, model, result, "posterior.csv")
-    header = (f"# Fitted by `simulate calibrate {display_path(config.path)}` on {fitted['calibration']['date']}.\n"
-              "# Scenarios read it with parameters_from:. Regenerate with the same command; do not edit by hand.\n")
+    header = (
+        f"# Fitted by `simulate calibrate {display_path(config.path)}` on {fitted['calibration']['date']}.\n"
+        "# Scenarios read it with parameters_from:. Regenerate with the same command; do not edit by hand.\n"
+    )
     (folder / "fitted.yaml").write_text(header + yaml.safe_dump(fitted, sort_keys=False), encoding="utf-8")
     (folder / "uncertain.yaml").write_text(
         "# Calibrated parameter uncertainty: extend it from a Monte Carlo scenario (extends: [..., this file]).\n"
-        + yaml.safe_dump(uncertain, sort_keys=False), encoding="utf-8")
+        + yaml.safe_dump(uncertain, sort_keys=False),
+        encoding="utf-8",
+    )
     records = fit_records(config, result["tables"])
     write_json(records, folder / "fit.json")
     accepted = result["ensemble"]["accepted"]
-    pd.DataFrame(accepted, columns=[f.label for f in config.free]).to_csv(folder / "posterior_samples.csv",
-                                                                          index=False)
+    pd.DataFrame(accepted, columns=[f.label for f in config.free]).to_csv(folder / "posterior_samples.csv", index=False)
     posterior_table(config, model, result).to_csv(folder / "posterior.csv", index=False, float_format="%.8g")
     write_json(_diagnostics_record(config, result), folder / "identifiability.json")
     plots.calibration_fit(config, result, path=folder / "fit.png")
@@ -459,11 +538,17 @@ def _diagnostics_record(config: Config, result: dict) -> dict:
     if chain is not None:
         labels = [f.label for f in config.free]
         out["posterior"] = {
-            "walkers": chain["walkers"], "steps": chain["steps"], "burn": chain["burn"], "thin": chain["thin"],
-            "draws": int(len(chain["draws"])), "acceptance": chain["acceptance"], "likelihood_scale": chain["scale"],
+            "walkers": chain["walkers"],
+            "steps": chain["steps"],
+            "burn": chain["burn"],
+            "thin": chain["thin"],
+            "draws": len(chain["draws"]),
+            "acceptance": chain["acceptance"],
+            "likelihood_scale": chain["scale"],
             "rhat": dict(zip(labels, map(_finite, chain["rhat"]))),
             "ess": dict(zip(labels, map(_finite, chain["ess"]))),
-            "tau": dict(zip(labels, map(_finite, chain["tau"])))}
+            "tau": dict(zip(labels, map(_finite, chain["tau"]))),
+        }
     return out
 
 
@@ -476,35 +561,62 @@ def calibration_report(config: Config, model: Model, result: dict, records: list
     def f(x):
         return "–" if x is None else f"{x:.3f}"
 
-    lines = [f"# Calibration `{config.name}`", "", config.description.strip(), "",
-             f"Window {config.grid.start:g}–{config.grid.end:g} ({config.method.upper()}, dt {config.grid.dt:g}); "
-             f"{result['m']} scaled residuals, {result['n']} free numbers; best cost (half chi-square) "
-             f"{result['cost']:.4g} from {config.starts} starts.", "",
-             "## Fit (fractions: a MAPE of 0.02 is 2 %)", "",
-             "| series | city | n | MAPE | RMSPE | R² | U_M | U_S | U_C |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Calibration `{config.name}`",
+        "",
+        config.description.strip(),
+        "",
+        f"Window {config.grid.start:g}–{config.grid.end:g} ({config.method.upper()}, dt {config.grid.dt:g}); "
+        f"{result['m']} scaled residuals, {result['n']} free numbers; best cost (half chi-square) "
+        f"{result['cost']:.4g} from {config.starts} starts.",
+        "",
+        "## Fit (fractions: a MAPE of 0.02 is 2 %)",
+        "",
+        "| series | city | n | MAPE | RMSPE | R² | U_M | U_S | U_C |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in records:
-        lines.append(f"| {r['series']} | {r['city']} | {r['n']} | {f(r['mape'])} | {f(r['rmspe'])} | {f(r['r2'])} | "
-                     f"{f(r['theil_um'])} | {f(r['theil_us'])} | {f(r['theil_uc'])} |")
+        lines.append(
+            f"| {r['series']} | {r['city']} | {r['n']} | {f(r['mape'])} | {f(r['rmspe'])} | {f(r['r2'])} | "
+            f"{f(r['theil_um'])} | {f(r['theil_us'])} | {f(r['theil_uc'])} |"
+        )
     single = [r for r in records if r["n"] == 1]
     if single:  # one observation per city (a census): the numbers themselves
-        lines += ["", "Targets observed once (the censuses), observed and fitted:", "",
-                  "| series | city | year | observed | fitted | fitted - observed |", "|---|---|---|---|---|---|"]
-        lines += [f"| {r['series']} | {r['city']} | {r['year']} | {r['observed']:.5g} | {r['simulated']:.5g} | "
-                  f"{r['simulated'] - r['observed']:+.3g} |" for r in single]
+        lines += [
+            "",
+            "Targets observed once (the censuses), observed and fitted:",
+            "",
+            "| series | city | year | observed | fitted | fitted - observed |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['series']} | {r['city']} | {r['year']} | {r['observed']:.5g} | {r['simulated']:.5g} | "
+            f"{r['simulated'] - r['observed']:+.3g} |"
+            for r in single
+        ]
     ens = result["ensemble"]
-    lines += ["", "## Fitted values", "",
-              "| parameter | fitted | ± (filtered ensemble sd) | default | bounds | default's source |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Fitted values",
+        "",
+        "| parameter | fitted | ± (filtered ensemble sd) | default | bounds | default's source |",
+        "|---|---|---|---|---|---|",
+    ]
     accepted = ens["accepted"]
     for j, (fr, value) in enumerate(zip(config.free, result["x"])):
         sd = np.std(accepted[:, j]) if len(accepted) > 10 else result["sd_jacobian"][j]
         source = " ".join(model.variables[fr.name].source.split())[:120]
-        lines.append(f"| {fr.label} | {value:.5g} | {sd:.2g} | {fr.default:.5g} | [{fr.low:g}, {fr.high:g}] "
-                     f"| {source} |")
-    lines += ["", f"Jacobian check: {ens['drawn']} draws from the Jacobian Gaussian, "
-              f"{ens.get('inside_bounds', 0)} inside "
-              f"the bounds, {len(accepted)} accepted (chi-square within the 95 % bound of the best fit, threshold "
-              f"{ens['threshold'] if ens['threshold'] is None else round(ens['threshold'], 2)}).", ""]
+        lines.append(
+            f"| {fr.label} | {value:.5g} | {sd:.2g} | {fr.default:.5g} | [{fr.low:g}, {fr.high:g}] | {source} |"
+        )
+    lines += [
+        "",
+        f"Jacobian check: {ens['drawn']} draws from the Jacobian Gaussian, "
+        f"{ens.get('inside_bounds', 0)} inside "
+        f"the bounds, {len(accepted)} accepted (chi-square within the 95 % bound of the best fit, threshold "
+        f"{ens['threshold'] if ens['threshold'] is None else round(ens['threshold'], 2)}).",
+        "",
+    ]
     lines += _posterior_lines(config, result) + _identifiability_lines(result["identifiability"])
     return "\n".join(lines)
 
@@ -513,18 +625,24 @@ def _posterior_lines(config: Config, result: dict) -> list[str]:
     chain = result.get("posterior")
     if chain is None:
         return []
-    lines = ["## Posterior (emcee)", "",
-             f"{chain['walkers']} walkers x {chain['steps']} steps, burn-in {chain['burn']} discarded, thinned by "
-             f"{chain['thin']}: {len(chain['draws'])} draws (`posterior.csv`, a row per draw). Likelihood tempered by "
-             f"the reduced chi-square {chain['scale']:.2f}. Mean acceptance {chain['acceptance']:.2f}; "
-             "split R-hat over "
-             "4 walker groups (want < 1.1); ESS from the integrated autocorrelation time.", "",
-             "| parameter | posterior median | 5 % | 95 % | R-hat | ESS |", "|---|---|---|---|---|---|"]
+    lines = [
+        "## Posterior (emcee)",
+        "",
+        f"{chain['walkers']} walkers x {chain['steps']} steps, burn-in {chain['burn']} discarded, thinned by "
+        f"{chain['thin']}: {len(chain['draws'])} draws (`posterior.csv`, a row per draw). Likelihood tempered by "
+        f"the reduced chi-square {chain['scale']:.2f}. Mean acceptance {chain['acceptance']:.2f}; "
+        "split R-hat over "
+        "4 walker groups (want < 1.1); ESS from the integrated autocorrelation time.",
+        "",
+        "| parameter | posterior median | 5 % | 95 % | R-hat | ESS |",
+        "|---|---|---|---|---|---|",
+    ]
     draws = chain["draws"]
     for j, f in enumerate(config.free):
         q = np.percentile(draws[:, j], [50, 5, 95])
-        lines.append(f"| {f.label} | {q[0]:.4g} | {q[1]:.4g} | {q[2]:.4g} | {chain['rhat'][j]:.3f} | "
-                     f"{chain['ess'][j]:.0f} |")
+        lines.append(
+            f"| {f.label} | {q[0]:.4g} | {q[1]:.4g} | {q[2]:.4g} | {chain['rhat'][j]:.3f} | {chain['ess'][j]:.0f} |"
+        )
     return lines + [""]
 
 
@@ -535,16 +653,21 @@ def _identifiability_lines(ident: dict) -> list[str]:
     else:
         lines.append("- No fitted number is on a bound.")
     if ident["strong_correlations"]:
-        lines.append("- Strong posterior correlations (|r| >= 0.7), trade-offs the data do not resolve: " + "; ".join(
-            f"{p['a']} ~ {p['b']} {p['correlation']:+.2f}" for p in ident["strong_correlations"][:10]))
+        lines.append(
+            "- Strong posterior correlations (|r| >= 0.7), trade-offs the data do not resolve: "
+            + "; ".join(f"{p['a']} ~ {p['b']} {p['correlation']:+.2f}" for p in ident["strong_correlations"][:10])
+        )
     ev = ident["hessian_eigenvalues"]
-    lines.append(f"- Gauss-Newton Hessian (parameters in bound widths): eigenvalues {ev[0]:.3g} ... {ev[-1]:.3g} "
-                 f"(condition {ev[-1] / max(ev[0], 1e-300):.3g}). Worst-determined direction: " + ", ".join(
-                     f"{k} {v:+.2f}" for k, v in ident["worst_direction"].items()))
+    lines.append(
+        f"- Gauss-Newton Hessian (parameters in bound widths): eigenvalues {ev[0]:.3g} ... {ev[-1]:.3g} "
+        f"(condition {ev[-1] / max(ev[0], 1e-300):.3g}). Worst-determined direction: "
+        + ", ".join(f"{k} {v:+.2f}" for k, v in ident["worst_direction"].items())
+    )
     prof = ident["profile"]
     pts = [f"{s:+.2f}: {c:.4g}" for s, c in zip(prof["step_in_bound_widths"], prof["cost"]) if c == c][::4]
-    lines.append(f"- Cost along that direction (step in bound widths: cost; best {prof['best_cost']:.4g}): "
-                 + ", ".join(pts))
+    lines.append(
+        f"- Cost along that direction (step in bound widths: cost; best {prof['best_cost']:.4g}): " + ", ".join(pts)
+    )
     return lines + [""]
 
 
@@ -557,14 +680,18 @@ def calibration_outputs(config_path: Path, out: Path | None, overwrite: bool, sa
     config = load_config(config_path, model)
     folder = out or Path("outputs") / f"calibration_{config.name}"
     check_target(folder, overwrite, "--out" if out else "output folder")  # before the long fit
-    say(f"calibrating {len(config.free)} numbers against {sum(len(t.rows) for t in config.targets)} observations "
-        f"({config.grid.start:g}-{config.grid.end:g}) ...")
+    say(
+        f"calibrating {len(config.free)} numbers against {sum(len(t.rows) for t in config.targets)} observations "
+        f"({config.grid.start:g}-{config.grid.end:g}) ..."
+    )
     result = calibrate(config, model, say)
     with staging(folder, overwrite) as tmp:
         write_outputs(tmp, config, model, result)
     if out:  # a trial fit: everything stays in DIR, the committed fit is not touched
-        say(f"cost {result['cost']:.4g}; fitted parameters and report in {folder}/ "
-            f"({display_path(config.fitted_path)} left as it was)")
+        say(
+            f"cost {result['cost']:.4g}; fitted parameters and report in {folder}/ "
+            f"({display_path(config.fitted_path)} left as it was)"
+        )
         return
     update_fitted_files(config, model, result)
     say(f"cost {result['cost']:.4g}; fitted parameters in {display_path(config.fitted_path)}; report in {folder}/")
@@ -572,8 +699,11 @@ def calibration_outputs(config_path: Path, out: Path | None, overwrite: bool, sa
 
 def fitted_paths(config: Config) -> dict[str, Path]:
     stem = config.fitted_path.stem
-    return {"fitted": config.fitted_path, "uncertain": config.fitted_path.with_name(stem + "_uncertain.yaml"),
-            "posterior": config.fitted_path.with_name(stem + "_posterior.csv")}
+    return {
+        "fitted": config.fitted_path,
+        "uncertain": config.fitted_path.with_name(stem + "_uncertain.yaml"),
+        "posterior": config.fitted_path.with_name(stem + "_posterior.csv"),
+    }
 
 
 def update_fitted_files(config: Config, model: Model, result: dict):
@@ -583,12 +713,16 @@ def update_fitted_files(config: Config, model: Model, result: dict):
     paths = fitted_paths(config)
     fitted = fitted_document(config, model, result)
     uncertain = uncertain_document(config, model, result, paths["posterior"].name)
-    header = (f"# Fitted by `simulate calibrate {display_path(config.path)}` on {fitted['calibration']['date']}.\n"
-              "# Scenarios read it with parameters_from:. Regenerate with the same command; do not edit by hand.\n")
-    texts = {"fitted": header + yaml.safe_dump(fitted, sort_keys=False),
-             "uncertain": "# Calibrated parameter uncertainty: extend it from a Monte Carlo scenario "
-                          "(extends: [..., this file]).\n" + yaml.safe_dump(uncertain, sort_keys=False),
-             "posterior": posterior_table(config, model, result).to_csv(index=False, float_format="%.8g")}
+    header = (
+        f"# Fitted by `simulate calibrate {display_path(config.path)}` on {fitted['calibration']['date']}.\n"
+        "# Scenarios read it with parameters_from:. Regenerate with the same command; do not edit by hand.\n"
+    )
+    texts = {
+        "fitted": header + yaml.safe_dump(fitted, sort_keys=False),
+        "uncertain": "# Calibrated parameter uncertainty: extend it from a Monte Carlo scenario "
+        "(extends: [..., this file]).\n" + yaml.safe_dump(uncertain, sort_keys=False),
+        "posterior": posterior_table(config, model, result).to_csv(index=False, float_format="%.8g"),
+    }
     for key, path in paths.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp_path = path.with_name(path.name + ".tmp")

@@ -39,15 +39,24 @@ class DiscoverOptions:
     quiet: bool = False
 
 
-def failing_futures(model: Model, scenario: Scenario, goal: dict, work: Path, runs=None, seed=None, workers=None,
-                    progress=True, say=print):
+def failing_futures(
+    model: Model,
+    scenario: Scenario,
+    goal: dict,
+    work: Path,
+    runs=None,
+    seed=None,
+    workers=None,
+    progress=True,
+    say=print,
+):
     """Run (or resume) the ensemble in ``work``: (inputs per kept run as a DataFrame, goal failed per kept
     run, number of runs excluded as failed or implausible)."""
     import pandas as pd
 
+    from ..present.goals import per_run
     from . import store
     from .runner import make_plan, run_plan
-    from ..present.goals import per_run
 
     plan = make_plan(model, scenario, runs=runs, seed=seed)
     run_plan(model, plan, work, workers=workers, progress=progress, say=say)
@@ -60,8 +69,10 @@ def failing_futures(model: Model, scenario: Scenario, goal: dict, work: Path, ru
     labels = [d.label or d.target for d in scenario.uncertain]
     inputs = pd.DataFrame(samples, columns=labels).loc[:, lambda df: ~df.columns.duplicated(keep="last")]
     inputs = inputs.loc[:, inputs.std() > 0]  # an input that does not vary cannot bound a box
-    inputs.attrs["units"] = {d.label or d.target: "x its path" if d.ref.multiplier
-                             else model.variables[d.target].units for d in scenario.uncertain}
+    inputs.attrs["units"] = {
+        d.label or d.target: "x its path" if d.ref.multiplier else model.variables[d.target].units
+        for d in scenario.uncertain
+    }
     return inputs[keep].reset_index(drop=True), ~np.asarray(met, bool)[keep], int((~keep).sum())
 
 
@@ -69,8 +80,9 @@ def ranking(inputs, failed: np.ndarray) -> list[tuple[str, float]]:
     """Inputs by the Kolmogorov-Smirnov distance between their values in failing and in other futures."""
     from scipy.stats import ks_2samp
 
-    distance = {c: float(ks_2samp(inputs[c].values[failed], inputs[c].values[~failed]).statistic)
-                for c in inputs.columns}
+    distance = {
+        c: float(ks_2samp(inputs[c].values[failed], inputs[c].values[~failed]).statistic) for c in inputs.columns
+    }
     return sorted(distance.items(), key=lambda kv: -kv[1])
 
 
@@ -85,24 +97,47 @@ def find_box(inputs, failed: np.ndarray, density: float) -> dict:
         warnings.simplefilter("ignore")  # the prim package's pandas idioms are deprecated, not wrong
         engine = prim.Prim(inputs[chosen_inputs], failed.astype(int), threshold=0.5, threshold_type=">")
         box = engine.find_box()
-        trajectory = [{"coverage": float(r["coverage"]), "density": float(r["density"]), "mass": float(r["mass"]),
-                       "restricted": int(r["res dim"])} for _, r in box.peeling_trajectory.iterrows()]
+        trajectory = [
+            {
+                "coverage": float(r["coverage"]),
+                "density": float(r["density"]),
+                "mass": float(r["mass"]),
+                "restricted": int(r["res dim"]),
+            }
+            for _, r in box.peeling_trajectory.iterrows()
+        ]
         base = trajectory[0]["density"]  # box 0 is every future: its density is the failure rate
         boxes = [i for i, t in enumerate(trajectory) if t["restricted"] > 0 and t["density"] > base]
         wanted = max(density, (1 + base) / 2) if base >= density else density  # above the failure rate
         dense = [i for i in boxes if trajectory[i]["density"] >= wanted]
         half = [i for i in boxes if trajectory[i]["coverage"] >= 0.5] or boxes or [0]
-        chosen = max(dense, key=lambda i: (trajectory[i]["coverage"], -i)) if dense else \
-            max(half, key=lambda i: (trajectory[i]["density"], -i))
+        chosen = (
+            max(dense, key=lambda i: (trajectory[i]["coverage"], -i))
+            if dense
+            else max(half, key=lambda i: (trajectory[i]["density"], -i))
+        )
         box.select(chosen)
         limits = box.limits
     low, high = inputs.min(), inputs.max()
     units = inputs.attrs.get("units", {})
-    restrictions = [{"input": name, "min": float(row["min"]), "max": float(row["max"]), "units": units.get(name, ""),
-                     "qp": float(row["qp values"]), "sampled": [float(low[name]), float(high[name])]}
-                    for name, row in limits.iterrows()]
-    return {"trajectory": trajectory, "chosen": chosen, "restrictions": restrictions,
-            "ranking": [{"input": name, "ks": d} for name, d in ranked[:10]], **trajectory[chosen]}
+    restrictions = [
+        {
+            "input": name,
+            "min": float(row["min"]),
+            "max": float(row["max"]),
+            "units": units.get(name, ""),
+            "qp": float(row["qp values"]),
+            "sampled": [float(low[name]), float(high[name])],
+        }
+        for name, row in limits.iterrows()
+    ]
+    return {
+        "trajectory": trajectory,
+        "chosen": chosen,
+        "restrictions": restrictions,
+        "ranking": [{"input": name, "ks": d} for name, d in ranked[:10]],
+        **trajectory[chosen],
+    }
 
 
 def condition(r: dict) -> str:
@@ -119,57 +154,103 @@ def condition(r: dict) -> str:
 
 def sentence(goal: dict, box: dict, base_rate: float) -> str:
     conditions = [condition(r) for r in box["restrictions"]]
-    where = (", ".join(conditions[:-1]) + " and " + conditions[-1] if len(conditions) > 1 else conditions[0]) \
-        if conditions else "(no restriction found)"
-    return (f"The goal \"{goal['description']}\" fails in {box['density']:.0%} of the futures where {where} "
-            f"(these futures are {box['mass']:.0%} of all and hold {box['coverage']:.0%} of the failures; "
-            f"it fails in {base_rate:.0%} of all futures).")
+    where = (
+        (", ".join(conditions[:-1]) + " and " + conditions[-1] if len(conditions) > 1 else conditions[0])
+        if conditions
+        else "(no restriction found)"
+    )
+    return (
+        f'The goal "{goal["description"]}" fails in {box["density"]:.0%} of the futures where {where} '
+        f"(these futures are {box['mass']:.0%} of all and hold {box['coverage']:.0%} of the failures; "
+        f"it fails in {base_rate:.0%} of all futures)."
+    )
 
 
 def discover_outputs(model: Model, scenario: Scenario, folder: Path, options: DiscoverOptions) -> int:
     """``simulate discover``: the ensemble, PRIM, and discover.json, box.csv, peeling.png, report.md."""
-    from ..present import search_plots
     from ..errors import InputError, Problem, flag_error
     from ..present.goals import load_goals
-    from ..present.outputs import check_target, lock, sayer, staged, work_folder, write_json
+    from ..present.outputs import check_target, lock, sayer, work_folder
 
     goals = {g["id"]: g for g in load_goals(scenario.goals)}
     if options.goal not in goals:
         raise flag_error("--goal", f"unknown goal {options.goal!r}; this scenario's goals: {', '.join(goals)}")
     if not scenario.uncertain:
-        raise InputError(Problem(str(scenario.path), None, "uncertain", "no uncertain inputs: every future is the "
-                                 "same and there is nothing to discover (use a scenario with an uncertain: block)"))
+        raise InputError(
+            Problem(
+                str(scenario.path),
+                None,
+                "uncertain",
+                "no uncertain inputs: every future is the "
+                "same and there is nothing to discover (use a scenario with an uncertain: block)",
+            )
+        )
     goal = goals[options.goal]
     say = sayer(options.quiet)
     check_target(folder, options.overwrite)
     work = work_folder(folder, "discover")
     with lock(folder):
         try:
-            inputs, failed, excluded = failing_futures(model, scenario, goal, work, options.runs, options.seed,
-                                                       options.workers, progress=not options.quiet, say=say)
-            base_rate = float(failed.mean()) if len(failed) else None
-            record = {"scenario": scenario.name, "goal": goal["id"], "description": goal["description"],
-                      "runs_kept": len(failed), "runs_excluded": excluded, "failure_rate": base_rate,
-                      "density_wanted": options.density}
-            if failed.sum() < 2 or failed.all():
-                record["sentence"] = (f"The goal \"{goal['description']}\" fails in {failed.sum()} of "
-                                      f"{len(failed)} futures: there is no box to find.")
-            else:
-                box = find_box(inputs, failed, options.density)
-                record.update(box=box, sentence=sentence(goal, box, base_rate))
-            with staged(folder, options.overwrite) as out:
-                write_json(record, out / "discover.json")
-                if "box" in record:
-                    search_plots.peeling(record["box"]["trajectory"], record["box"]["chosen"], out / "peeling.png",
-                                         title=f"Where {goal['id']} fails ({len(failed)} futures): PRIM peeling")
-                    _box_csv(record["box"], out / "box.csv")
-                (out / "report.md").write_text(_report(record), encoding="utf-8")
+            inputs, failed, excluded = failing_futures(
+                model,
+                scenario,
+                goal,
+                work,
+                options.runs,
+                options.seed,
+                options.workers,
+                progress=not options.quiet,
+                say=say,
+            )
+            record = discovery(scenario, goal, inputs, failed, excluded, options.density)
+            _write(record, folder, options.overwrite)
             shutil.rmtree(work)
         except OSError as exc:
             raise OutputError(f"cannot write the discovery in {folder}: {exc.strerror or exc}") from None
     say(record["sentence"])
     say(f"outputs in {folder}/")
     return 0
+
+
+def discovery(scenario: Scenario, goal: dict, inputs, failed, excluded: int, density: float) -> dict:
+    """discover.json: how often the goal fails, and the PRIM box where it fails most (when there is one)."""
+    base_rate = float(failed.mean()) if len(failed) else None
+    record = {
+        "scenario": scenario.name,
+        "goal": goal["id"],
+        "description": goal["description"],
+        "runs_kept": len(failed),
+        "runs_excluded": excluded,
+        "failure_rate": base_rate,
+        "density_wanted": density,
+    }
+    if failed.sum() < 2 or failed.all():
+        record["sentence"] = (
+            f'The goal "{goal["description"]}" fails in {failed.sum()} of {len(failed)} futures: there is no box '
+            "to find."
+        )
+    else:
+        box = find_box(inputs, failed, density)
+        record.update(box=box, sentence=sentence(goal, box, base_rate))
+    return record
+
+
+def _write(record: dict, folder: Path, overwrite: bool):
+    """discover.json, report.md and, where PRIM found a box, box.csv and peeling.png, published at once."""
+    from ..present import search_plots
+    from ..present.outputs import staged, write_json
+
+    with staged(folder, overwrite) as out:
+        write_json(record, out / "discover.json")
+        if "box" in record:
+            search_plots.peeling(
+                record["box"]["trajectory"],
+                record["box"]["chosen"],
+                out / "peeling.png",
+                title=f"Where {record['goal']} fails ({record['runs_kept']} futures): PRIM peeling",
+            )
+            _box_csv(record["box"], out / "box.csv")
+        (out / "report.md").write_text(_report(record), encoding="utf-8")
 
 
 def _box_csv(box: dict, path: Path):
@@ -184,22 +265,41 @@ def _box_csv(box: dict, path: Path):
 
 def _report(record: dict) -> str:
     rate = "" if record["failure_rate"] is None else f"; the goal fails in {record['failure_rate']:.1%} of them"
-    lines = [f"# Where the goal fails: {record['goal']} ({record['scenario']})", "", record["sentence"], "",
-             f"{record['runs_kept']} futures kept ({record['runs_excluded']} excluded as failed or implausible)"
-             f"{rate}.", ""]
+    lines = [
+        f"# Where the goal fails: {record['goal']} ({record['scenario']})",
+        "",
+        record["sentence"],
+        "",
+        f"{record['runs_kept']} futures kept ({record['runs_excluded']} excluded as failed or implausible){rate}.",
+        "",
+    ]
     if "box" in record:
         box = record["box"]
-        lines += [f"PRIM box {box['chosen'] + 1} of {len(box['trajectory'])} on the peeling trajectory "
-                  f"(coverage {box['coverage']:.0%}, density {box['density']:.0%}, mass {box['mass']:.0%}; "
-                  f"wanted: density at least {record['density_wanted']:.0%}, PRIM over the {CANDIDATES} inputs ranked "
-                  "first below).", "", "| input | box | sampled range | quasi-p |", "|---|---|---|---|"]
+        lines += [
+            f"PRIM box {box['chosen'] + 1} of {len(box['trajectory'])} on the peeling trajectory "
+            f"(coverage {box['coverage']:.0%}, density {box['density']:.0%}, mass {box['mass']:.0%}; "
+            f"wanted: density at least {record['density_wanted']:.0%}, PRIM over the {CANDIDATES} inputs ranked "
+            "first below).",
+            "",
+            "| input | box | sampled range | quasi-p |",
+            "|---|---|---|---|",
+        ]
         for r in box["restrictions"]:
-            lines.append(f"| `{r['input']}` | {r['min']:.4g} to {r['max']:.4g} | {r['sampled'][0]:.4g} to "
-                         f"{r['sampled'][1]:.4g} | {r['qp']:.2g} |")
-        lines += ["", "A quasi-p value below 0.05 says the restriction matters (a binomial test of the box with "
-                      "and without it). Policy multipliers are factors on the scenario's path. Plot: `peeling.png`.",
-                  "", "Inputs that differ most between failing and other futures (Kolmogorov-Smirnov distance, 0 = "
-                      "the same distribution, 1 = no overlap):", "", "| input | distance |", "|---|---|"]
+            lines.append(
+                f"| `{r['input']}` | {r['min']:.4g} to {r['max']:.4g} | {r['sampled'][0]:.4g} to "
+                f"{r['sampled'][1]:.4g} | {r['qp']:.2g} |"
+            )
+        lines += [
+            "",
+            "A quasi-p value below 0.05 says the restriction matters (a binomial test of the box with "
+            "and without it). Policy multipliers are factors on the scenario's path. Plot: `peeling.png`.",
+            "",
+            "Inputs that differ most between failing and other futures (Kolmogorov-Smirnov distance, 0 = "
+            "the same distribution, 1 = no overlap):",
+            "",
+            "| input | distance |",
+            "|---|---|",
+        ]
         lines += [f"| `{r['input']}` | {r['ks']:.2f} |" for r in box["ranking"]]
         lines.append("")
     return "\n".join(lines)

@@ -57,30 +57,49 @@ def run_ensemble_outputs(model: Model, scenario: Scenario, folder: Path, options
     need = estimate_bytes(model, plan)
     free = free_bytes(folder)
     if need > 0.9 * free:
-        raise InputError(Problem("--runs" if options.runs else str(scenario.path), None,
-                                 "" if options.runs else "monte_carlo.runs",
-                                 f"{plan.runs} runs need about {need / 1e9:.2f} GB but only {free / 1e9:.2f} GB are "
-                                 f"free under {folder.parent}; use fewer runs or another --out"))
+        raise InputError(
+            Problem(
+                "--runs" if options.runs else str(scenario.path),
+                None,
+                "" if options.runs else "monte_carlo.runs",
+                f"{plan.runs} runs need about {need / 1e9:.2f} GB but only {free / 1e9:.2f} GB are "
+                f"free under {folder.parent}; use fewer runs or another --out",
+            )
+        )
     work = work_folder(folder, "ensemble")
     started = time.perf_counter()
     with lock(folder):
-        say(f"{scenario.name}: {plan.runs} runs of {len(scenario.uncertain)} uncertain inputs "
-            f"({plan.sampling}, seed {plan.seed}, chunks of {plan.chunk}; about {need / 1e6:.0f} MB on disk)")
+        say(
+            f"{scenario.name}: {plan.runs} runs of {len(scenario.uncertain)} uncertain inputs "
+            f"({plan.sampling}, seed {plan.seed}, chunks of {plan.chunk}; about {need / 1e6:.0f} MB on disk)"
+        )
         try:
-            computed = run_plan(model, plan, work, workers=options.workers, scheduler=options.scheduler,
-                                progress=not options.quiet, say=say)
+            computed = run_plan(
+                model,
+                plan,
+                work,
+                workers=options.workers,
+                scheduler=options.scheduler,
+                progress=not options.quiet,
+                say=say,
+            )
             elapsed = time.perf_counter() - started
             summary, goals = write_summaries(model, plan, work)
             store.drop_resume_files(work)
             publish(work, folder, options.overwrite)
         except OSError as exc:  # the finished chunks stay in the work folder: the same command resumes
-            raise OutputError(f"cannot write the ensemble in {work}: {exc.strerror or exc}"
-                              + (f" ({exc.filename})" if exc.filename else "") + "; free room or fix it and run "
-                              "the same command again to resume") from None
+            raise OutputError(
+                f"cannot write the ensemble in {work}: {exc.strerror or exc}"
+                + (f" ({exc.filename})" if exc.filename else "")
+                + "; free room or fix it and run "
+                "the same command again to resume"
+            ) from None
     done_now = plan.runs_in(range(plan.n_chunks - computed, plan.n_chunks))
     resumed = f" ({plan.runs - done_now} were done before)" if done_now < plan.runs else ""
-    say(f"{scenario.name}: {done_now} runs computed in {elapsed:.1f} s ({done_now / max(elapsed, 1e-9):,.0f} runs/s)"
-        f"{resumed}; outputs in {folder}/")
+    say(
+        f"{scenario.name}: {done_now} runs computed in {elapsed:.1f} s ({done_now / max(elapsed, 1e-9):,.0f} runs/s)"
+        f"{resumed}; outputs in {folder}/"
+    )
     say("  " + runs_sentence(summary.attrs))
     for g in goals:
         if g.get("probability") is not None:
@@ -99,19 +118,22 @@ def check_scheduler(address: str, timeout: float = 5.0):
     except ValueError:
         host = port = None
     if not host or not port:
-        raise flag_error("--scheduler", "give 'local' or a scheduler address such as tcp://HOST:8786 "
-                                        f"(got {address!r})")
+        raise flag_error(
+            "--scheduler", f"give 'local' or a scheduler address such as tcp://HOST:8786 (got {address!r})"
+        )
     try:
         socket.create_connection((host, port), timeout=timeout).close()
     except OSError as exc:
-        raise flag_error("--scheduler", f"no Dask scheduler answers at {address} ({exc.strerror or exc}); start one "
-                                        "or use --scheduler local") from None
+        raise flag_error(
+            "--scheduler",
+            f"no Dask scheduler answers at {address} ({exc.strerror or exc}); start one or use --scheduler local",
+        ) from None
 
 
 def write_summaries(model: Model, plan: Plan, work: Path):
     """summary.nc, goals.json, the report and plots of a finished ensemble, written into ``work``."""
-    from ..present import plots
     from ..api import resolved_yaml, run
+    from ..present import plots
     from ..present.outputs import write_json
     from ..present.report import runs_sentence, write_report
 
@@ -120,20 +142,28 @@ def write_summaries(model: Model, plan: Plan, work: Path):
     summary.to_netcdf(work / "summary.nc", engine="netcdf4")
     write_json(goals, work / "goals.json")
     (work / "scenario.resolved.yaml").write_text(resolved_yaml(scenario), encoding="utf-8")
-    np.savez(work / "goal_indicators.npz", **{f"{k}_value": v for k, (v, _) in per_run.items()},
-             **{f"{k}_met": m for k, (_, m) in per_run.items()})
+    np.savez(
+        work / "goal_indicators.npz",
+        **{f"{k}_value": v for k, (v, _) in per_run.items()},
+        **{f"{k}_met": m for k, (_, m) in per_run.items()},
+    )
     median = summary.sel(percentile=50).drop_vars("percentile")
     median.attrs["scenario"] = scenario.name
-    extra = ["## Monte Carlo", "",
-             f"{plan.runs} runs, {plan.sampling} sampling, seed {plan.seed}; {len(scenario.uncertain)} uncertain "
-             f"inputs; {runs_sentence(summary.attrs)}. The goal table gives the probability that each goal is met with "
-             "its Monte Carlo standard error; key indicators are medians over the kept runs. Per-run outputs: "
-             "runs.zarr (`simulator.analysis.store.open_runs(folder)`, with a `failed` flag per run); "
-             "percentiles: summary.nc.", ""]
+    extra = [
+        "## Monte Carlo",
+        "",
+        f"{plan.runs} runs, {plan.sampling} sampling, seed {plan.seed}; {len(scenario.uncertain)} uncertain "
+        f"inputs; {runs_sentence(summary.attrs)}. The goal table gives the probability that each goal is met with "
+        "its Monte Carlo standard error; key indicators are medians over the kept runs. Per-run outputs: "
+        "runs.zarr (`simulator.analysis.store.open_runs(folder)`, with a `failed` flag per run); "
+        "percentiles: summary.nc.",
+        "",
+    ]
     write_report(work / "report.md", median, scenario, goals, None, extra=extra)
     central = run(scenario, variables=plan.variables)
-    plots.fan_chart(summary, path=work / "fan_chart.png", title=f"{scenario.name}: {plan.runs} runs",
-                    deterministic=central)
+    plots.fan_chart(
+        summary, path=work / "fan_chart.png", title=f"{scenario.name}: {plan.runs} runs", deterministic=central
+    )
     plots.goal_dashboard(goals, path=work / "goals.png", title=f"Plan goals: {scenario.name} ({plan.runs} runs)")
     return summary, goals
 

@@ -22,7 +22,7 @@ def fit_statistics(simulated, observed) -> dict:
         return out
     relative = (s - a) / a
     out["mape"] = float(np.mean(np.abs(relative)))
-    out["rmspe"] = float(np.sqrt(np.mean(relative ** 2)))
+    out["rmspe"] = float(np.sqrt(np.mean(relative**2)))
     if n < 3:
         return out
     mse = float(np.mean((s - a) ** 2))

@@ -13,8 +13,9 @@ from ..engine import Model
 
 def guarded(model: Model, among=None) -> list[str]:
     """The variables that declare a plausible range (of ``among``, in its order, if given)."""
-    return [name for name in (model.variables if among is None else among)
-            if model.variables[name].plausible is not None]
+    return [
+        name for name in (model.variables if among is None else among) if model.variables[name].plausible is not None
+    ]
 
 
 def messages(model: Model, ds: xr.Dataset, limit: int = 10) -> list[str]:
@@ -33,8 +34,10 @@ def messages(model: Model, ds: xr.Dataset, limit: int = 10) -> list[str]:
                 t = int(np.flatnonzero(bad.values.reshape(len(series.time), -1).any(axis=1))[0])
                 value = float(series.isel(time=t).max() if series.ndim > 1 else series.isel(time=t))
                 where = f" in {city}" if city is not None else ""
-                lines.append(f"{name}{where} leaves its plausible range [{low:g}, {high:g}] {var.units} in "
-                             f"{int(series.time[t])}: {value:.3g}")
+                lines.append(
+                    f"{name}{where} leaves its plausible range [{low:g}, {high:g}] {var.units} in "
+                    f"{int(series.time[t])}: {value:.3g}"
+                )
     return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
 
 

@@ -25,9 +25,24 @@ from .sampling import apply
 
 # what an ensemble records by default: key trajectories and the GDP each hard limit costs (make_plan adds what
 # the goals, the limits' binding shares and the plausibility guards read)
-KEY_TRAJECTORIES = ("population", "urban_population", "gdp", "capital", "energy_use", "co2", "coal_output",
-                    "water_demand", "water_use", "water_supply_cap", "groundwater_storage", "water_cap_pressure",
-                    "coal_cap_pressure", "non_fossil_energy", "renewable_capacity", "coal_power_capacity")
+KEY_TRAJECTORIES = (
+    "population",
+    "urban_population",
+    "gdp",
+    "capital",
+    "energy_use",
+    "co2",
+    "coal_output",
+    "water_demand",
+    "water_use",
+    "water_supply_cap",
+    "groundwater_storage",
+    "water_cap_pressure",
+    "coal_cap_pressure",
+    "non_fossil_energy",
+    "renewable_capacity",
+    "coal_power_capacity",
+)
 ENSEMBLE_VARIABLES = KEY_TRAJECTORIES + tuple(limit.gdp_lost for limit in LIMITS)
 
 
@@ -44,9 +59,16 @@ class Plan:
 
     def manifest(self) -> dict:
         """What identifies the plan's work folder: a resumed ensemble must have been set up for the same."""
-        return {"scenario": self.scenario.name, "scenario_resolved": resolved_yaml(self.scenario), "runs": self.runs,
-                "seed": self.seed, "sampling": self.sampling, "chunk": self.chunk, "variables": self.variables,
-                "inputs": [(d.target, d.element, d.dist, d.args) for d in self.scenario.uncertain]}
+        return {
+            "scenario": self.scenario.name,
+            "scenario_resolved": resolved_yaml(self.scenario),
+            "runs": self.runs,
+            "seed": self.seed,
+            "sampling": self.sampling,
+            "chunk": self.chunk,
+            "variables": self.variables,
+            "inputs": [(d.target, d.element, d.dist, d.args) for d in self.scenario.uncertain],
+        }
 
     @property
     def n_chunks(self) -> int:
@@ -71,8 +93,9 @@ def make_plan(model: Model, scenario: Scenario, runs=None, seed=None, chunk=None
         raise InputError(Problem(str(scenario.path), None, "monte_carlo.runs", "must be at least 1"))
     chosen = variables or scenario.outputs.variables or [v for v in ENSEMBLE_VARIABLES if v in model.variables]
     variables = recorded_variables(model, scenario, chosen, every_limit_variable=False)
-    return Plan(scenario, runs, int(seed if seed is not None else mc.seed), mc.sampling, int(chunk or mc.chunk),
-                variables)
+    return Plan(
+        scenario, runs, int(seed if seed is not None else mc.seed), mc.sampling, int(chunk or mc.chunk), variables
+    )
 
 
 def estimate_bytes(model: Model, plan: Plan) -> int:
@@ -83,8 +106,9 @@ def estimate_bytes(model: Model, plan: Plan) -> int:
 
 def run_chunk(model: Model, inputs: Inputs, grid, method, variables, n_threads=None):
     """One chunk through the kernel: float32 outputs, failed runs as NaN."""
-    return simulate(model, inputs, grid, method, record=variables, n_threads=n_threads, dtype=np.float32,
-                    on_error="nan")
+    return simulate(
+        model, inputs, grid, method, record=variables, n_threads=n_threads, dtype=np.float32, on_error="nan"
+    )
 
 
 def run_plan(model: Model, plan: Plan, work: Path, workers=None, scheduler=None, progress=True, say=print):
@@ -109,8 +133,15 @@ def run_plan(model: Model, plan: Plan, work: Path, workers=None, scheduler=None,
         runs_store.write(start, values, labels, failed)
         store.mark_done(work, k, len(values))
 
-    bar = tqdm(total=plan.runs, initial=plan.runs - plan.runs_in(todo), unit="run", unit_scale=True,
-               disable=not progress, desc="runs", smoothing=0.1)
+    bar = tqdm(
+        total=plan.runs,
+        initial=plan.runs - plan.runs_in(todo),
+        unit="run",
+        unit_scale=True,
+        disable=not progress,
+        desc="runs",
+        smoothing=0.1,
+    )
     try:
         if scheduler:
             _run_dask(model, plan, todo, chunk_inputs, store_chunk, workers, scheduler, bar)
@@ -146,14 +177,21 @@ def _run_dask(model, plan, todo, chunk_inputs, store_chunk, workers, scheduler, 
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
-        raise InputError(Problem("--scheduler", None, "", "Dask is not installed: pip install "
-                                 "'hubaoewu-simulator[dask]' (or run without --scheduler)")) from None
+        raise InputError(
+            Problem(
+                "--scheduler",
+                None,
+                "",
+                "Dask is not installed: pip install 'hubaoewu-simulator[dask]' (or run without --scheduler)",
+            )
+        ) from None
 
     grid, method = plan.scenario.time, plan.scenario.method
     cluster = None
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None
+        )
         client = Client(cluster)
     else:
         client = Client(scheduler)
@@ -163,8 +201,10 @@ def _run_dask(model, plan, todo, chunk_inputs, store_chunk, workers, scheduler, 
         for k in todo:
             start, inputs = chunk_inputs(k)
             inputs.model = None  # sent once, as model_future
-            futures[client.submit(_dask_chunk, model_future, inputs, grid, method, plan.variables, pure=False)] = \
-                (k, start)
+            futures[client.submit(_dask_chunk, model_future, inputs, grid, method, plan.variables, pure=False)] = (
+                k,
+                start,
+            )
         for future in as_completed(futures):
             k, start = futures[future]
             values, failed, labels = future.result()

@@ -109,7 +109,7 @@ class Samples:
         self.path, self.runs, self.inputs = path, runs, inputs
 
     @classmethod
-    def write(cls, path: Path, distributions: list[Distribution], runs: int, seed: int, sampling: str) -> "Samples":
+    def write(cls, path: Path, distributions: list[Distribution], runs: int, seed: int, sampling: str) -> Samples:
         """Draw the whole sample once, up front, and store it."""
         tmp = path.with_suffix(".tmp")
         dims = len(distributions)

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from ..engine import InputRef, Model, simulate, to_dataset
-from .sampling import Samples, apply
 from ..errors import OutputError
-from ..present.outputs import json_number
 from ..inputs.scenario import Distribution, Scenario, SearchSpec
+from ..present.outputs import json_number
+from .sampling import Samples, apply
 
 WORK_ENTRIES = {"manifest.json", "futures.bin", "futures.tmp", "state.pkl", "state.tmp"}
 BLOCK_RUNS = 20_000  # runs per kernel call (memory stays bounded whatever the generation size)
@@ -56,8 +56,9 @@ class Evaluator:
         chosen = [o.variable for o in self.spec.objectives if o.variable]
         self.record = recorded_variables(model, scenario, chosen, every_limit_variable=False)
         self.guarded = guarded(model, self.record)
-        self.levers = [Distribution(lever.target, "lever", {}, lever.element, lever.label)
-                       for lever in self.spec.levers]
+        self.levers = [
+            Distribution(lever.target, "lever", {}, lever.element, lever.label) for lever in self.spec.levers
+        ]
         self.base = scenario.inputs(model)
         self.n_threads = n_threads
 
@@ -66,8 +67,9 @@ class Evaluator:
         candidates = 1 if values is None else len(values)
         n = len(self.futures)
         per_block = max(1, BLOCK_RUNS // n)
-        parts = [self._block(None if values is None else values[i:i + per_block])
-                 for i in range(0, candidates, per_block)]
+        parts = [
+            self._block(None if values is None else values[i : i + per_block]) for i in range(0, candidates, per_block)
+        ]
         return Scores(*(np.concatenate(p) for p in zip(*parts)))
 
     def _block(self, values):
@@ -83,8 +85,16 @@ class Evaluator:
             for scale in (False, True):
                 chosen = [j for j, lever in enumerate(self.levers) if lever.ref.multiplier == scale]
                 apply(inputs, [self.levers[j] for j in chosen], values[:, chosen], scale=scale)
-        result = simulate(model, inputs, self.scenario.time, self.scenario.method, record=self.record,
-                          dtype=np.float32, on_error="nan", n_threads=self.n_threads)
+        result = simulate(
+            model,
+            inputs,
+            self.scenario.time,
+            self.scenario.method,
+            record=self.record,
+            dtype=np.float32,
+            on_error="nan",
+            n_threads=self.n_threads,
+        )
         keep = ~np.isin(np.arange(candidates * n), result.failed)  # futures that neither failed nor left a
         keep &= flags(model, self.guarded, result.values, result.labels) == 0  # plausible range
         keep = keep.reshape(candidates, n)
@@ -126,8 +136,9 @@ def violations(spec: SearchSpec, goal_ids: list[str], probabilities: np.ndarray)
     """Constraint values as pymoo reads them (<= 0 satisfied): least probability minus the probability."""
     if not spec.constraints:
         return np.zeros((len(probabilities), 0))
-    return np.column_stack([least - np.nan_to_num(probabilities[:, goal_ids.index(goal)], nan=0.0)
-                            for goal, least in spec.constraints])
+    return np.column_stack(
+        [least - np.nan_to_num(probabilities[:, goal_ids.index(goal)], nan=0.0) for goal, least in spec.constraints]
+    )
 
 
 def hypervolume(front: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
@@ -154,8 +165,14 @@ class SearchOptions:
 def manifest(scenario: Scenario, spec: SearchSpec) -> dict:
     from ..api import resolved_yaml
 
-    return {"scenario": resolved_yaml(scenario), "futures": spec.futures, "generations": spec.generations,
-            "population": spec.population, "seed": spec.seed, "sampling": sampling(scenario)}
+    return {
+        "scenario": resolved_yaml(scenario),
+        "futures": spec.futures,
+        "generations": spec.generations,
+        "population": spec.population,
+        "seed": spec.seed,
+        "sampling": sampling(scenario),
+    }
 
 
 def sampling(scenario: Scenario) -> str:
@@ -171,15 +188,17 @@ def with_options(spec: SearchSpec, options: SearchOptions) -> SearchSpec:
     return replace(spec, **changes)
 
 
-def run_search(model: Model, scenario: Scenario, work: Path, spec: SearchSpec, workers=None, progress=True,
-               say=print) -> dict:
+def run_search(
+    model: Model, scenario: Scenario, work: Path, spec: SearchSpec, workers=None, progress=True, say=print
+) -> dict:
     """Run (or resume) the search in ``work``; returns the record that search.json holds."""
     from pymoo.core.problem import Problem
     from tqdm import tqdm
 
     evaluate = Evaluator(model, scenario, draw_futures(work, scenario, spec, say), n_threads=workers)
-    problem = Problem(n_var=len(spec.levers), n_obj=len(spec.objectives), n_ieq_constr=len(spec.constraints),
-                      xl=0.0, xu=1.0)
+    problem = Problem(
+        n_var=len(spec.levers), n_obj=len(spec.objectives), n_ieq_constr=len(spec.constraints), xl=0.0, xu=1.0
+    )
     state_path = work / "state.pkl"
     if state_path.exists():
         with open(state_path, "rb") as fh:
@@ -187,8 +206,13 @@ def run_search(model: Model, scenario: Scenario, work: Path, spec: SearchSpec, w
         say(f"  resuming: {len(state['history'])} of {spec.generations} generations already done")
     else:
         state = new_state(problem, spec, evaluate)
-    bar = tqdm(total=spec.generations, initial=len(state["history"]), unit="generation", disable=not progress,
-               desc="generations")
+    bar = tqdm(
+        total=spec.generations,
+        initial=len(state["history"]),
+        unit="generation",
+        disable=not progress,
+        desc="generations",
+    )
     try:
         while state["algorithm"].has_next():
             started = time.perf_counter()
@@ -225,9 +249,18 @@ def new_state(problem, spec: SearchSpec, evaluate: Evaluator) -> dict:
     algorithm = NSGA2(pop_size=spec.population)
     algorithm.setup(problem, termination=("n_gen", spec.generations), seed=spec.seed % 2**32, verbose=False)
     reference = evaluate(None)
-    return {"algorithm": algorithm, "history": [], "scale": None, "runs": 0, "seconds": 0.0,
-            "reference": {"objectives": reference.objectives[0].tolist(),
-                          "probabilities": reference.probabilities[0].tolist(), "kept": int(reference.kept[0])}}
+    return {
+        "algorithm": algorithm,
+        "history": [],
+        "scale": None,
+        "runs": 0,
+        "seconds": 0.0,
+        "reference": {
+            "objectives": reference.objectives[0].tolist(),
+            "probabilities": reference.probabilities[0].tolist(),
+            "kept": int(reference.kept[0]),
+        },
+    }
 
 
 def run_generation(state: dict, problem, spec: SearchSpec, evaluate: Evaluator) -> int:
@@ -241,18 +274,24 @@ def run_generation(state: dict, problem, spec: SearchSpec, evaluate: Evaluator) 
     u = population.get("X")
     scores = evaluate(lever_values(spec, u))
     F, G = minimised(spec, scores.objectives), violations(spec, evaluate.goal_ids, scores.probabilities)
-    PymooEvaluator().eval(StaticProblem(problem, F=F, G=G) if len(spec.constraints) else
-                          StaticProblem(problem, F=F), population)
+    PymooEvaluator().eval(
+        StaticProblem(problem, F=F, G=G) if len(spec.constraints) else StaticProblem(problem, F=F), population
+    )
     algorithm.tell(infills=population)
     finite = F[np.all(F < MISSING, axis=1)]
     if state["scale"] is None and len(finite):  # the hypervolume's fixed frame: the first range seen
         state["scale"] = (finite.min(axis=0).tolist(), finite.max(axis=0).tolist())
     front = algorithm.opt.get("F")
     feasible = algorithm.opt.get("FEAS").ravel() if len(spec.constraints) else np.ones(len(front), bool)
-    state["history"].append({"generation": len(state["history"]) + 1, "evaluations": len(u),
-                             "hypervolume": hypervolume(front[feasible], *map(np.array, state["scale"]))
-                             if state["scale"] else 0.0,
-                             "feasible_in_front": int(feasible.sum()), "front_size": len(front)})
+    state["history"].append(
+        {
+            "generation": len(state["history"]) + 1,
+            "evaluations": len(u),
+            "hypervolume": hypervolume(front[feasible], *map(np.array, state["scale"])) if state["scale"] else 0.0,
+            "feasible_in_front": int(feasible.sum()),
+            "front_size": len(front),
+        }
+    )
     return len(u)
 
 
@@ -279,29 +318,48 @@ def pareto_record(spec: SearchSpec, evaluate: Evaluator, state: dict) -> dict:
     rank = np.argsort(-scores.objectives[:, 0] if first.sense == "max" else scores.objectives[:, 0], kind="stable")
     policies = []
     for i in rank:
-        policies.append({
-            "levers": {lever.label: float(values[i, j]) for j, lever in enumerate(spec.levers)},
-            "objectives": {o.label: json_number(scores.objectives[i, k]) for k, o in enumerate(spec.objectives)},
-            "probabilities": {gid: json_number(scores.probabilities[i, g]) for g, gid in enumerate(evaluate.goal_ids)},
-            "futures_kept": int(scores.kept[i]),
-            "constraints_met": bool(met[i]),
-        })
+        policies.append(
+            {
+                "levers": {lever.label: float(values[i, j]) for j, lever in enumerate(spec.levers)},
+                "objectives": {o.label: json_number(scores.objectives[i, k]) for k, o in enumerate(spec.objectives)},
+                "probabilities": {
+                    gid: json_number(scores.probabilities[i, g]) for g, gid in enumerate(evaluate.goal_ids)
+                },
+                "futures_kept": int(scores.kept[i]),
+                "constraints_met": bool(met[i]),
+            }
+        )
     reference = state["reference"]
     return {
-        "levers": [{"label": lever.label, "target": lever.target, "element": lever.element, "low": lever.low,
-                    "high": lever.high, "choices": list(lever.choices)} for lever in spec.levers],
-        "objectives": [{"label": o.label, "sense": o.sense, "goal": o.goal, "variable": o.variable, "year": o.year}
-                       for o in spec.objectives],
+        "levers": [
+            {
+                "label": lever.label,
+                "target": lever.target,
+                "element": lever.element,
+                "low": lever.low,
+                "high": lever.high,
+                "choices": list(lever.choices),
+            }
+            for lever in spec.levers
+        ],
+        "objectives": [
+            {"label": o.label, "sense": o.sense, "goal": o.goal, "variable": o.variable, "year": o.year}
+            for o in spec.objectives
+        ],
         "constraints": [{"goal": goal, "at_least": least} for goal, least in spec.constraints],
-        "futures": spec.futures, "generations": spec.generations, "population": spec.population, "seed": spec.seed,
-        "as_written": {"objectives": {o.label: json_number(v)
-                                      for o, v in zip(spec.objectives, reference["objectives"])},
-                       "probabilities": {gid: json_number(p)
-                                         for gid, p in zip(evaluate.goal_ids, reference["probabilities"])},
-                       "futures_kept": reference["kept"]},
+        "futures": spec.futures,
+        "generations": spec.generations,
+        "population": spec.population,
+        "seed": spec.seed,
+        "as_written": {
+            "objectives": {o.label: json_number(v) for o, v in zip(spec.objectives, reference["objectives"])},
+            "probabilities": {gid: json_number(p) for gid, p in zip(evaluate.goal_ids, reference["probabilities"])},
+            "futures_kept": reference["kept"],
+        },
         "pareto": policies,
         "history": state["history"],
-        "runs": state["runs"], "seconds": state["seconds"],
+        "runs": state["runs"],
+        "seconds": state["seconds"],
     }
 
 
@@ -315,27 +373,40 @@ def search_outputs(model: Model, scenario: Scenario, folder: Path, options: Sear
     from ..present.outputs import check_target, lock, sayer, staged, work_folder
 
     if scenario.search is None:
-        raise InputError(Problem(str(scenario.path), None, "search", "the scenario has no search: block (levers, "
-                                                                      "objectives; README, \"Policy search\")"))
+        raise InputError(
+            Problem(
+                str(scenario.path),
+                None,
+                "search",
+                'the scenario has no search: block (levers, objectives; README, "Policy search")',
+            )
+        )
     spec = with_options(scenario.search, options)
     say = sayer(options.quiet)
     check_target(folder, options.overwrite)
     work = work_folder(folder, "search")
     with lock(folder):
-        say(f"{scenario.name}: search of {len(spec.levers)} levers, {spec.population} policies a generation x "
-            f"{spec.futures} futures x {spec.generations} generations (NSGA-II, seed {spec.seed})")
+        say(
+            f"{scenario.name}: search of {len(spec.levers)} levers, {spec.population} policies a generation x "
+            f"{spec.futures} futures x {spec.generations} generations (NSGA-II, seed {spec.seed})"
+        )
         try:
-            record = run_search(model, scenario, work, spec, workers=options.workers, progress=not options.quiet,
-                                say=say)
+            record = run_search(
+                model, scenario, work, spec, workers=options.workers, progress=not options.quiet, say=say
+            )
             with staged(folder, options.overwrite) as out:
                 write_search(record, scenario, model, out)
             shutil.rmtree(work)
         except OSError as exc:  # the finished generations stay in the work folder: the same command resumes
-            raise OutputError(f"cannot write the search in {work}: {exc.strerror or exc}; free room or fix it and "
-                              "run the same command again to resume") from None
-    say(f"{scenario.name}: {record['runs']:,} runs in {record['seconds']:.1f} s "
+            raise OutputError(
+                f"cannot write the search in {work}: {exc.strerror or exc}; free room or fix it and "
+                "run the same command again to resume"
+            ) from None
+    say(
+        f"{scenario.name}: {record['runs']:,} runs in {record['seconds']:.1f} s "
         f"({record['runs'] / max(record['seconds'], 1e-9):,.0f} runs/s); {len(record['pareto'])} policies on the "
-        f"Pareto front; outputs in {folder}/")
+        f"Pareto front; outputs in {folder}/"
+    )
     for line in summary_lines(record)[:4]:
         say("  " + line)
     return 0
@@ -373,8 +444,13 @@ def policy_yaml(record: dict, index: int, scenario: Scenario, model: Model, fold
         ref = InputRef.parse(lever["target"], lever["element"])
         name, element = ref.name, ref.element
         if ref.multiplier:
-            points = paths.setdefault(name, [(np.asarray(xs, float), np.asarray(ys, float)) for xs, ys in
-                                             (scenario.policies.get(name) or model.variables[name].points)])
+            points = paths.setdefault(
+                name,
+                [
+                    (np.asarray(xs, float), np.asarray(ys, float))
+                    for xs, ys in (scenario.policies.get(name) or model.variables[name].points)
+                ],
+            )
             for k in range(len(points)) if element is None else [element]:
                 points[k] = (points[k][0], points[k][1] * value)
         else:
@@ -384,17 +460,24 @@ def policy_yaml(record: dict, index: int, scenario: Scenario, model: Model, fold
     start = scenario.time.start
     body = {}
     if parameters:
-        body["parameters"] = {name: by_element(model, name, [float(v) for v in values])
-                              for name, values in parameters.items()}
+        body["parameters"] = {
+            name: by_element(model, name, [float(v) for v in values]) for name, values in parameters.items()
+        }
     if paths:
-        body["policies"] = {name: by_element(model, name, [from_start(xs, ys, start) for xs, ys in points])
-                            for name, points in paths.items()}
+        body["policies"] = {
+            name: by_element(model, name, [from_start(xs, ys, start) for xs, ys in points])
+            for name, points in paths.items()
+        }
     base = os.path.relpath(Path(scenario.path).resolve(), (folder / "policies").resolve())
     probabilities = ", ".join(f"{k} {v:.0%}" for k, v in policy["probabilities"].items() if v is not None)
-    head = [f"# Policy {index + 1} of the Pareto set found by `simulate search` (seed {record['seed']}, "
-            f"{record['futures']} futures; `simulate THIS_FILE --runs {record['futures']} --seed {record['seed']}` "
-            "runs the same futures).", f"# Over those futures: {probabilities}.",
-            f"name: {scenario.name}_policy_{index + 1:02d}", f"extends: {base}"]
+    head = [
+        f"# Policy {index + 1} of the Pareto set found by `simulate search` (seed {record['seed']}, "
+        f"{record['futures']} futures; `simulate THIS_FILE --runs {record['futures']} --seed {record['seed']}` "
+        "runs the same futures).",
+        f"# Over those futures: {probabilities}.",
+        f"name: {scenario.name}_policy_{index + 1:02d}",
+        f"extends: {base}",
+    ]
     return "\n".join(head) + "\n" + yaml.safe_dump(body, sort_keys=False)
 
 
@@ -437,16 +520,23 @@ def write_search(record: dict, scenario: Scenario, model: Model, out: Path):
         levers = [lever["label"] for lever in record["levers"]]
         objectives = [o["label"] for o in record["objectives"] if not o["goal"]]  # goals: in their P(...) column
         writer.writerow(["policy", *levers, *objectives, *(f"P({g})" for g in goal_ids), "futures_kept"])
-        rows = [("as_written", {label: None for label in levers}, record["as_written"])]
+        rows = [("as_written", dict.fromkeys(levers), record["as_written"])]
         rows += [(f"policy_{i + 1:02d}", p["levers"], p) for i, p in enumerate(record["pareto"])]
         for name, lever_values, scores in rows:
-            writer.writerow([name, *(lever_values[label] for label in levers),
-                             *(scores["objectives"][label] for label in objectives),
-                             *(scores["probabilities"][g] for g in goal_ids), scores["futures_kept"]])
+            writer.writerow(
+                [
+                    name,
+                    *(lever_values[label] for label in levers),
+                    *(scores["objectives"][label] for label in objectives),
+                    *(scores["probabilities"][g] for g in goal_ids),
+                    scores["futures_kept"],
+                ]
+            )
     (out / "policies").mkdir()
     for i in range(len(record["pareto"])):
-        (out / "policies" / f"policy_{i + 1:02d}.yaml").write_text(policy_yaml(record, i, scenario, model, out),
-                                                                    encoding="utf-8")
+        (out / "policies" / f"policy_{i + 1:02d}.yaml").write_text(
+            policy_yaml(record, i, scenario, model, out), encoding="utf-8"
+        )
     search_plots.parallel_coordinates(record, out / "pareto.png", title=f"Pareto policies: {scenario.name}")
     search_plots.convergence(record, out / "convergence.png", title=f"Search convergence: {scenario.name}")
     (out / "report.md").write_text(report(record, scenario), encoding="utf-8")
@@ -456,37 +546,57 @@ def report(record: dict, scenario: Scenario) -> str:
     objectives = [o["label"] for o in record["objectives"] if not o["goal"]]  # goals: in their P(...) column
     goal_ids = list(record["as_written"]["probabilities"])
     constraints = "; ".join(f"P({c['goal']}) >= {c['at_least']:.0%}" for c in record["constraints"]) or "none"
-    lines = [f"# Policy search: {scenario.name}", "",
-             f"NSGA-II (pymoo), {record['population']} policies a generation, {record['generations']} generations, "
-             f"each scored over the same {record['futures']} futures drawn from the scenario's uncertain inputs "
-             f"(seed {record['seed']}); {record['runs']:,} model runs in {record['seconds']:.0f} s. Objectives: "
-             + "; ".join(f"{'maximise' if o['sense'] == 'max' else 'minimise'} {o['label']}"
-                         for o in record["objectives"])
-             + f". Constraints: {constraints}. A policy lever multiplies the scenario's path (1 = as written).", "",
-             "## The best three by the first objective, against the scenario as written", ""]
+    lines = [
+        f"# Policy search: {scenario.name}",
+        "",
+        f"NSGA-II (pymoo), {record['population']} policies a generation, {record['generations']} generations, "
+        f"each scored over the same {record['futures']} futures drawn from the scenario's uncertain inputs "
+        f"(seed {record['seed']}); {record['runs']:,} model runs in {record['seconds']:.0f} s. Objectives: "
+        + "; ".join(f"{'maximise' if o['sense'] == 'max' else 'minimise'} {o['label']}" for o in record["objectives"])
+        + f". Constraints: {constraints}. A policy lever multiplies the scenario's path (1 = as written).",
+        "",
+        "## The best three by the first objective, against the scenario as written",
+        "",
+    ]
     written = record["as_written"]["objectives"]
     for i, policy in enumerate(record["pareto"][:3]):
-        changes = ", ".join(f"{label.replace('policies.', '')} x{value:.2g}"
-                            for label, value in policy["levers"].items())
-        versus = "; ".join(f"{label} {_fmt(policy['objectives'][label], label)} (as written "
-                           f"{_fmt(written[label], label)})" for label in policy["objectives"])
+        changes = ", ".join(
+            f"{label.replace('policies.', '')} x{value:.2g}" for label, value in policy["levers"].items()
+        )
+        versus = "; ".join(
+            f"{label} {_fmt(policy['objectives'][label], label)} (as written {_fmt(written[label], label)})"
+            for label in policy["objectives"]
+        )
         lines.append(f"{i + 1}. [policy {i + 1}](policies/policy_{i + 1:02d}.yaml): {changes}. {versus}.")
     if record["constraints"] and not any(p["constraints_met"] for p in record["pareto"]):
         lines += ["", "**No policy found meets the constraints**; these are the ones that come closest."]
-    lines += ["", "## Every Pareto policy", "",
-              "| policy | " + " | ".join(objectives + [f"P({g})" for g in goal_ids]) + " | futures kept |",
-              "|---" * (2 + len(objectives) + len(goal_ids)) + "|"]
+    lines += [
+        "",
+        "## Every Pareto policy",
+        "",
+        "| policy | " + " | ".join(objectives + [f"P({g})" for g in goal_ids]) + " | futures kept |",
+        "|---" * (2 + len(objectives) + len(goal_ids)) + "|",
+    ]
 
     def row(name, scores):
-        return (f"| {name} | " + " | ".join([_fmt(scores["objectives"][o], o) for o in objectives]
-                                            + [_fmt(scores["probabilities"][g], "P(") for g in goal_ids])
-                + f" | {scores['futures_kept']} |")
+        return (
+            f"| {name} | "
+            + " | ".join(
+                [_fmt(scores["objectives"][o], o) for o in objectives]
+                + [_fmt(scores["probabilities"][g], "P(") for g in goal_ids]
+            )
+            + f" | {scores['futures_kept']} |"
+        )
 
     lines.append(row("as written", record["as_written"]))
     for i, policy in enumerate(record["pareto"]):
         lines.append(row(f"[{i + 1}](policies/policy_{i + 1:02d}.yaml)", policy))
-    lines += ["", "Futures kept: those that neither failed nor left a plausible range; probabilities are over them. "
-                  "Lever values: `pareto.csv`. Each policy is a scenario in `policies/` (run it with the command in "
-                  "its first line to see the same futures). Plots: `pareto.png` (parallel coordinates), "
-                  "`convergence.png` (hypervolume by generation).", ""]
+    lines += [
+        "",
+        "Futures kept: those that neither failed nor left a plausible range; probabilities are over them. "
+        "Lever values: `pareto.csv`. Each policy is a scenario in `policies/` (run it with the command in "
+        "its first line to see the same futures). Plots: `pareto.png` (parallel coordinates), "
+        "`convergence.png` (hypervolume by generation).",
+        "",
+    ]
     return "\n".join(lines)

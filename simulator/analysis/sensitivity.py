@@ -59,10 +59,11 @@ class GoalIndicators:
         model, scenario = self.model, self.scenario
         values = np.column_stack([values_at(d, u[:, self.columns[j]]) for j, d in enumerate(scenario.uncertain)])
         out = []
-        for start in tqdm(range(0, len(u), BLOCK_RUNS), unit="block of 20k runs", disable=not self.progress,
-                          desc="runs"):
+        for start in tqdm(
+            range(0, len(u), BLOCK_RUNS), unit="block of 20k runs", disable=not self.progress, desc="runs"
+        ):
             inputs = scenario.inputs(model, runs=min(BLOCK_RUNS, len(u) - start))
-            apply(inputs, scenario.uncertain, values[start:start + BLOCK_RUNS])
+            apply(inputs, scenario.uncertain, values[start : start + BLOCK_RUNS])
             result = simulate(model, inputs, scenario.time, scenario.method, record=self.variables, on_error="nan")
             self.failed += len(result.failed)
             ds = to_dataset(result, runs=True)
@@ -76,8 +77,16 @@ def index_rows(indices: dict, goals: list[dict], names: list[str]) -> list[dict]
     for j, goal in enumerate(goals):
         r = indices[j]
         for k, name in enumerate(names):
-            rows.append({"goal": goal["id"], "input": name, "S1": float(r["S1"][k]), "S1_conf": float(r["S1_conf"][k]),
-                         "ST": float(r["ST"][k]), "ST_conf": float(r["ST_conf"][k])})
+            rows.append(
+                {
+                    "goal": goal["id"],
+                    "input": name,
+                    "S1": float(r["S1"][k]),
+                    "S1_conf": float(r["S1_conf"][k]),
+                    "ST": float(r["ST"][k]),
+                    "ST_conf": float(r["ST_conf"][k]),
+                }
+            )
     return rows
 
 
@@ -85,8 +94,10 @@ def precision_warning(table, runs: int) -> str | None:
     """Why the indices may be unstable (too few base samples, or wide intervals), or None."""
     widest = float(table.ST_conf.max())
     if widest > 0.05 or runs < 1024:
-        return (f"N = {runs} may be too small for stable indices: the widest 95 % confidence interval of a "
-                f"total-order index is ±{widest:.3f} (see SALib issue #599); try --runs {max(1024, 4 * runs)}")
+        return (
+            f"N = {runs} may be too small for stable indices: the widest 95 % confidence interval of a "
+            f"total-order index is ±{widest:.3f} (see SALib issue #599); try --runs {max(1024, 4 * runs)}"
+        )
     return None
 
 
@@ -95,24 +106,45 @@ def most_influential(table, goal: str, n: int):
     return table[table.goal == goal].sort_values("ST", ascending=False).head(n)
 
 
-def report(scenario: Scenario, goals: list[dict], table, runs: int, n_runs: int, failed: int, seconds: float,
-           warning: str | None) -> str:
+def report(
+    scenario: Scenario,
+    goals: list[dict],
+    table,
+    runs: int,
+    n_runs: int,
+    failed: int,
+    seconds: float,
+    warning: str | None,
+) -> str:
     """report.md: per goal, the most influential inputs with their indices."""
-    lines = [f"# Sobol sensitivity: `{scenario.name}`", "",
-             f"N = {runs} ({n_runs} runs, {failed} failed, {seconds:.1f} s), Saltelli sampling, "
-             "first-order (S1) and total-order (ST) indices with 95 % confidence intervals.", ""]
+    lines = [
+        f"# Sobol sensitivity: `{scenario.name}`",
+        "",
+        f"N = {runs} ({n_runs} runs, {failed} failed, {seconds:.1f} s), Saltelli sampling, "
+        "first-order (S1) and total-order (ST) indices with 95 % confidence intervals.",
+        "",
+    ]
     if warning:
         lines += [f"**Warning:** {warning}.", ""]
     for goal in goals:
         lines += [f"## {goal['id']}: {goal['description']}", "", "| input | S1 | ST |", "|---|---|---|"]
-        lines += [f"| {r.input} | {r.S1:.3f} ± {r.S1_conf:.3f} | {r.ST:.3f} ± {r.ST_conf:.3f} |"
-                  for r in most_influential(table, goal["id"], 8).itertuples()]
+        lines += [
+            f"| {r.input} | {r.S1:.3f} ± {r.S1_conf:.3f} | {r.ST:.3f} ± {r.ST_conf:.3f} |"
+            for r in most_influential(table, goal["id"], 8).itertuples()
+        ]
         lines.append("")
     return "\n".join(lines)
 
 
-def sensitivity_outputs(model: Model, scenario: Scenario, folder: Path, runs: int = 512, seed: int = 0,
-                        overwrite: bool = False, quiet: bool = False) -> int:
+def sensitivity_outputs(
+    model: Model,
+    scenario: Scenario,
+    folder: Path,
+    runs: int = 512,
+    seed: int = 0,
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> int:
     """Sobol indices of every goal indicator over the scenario's uncertain inputs, written into ``folder``."""
     import pandas as pd
 
@@ -123,15 +155,23 @@ def sensitivity_outputs(model: Model, scenario: Scenario, folder: Path, runs: in
 
     check_target(folder, overwrite)
     if not scenario.uncertain:
-        raise InputError(Problem(str(scenario.path), None, "uncertain",
-                                 "no uncertain inputs: add an uncertain: block (e.g. assumed_parameters: uniform)"))
+        raise InputError(
+            Problem(
+                str(scenario.path),
+                None,
+                "uncertain",
+                "no uncertain inputs: add an uncertain: block (e.g. assumed_parameters: uniform)",
+            )
+        )
     say = sayer(quiet)
     goals = load_goals(scenario.goals)
     evaluate = GoalIndicators(model, scenario, goals, progress=not quiet)
     names = evaluate.names
     n_runs = runs * (len(names) + 2)
-    say(f"{scenario.name}: Sobol indices of {len(goals)} goal indicators over {len(names)} inputs, "
-        f"N = {runs} ({n_runs} runs) ...")
+    say(
+        f"{scenario.name}: Sobol indices of {len(goals)} goal indicators over {len(names)} inputs, "
+        f"N = {runs} ({n_runs} runs) ..."
+    )
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -144,11 +184,22 @@ def sensitivity_outputs(model: Model, scenario: Scenario, folder: Path, runs: in
         say(f"warning: {warning}")
     with staging(folder, overwrite) as tmp:
         table.to_csv(tmp / "sobol.csv", index=False)
-        write_json({"scenario": scenario.name, "N": runs, "runs": n_runs, "failed_runs": evaluate.failed,
-                    "seconds": elapsed, "warning": warning, "indices": rows}, tmp / "sobol.json")
+        write_json(
+            {
+                "scenario": scenario.name,
+                "N": runs,
+                "runs": n_runs,
+                "failed_runs": evaluate.failed,
+                "seconds": elapsed,
+                "warning": warning,
+                "indices": rows,
+            },
+            tmp / "sobol.json",
+        )
         plots.sobol_bars(table, path=tmp / "sobol.png", title=f"Sobol indices: {scenario.name} (N = {runs})")
-        (tmp / "report.md").write_text(report(scenario, goals, table, runs, n_runs, evaluate.failed, elapsed,
-                                               warning), encoding="utf-8")
+        (tmp / "report.md").write_text(
+            report(scenario, goals, table, runs, n_runs, evaluate.failed, elapsed, warning), encoding="utf-8"
+        )
     say(f"done in {elapsed:.1f} s; outputs in {folder}/")
     for goal in goals:
         top = most_influential(table, goal["id"], 3)

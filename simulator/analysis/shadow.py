@@ -12,12 +12,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import InputRef, simulate, to_dataset
-from ..model.limits import LIMITS as CATALOGUE
 from ..inputs.scenario import Scenario
+from ..model.limits import LIMITS as CATALOGUE
 
 # (policy path raised, output that measures the allowance, binding indicator, unit of the allowance)
-LIMITS = tuple((lever.policy, lever.allowance, limit.binding, limit.allowance_units)
-               for limit in CATALOGUE for lever in limit.levers)
+LIMITS = tuple(
+    (lever.policy, lever.allowance, limit.binding, limit.allowance_units)
+    for limit in CATALOGUE
+    for lever in limit.levers
+)
 STEP = 0.01
 
 
@@ -48,6 +51,15 @@ def dynamic_shadow_prices(model, scenario: Scenario, ds) -> list[dict]:
         extra = (runs[allowance].isel(run=run, city=k) - runs[allowance].isel(run=0, city=k)).where(years).sum()
         gained = float(gdp.isel(run=run) - gdp.isel(run=0))
         price = gained / float(extra) if float(extra) > 0 else np.nan
-        out.append({"limit": policy, "city": city, "allowance_units": unit, "extra_allowance": float(extra),
-                    "gdp_gained_yuan": gained, "shadow_price": price, "units": f"yuan/{unit}"})
+        out.append(
+            {
+                "limit": policy,
+                "city": city,
+                "allowance_units": unit,
+                "extra_allowance": float(extra),
+                "gdp_gained_yuan": gained,
+                "shadow_price": price,
+                "units": f"yuan/{unit}",
+            }
+        )
     return out

@@ -32,8 +32,20 @@ if TYPE_CHECKING:
     from .runner import Plan
 
 # what an ensemble's work folder may hold (anything else is not removed when a different setup starts afresh)
-WORK_ENTRIES = {"manifest.json", "done", "samples.bin", "samples.tmp", "runs.zarr", "summary.nc", "goals.json",
-                "scenario.resolved.yaml", "goal_indicators.npz", "report.md", "fan_chart.png", "goals.png"}
+WORK_ENTRIES = {
+    "manifest.json",
+    "done",
+    "samples.bin",
+    "samples.tmp",
+    "runs.zarr",
+    "summary.nc",
+    "goals.json",
+    "scenario.resolved.yaml",
+    "goal_indicators.npz",
+    "report.md",
+    "fan_chart.png",
+    "goals.png",
+}
 
 
 def prepare(work: Path, model: Model, plan: Plan, say=print) -> bool:
@@ -101,17 +113,18 @@ class Store:
         for name in plan.variables:
             var = model.variables[name]
             shape = (plan.runs, grid.n_saves + 1) + model.shape(name)
-            array = root.create_array(name, shape=shape, chunks=(plan.chunk,) + shape[1:], dtype="f4",
-                                      fill_value=np.nan, compressors=None)  # speed over disk; see _write_chunk
+            array = root.create_array(
+                name, shape=shape, chunks=(plan.chunk,) + shape[1:], dtype="f4", fill_value=np.nan, compressors=None
+            )  # speed over disk; see _write_chunk
             array.attrs.update({"_ARRAY_DIMENSIONS": ["run", "time", *var.dims], **variable_attrs(model, name)})
         array = root.create_array("failed", shape=(plan.runs,), chunks=(plan.chunk,), dtype="i1", fill_value=None)
         array.attrs["_ARRAY_DIMENSIONS"] = ["run"]
         array.attrs["description"] = "1 where the run went non-finite (its outputs are NaN)"
-        array = root.create_array("implausible", shape=(plan.runs,), chunks=(plan.chunk,), dtype="u4",
-                                  fill_value=None)
+        array = root.create_array("implausible", shape=(plan.runs,), chunks=(plan.chunk,), dtype="u4", fill_value=None)
         array.attrs["_ARRAY_DIMENSIONS"] = ["run"]
-        array.attrs["description"] = ("bit j set where the run left the plausible range of guarded variable j: "
-                                      + ", ".join(self.guarded))
+        array.attrs["description"] = (
+            "bit j set where the run left the plausible range of guarded variable j: " + ", ".join(self.guarded)
+        )
 
     @staticmethod
     def _coord(root, name, values):
@@ -126,7 +139,7 @@ class Store:
         stop = start + values.shape[0]
         for name in dict.fromkeys(n for n, _ in labels):
             size = self.model.size(name)
-            block = values[:, :, column:column + size]
+            block = values[:, :, column : column + size]
             column += size
             self._write_chunk(name, start, block.reshape(block.shape[:2] + self.model.shape(name)))
         went_non_finite = np.zeros(stop - start, dtype="i1")
@@ -179,7 +192,7 @@ class StoredRuns:
     def __getitem__(self, rows: slice) -> np.ndarray:
         start, stop, _ = rows.indices(self.shape[0])
         n = self.chunks[0]
-        parts = [self.chunk(k)[max(start - k * n, 0):stop - k * n] for k in range(start // n, -(-stop // n))]
+        parts = [self.chunk(k)[max(start - k * n, 0) : stop - k * n] for k in range(start // n, -(-stop // n))]
         if len(parts) == 1:
             return parts[0]
         return np.concatenate(parts) if parts else np.empty((0,) + self.shape[1:], self.dtype)
@@ -189,7 +202,7 @@ class StoredRuns:
         they are all of it."""
         if len(rows) == stop - start:
             return self[start:stop]
-        return self[int(rows.min()):int(rows.max()) + 1][rows - rows.min()]
+        return self[int(rows.min()) : int(rows.max()) + 1][rows - rows.min()]
 
     def kept_by_element(self, keep: np.ndarray) -> np.ndarray:
         """The kept runs as (elements x kept runs), float32, each element's runs contiguous; read and
@@ -198,9 +211,9 @@ class StoredRuns:
         rows = np.empty((columns, int(keep.sum())), dtype=np.float32)
         block, at = self.chunks[0], 0
         for start in range(0, self.shape[0], block):
-            values = self[start:start + block].reshape(-1, columns)
-            chosen = keep[start:start + block]
+            values = self[start : start + block].reshape(-1, columns)
+            chosen = keep[start : start + block]
             values = values if chosen.all() else values[chosen]
-            rows[:, at:at + len(values)] = values.T
+            rows[:, at : at + len(values)] = values.T
             at += len(values)
         return rows

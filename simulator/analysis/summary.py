@@ -56,19 +56,29 @@ def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
     goals = load_goals(plan.scenario.goals)
     variables = {}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        done = pool.map(lambda name: percentiles(StoredRuns(work / "runs.zarr" / name), keep, name in BINDING),
-                        plan.variables)  # submitted now; the goal indicators meanwhile
+        done = pool.map(
+            lambda name: percentiles(StoredRuns(work / "runs.zarr" / name), keep, name in BINDING), plan.variables
+        )  # submitted now; the goal indicators meanwhile
         results = goal_indicators(work, runs, goals, keep, block)
         for name, (values, share) in zip(plan.variables, done):
             variables.update(summary_variables(name, runs[name], values, share))
     coords = {"percentile": list(PERCENTILES), "time": runs["time"].values}
     coords.update({dim: runs[dim].values for dim in ("city", "sector", "other") if dim in runs.coords})
-    summary = xr.Dataset(variables, coords=coords, attrs={
-        "scenario": plan.scenario.name, "runs": plan.runs, "failed_runs": int(failed.sum()), "seed": plan.seed,
-        "runs_kept": int(keep.sum()), "runs_excluded": int((~keep).sum()),
-        "excluded_reasons": json.dumps(reasons_excluded),
-        "sampling": plan.sampling,
-        "description": "percentiles over the kept Monte Carlo runs (failed and implausible runs excluded)"})
+    summary = xr.Dataset(
+        variables,
+        coords=coords,
+        attrs={
+            "scenario": plan.scenario.name,
+            "runs": plan.runs,
+            "failed_runs": int(failed.sum()),
+            "seed": plan.seed,
+            "runs_kept": int(keep.sum()),
+            "runs_excluded": int((~keep).sum()),
+            "excluded_reasons": json.dumps(reasons_excluded),
+            "sampling": plan.sampling,
+            "description": "percentiles over the kept Monte Carlo runs (failed and implausible runs excluded)",
+        },
+    )
     records = aggregate(goals, results)
     for record in records:
         record["failed_runs"] = int(failed.sum())
@@ -89,8 +99,9 @@ def kept_runs(model: Model, plan: Plan, work: Path) -> tuple[np.ndarray, np.ndar
         first = (bits & (1 << bit)).astype(bool) & ((bits & ((1 << bit) - 1)) == 0)
         if first.any():
             low, high = model.variables[name].plausible
-            reasons[f"left the plausible range of {name} [{low:g}, {high:g}] "
-                    f"{model.variables[name].units}"] = int(first.sum())
+            reasons[f"left the plausible range of {name} [{low:g}, {high:g}] {model.variables[name].units}"] = int(
+                first.sum()
+            )
     return failed, ~failed & (bits == 0), reasons
 
 
@@ -112,9 +123,15 @@ def summary_variables(name: str, stored: xr.DataArray, values: np.ndarray, share
     dims = stored.dims[1:]
     out = {name: xr.Variable(("percentile",) + dims, values, attrs=dict(stored.attrs))}
     if share is not None:
-        out[BINDING[name].share] = xr.Variable(dims, share, attrs={
-            "units": "1", "long_name": f"share of kept runs in which {name.removesuffix('_binding')} binds",
-            "description": f"fraction of the kept runs with {name} = 1"})
+        out[BINDING[name].share] = xr.Variable(
+            dims,
+            share,
+            attrs={
+                "units": "1",
+                "long_name": f"share of kept runs in which {name.removesuffix('_binding')} binds",
+                "description": f"fraction of the kept runs with {name} = 1",
+            },
+        )
     return out
 
 
@@ -131,9 +148,13 @@ def goal_indicators(work: Path, runs: xr.Dataset, goals: list[dict], keep: np.nd
         rows = np.flatnonzero(keep[start:stop]) + start
         if not len(rows):
             continue
-        chunk = xr.Dataset({n: (runs[n].dims, StoredRuns(work / "runs.zarr" / n).runs(start, stop, rows),
-                                runs[n].attrs) for n in needed},
-                           coords={d: runs[d].values for n in needed for d in runs[n].dims[1:]})
+        chunk = xr.Dataset(
+            {
+                n: (runs[n].dims, StoredRuns(work / "runs.zarr" / n).runs(start, stop, rows), runs[n].attrs)
+                for n in needed
+            },
+            coords={d: runs[d].values for n in needed for d in runs[n].dims[1:]},
+        )
         for gid, (value, met) in per_run(chunk, goals).items():
             if value is None:
                 reasons[gid] = met

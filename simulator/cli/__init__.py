@@ -75,32 +75,49 @@ def _out_folder(args, scenario, default: str) -> Path:
 def cmd_run(args) -> int:
     from ..engine.inputs import time_problems
     from ..errors import flag_error
+    from ..inputs.scenario import load_scenario
     from ..model import load_model
     from ..present.outputs import check_target, staging
-    from ..inputs.scenario import load_scenario
 
     model = load_model()
     scenario = load_scenario(args.scenario, model)
     grid = scenario.time
     problems = time_problems(grid.start, grid.end, args.dt, grid.save) if args.dt is not None else []
     if problems:
-        raise flag_error("--dt", f"{problems[0]} (the scenario runs {grid.start:g}-{grid.end:g}, saving every "
-                                 f"{grid.save:g} years)")
+        raise flag_error(
+            "--dt", f"{problems[0]} (the scenario runs {grid.start:g}-{grid.end:g}, saving every {grid.save:g} years)"
+        )
     folder = _out_folder(args, scenario, scenario.name)
     check_target(folder, args.overwrite, "--out" if args.out else "output folder")
-    asked = "--runs" if args.runs is not None else "--scheduler" if args.scheduler else \
-        "monte_carlo" if scenario.data.get("monte_carlo") else None
+    asked = (
+        "--runs"
+        if args.runs is not None
+        else "--scheduler"
+        if args.scheduler
+        else "monte_carlo"
+        if scenario.data.get("monte_carlo")
+        else None
+    )
     if asked and not scenario.uncertain:
-        raise flag_error(asked if asked != "monte_carlo" else str(scenario.path),
-                         f"{scenario.path} has no uncertain inputs, so every Monte Carlo run would be the same run; "
-                         f"add an uncertain: block (for example extends: baseline_uncertain.yaml) or drop {asked}")
+        raise flag_error(
+            asked if asked != "monte_carlo" else str(scenario.path),
+            f"{scenario.path} has no uncertain inputs, so every Monte Carlo run would be the same run; "
+            f"add an uncertain: block (for example extends: baseline_uncertain.yaml) or drop {asked}",
+        )
     ensemble = bool(scenario.uncertain)
     if ensemble:
         from ..analysis.ensemble import EnsembleOptions, run_ensemble_outputs
 
-        options = EnsembleOptions(runs=args.runs, seed=args.seed, workers=args.workers, scheduler=args.scheduler,
-                                  method=args.method, dt=args.dt, overwrite=args.overwrite,
-                                  quiet=getattr(args, "quiet", False))
+        options = EnsembleOptions(
+            runs=args.runs,
+            seed=args.seed,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            method=args.method,
+            dt=args.dt,
+            overwrite=args.overwrite,
+            quiet=getattr(args, "quiet", False),
+        )
         return run_ensemble_outputs(model, scenario, folder, options)
     from ..present.run_outputs import summary, write_run
 
@@ -136,21 +153,26 @@ def cmd_describe(args) -> int:
     from ..model import load_model
     from ..present.catalogue import description
 
-    print(description(load_model(), args.name, baseline=Path(__file__).resolve().parents[2] / "scenarios"
-                      / "baseline.yaml"))
+    print(
+        description(
+            load_model(), args.name, baseline=Path(__file__).resolve().parents[2] / "scenarios" / "baseline.yaml"
+        )
+    )
     return 0
 
 
 def cmd_export(args) -> int:
+    from ..inputs.scenario import load_scenario
     from ..interop.vensim import write_vensim
     from ..model import load_model
-    from ..inputs.scenario import load_scenario
 
     model = load_model()
     scenario = load_scenario(args.scenario, model)
     write_vensim(model, scenario, Path(args.out), flat=args.flat, overwrite=args.overwrite)
-    print(f"wrote {args.out} ({'flat' if args.flat else 'subscripted'}, {len(model.variables)} variables, "
-          f"{scenario.time.start:g}-{scenario.time.end:g}, dt {scenario.time.dt:g})")
+    print(
+        f"wrote {args.out} ({'flat' if args.flat else 'subscripted'}, {len(model.variables)} variables, "
+        f"{scenario.time.start:g}-{scenario.time.end:g}, dt {scenario.time.dt:g})"
+    )
     return 0
 
 
@@ -164,60 +186,87 @@ def cmd_calibrate(args) -> int:
 def cmd_backtest(args) -> int:
     from ..analysis.backtest import run_backtest
 
-    run_backtest(Path(args.config), origins=tuple(args.origins), runs=args.runs,
-                 out=Path(args.out) if args.out else None, readme=args.readme, say=_say(args), overwrite=args.overwrite)
+    run_backtest(
+        Path(args.config),
+        origins=tuple(args.origins),
+        runs=args.runs,
+        out=Path(args.out) if args.out else None,
+        readme=args.readme,
+        say=_say(args),
+        overwrite=args.overwrite,
+    )
     return 0
 
 
 def cmd_sensitivity(args) -> int:
     from ..analysis.sensitivity import sensitivity_outputs
-    from ..model import load_model
     from ..inputs.scenario import load_scenario
+    from ..model import load_model
 
     model = load_model()
     scenario = load_scenario(args.scenario, model)
     folder = Path(args.out) if args.out else Path("outputs") / f"{scenario.name}_sensitivity"
-    return sensitivity_outputs(model, scenario, folder, runs=args.runs, seed=args.seed, overwrite=args.overwrite,
-                               quiet=args.quiet)
+    return sensitivity_outputs(
+        model, scenario, folder, runs=args.runs, seed=args.seed, overwrite=args.overwrite, quiet=args.quiet
+    )
 
 
 def cmd_search(args) -> int:
-    from ..model import load_model
-    from ..inputs.scenario import load_scenario
     from ..analysis.search import SearchOptions, search_outputs
+    from ..inputs.scenario import load_scenario
+    from ..model import load_model
 
     model = load_model()
     scenario = load_scenario(args.scenario, model)
     folder = Path(args.out) if args.out else Path("outputs") / f"{scenario.name}_search"
-    return search_outputs(model, scenario, folder, SearchOptions(
-        futures=args.futures, generations=args.generations, seed=args.seed, workers=args.workers,
-        overwrite=args.overwrite, quiet=args.quiet))
+    return search_outputs(
+        model,
+        scenario,
+        folder,
+        SearchOptions(
+            futures=args.futures,
+            generations=args.generations,
+            seed=args.seed,
+            workers=args.workers,
+            overwrite=args.overwrite,
+            quiet=args.quiet,
+        ),
+    )
 
 
 def cmd_discover(args) -> int:
     from ..analysis.discover import DiscoverOptions, discover_outputs
-    from ..model import load_model
     from ..inputs.scenario import load_scenario
+    from ..model import load_model
 
     model = load_model()
     scenario = load_scenario(args.scenario, model)
     folder = Path(args.out) if args.out else Path("outputs") / f"{scenario.name}_discover_{args.goal}"
-    return discover_outputs(model, scenario, folder, DiscoverOptions(
-        goal=args.goal, runs=args.runs, seed=args.seed, density=args.density, workers=args.workers,
-        overwrite=args.overwrite, quiet=args.quiet))
+    return discover_outputs(
+        model,
+        scenario,
+        folder,
+        DiscoverOptions(
+            goal=args.goal,
+            runs=args.runs,
+            seed=args.seed,
+            density=args.density,
+            workers=args.workers,
+            overwrite=args.overwrite,
+            quiet=args.quiet,
+        ),
+    )
 
 
 def cmd_capacity(args) -> int:
     from ..analysis.capacity import capacity_outputs
-    from ..model import load_model
     from ..inputs.scenario import load_scenario
+    from ..model import load_model
 
     model = load_model()
     scenario = load_scenario(args.scenario, model)
     folder = Path(args.out) if args.out else Path("outputs") / f"{scenario.name}_capacity_{args.sector}_{args.city}"
-    return capacity_outputs(model, scenario, folder, args.sector, args.city, overwrite=args.overwrite,
-                            quiet=args.quiet)
+    return capacity_outputs(model, scenario, folder, args.sector, args.city, overwrite=args.overwrite, quiet=args.quiet)
 
 
 HANDLERS = {name: globals()[f"cmd_{name}"] for name in COMMANDS}  # every command the parser declares
-

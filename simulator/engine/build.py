@@ -97,12 +97,17 @@ class Model:
     def describe_order(self) -> str:
         """The evaluation order, as a readable listing."""
         lines = ["Initial pass (stocks' initial values, then auxiliaries in dependency order):"]
-        lines += [f"  {i + 1:3d}. {n} ({self.variables[n].kind}{', static' if n in self.static else ''})"
-                  for i, n in enumerate(self.init_order)]
+        lines += [
+            f"  {i + 1:3d}. {n} ({self.variables[n].kind}{', static' if n in self.static else ''})"
+            for i, n in enumerate(self.init_order)
+        ]
         lines.append("Rate pass (each integrator stage):")
         for i, (what, name) in enumerate(self.rate_order):
-            text = (f"{name} ({self.variables[name].kind})" if what == "var"
-                    else f"limit outflows of {name} ({', '.join(self.limited_outflows[name])})")
+            text = (
+                f"{name} ({self.variables[name].kind})"
+                if what == "var"
+                else f"limit outflows of {name} ({', '.join(self.limited_outflows[name])})"
+            )
             lines.append(f"  {i + 1:3d}. {text}")
         lines.append(f"  then net rates of {len(self.stocks)} stocks ({self.n_state} state elements)")
         return "\n".join(lines)
@@ -112,8 +117,10 @@ class Model:
 
     def slow_state(self) -> np.ndarray:
         """State indices of the stocks declared slow."""
-        return np.array([self.state_offset[n] + k for n in self.stocks if self.variables[n].slow
-                         for k in range(self.size(n))], dtype=np.int64)
+        return np.array(
+            [self.state_offset[n] + k for n in self.stocks if self.variables[n].slow for k in range(self.size(n))],
+            dtype=np.int64,
+        )
 
     def reporting_wanted(self, record) -> np.ndarray:
         """For each reporting-only auxiliary (``reporting``, in order), whether a run recording ``record``

@@ -49,12 +49,18 @@ def _check_name(var, role, node, variables, spec, problems):
         target = variables.get(node.func)
         if target is None or target.kind != "lookup":
             names = [n for n, v in variables.items() if v.kind == "lookup"] + list(ex.FUNCTIONS)
-            problems.append(var.problem(f"{role}: unknown function or lookup table {node.func!r}"
-                                        f"{did_you_mean(node.func, names)}"))
-    elif (isinstance(node, ex.Call) and node.func == "sum"
-          and node.dim not in spec.dims and node.dim not in spec.aliases):
-        problems.append(var.problem(f"{role}: sum over unknown dimension {node.dim!r}"
-                                    f"{did_you_mean(node.dim, list(spec.dims) + list(spec.aliases))}"))
+            problems.append(
+                var.problem(f"{role}: unknown function or lookup table {node.func!r}{did_you_mean(node.func, names)}")
+            )
+    elif (
+        isinstance(node, ex.Call) and node.func == "sum" and node.dim not in spec.dims and node.dim not in spec.aliases
+    ):
+        problems.append(
+            var.problem(
+                f"{role}: sum over unknown dimension {node.dim!r}"
+                f"{did_you_mean(node.dim, list(spec.dims) + list(spec.aliases))}"
+            )
+        )
 
 
 def _check_flows(stock, variables, problems):
@@ -65,14 +71,24 @@ def _check_flows(stock, variables, problems):
                 flows = [n for n, v in variables.items() if v.kind == "flow"]
                 problems.append(stock.problem(f"{key}: unknown flow {flow!r}{did_you_mean(flow, flows)}"))
             elif target.kind != "flow":
-                problems.append(stock.problem(f"{key}: {flow!r} is a {target.kind}; "
-                                              "stocks change only through variables of kind flow"))
+                problems.append(
+                    stock.problem(
+                        f"{key}: {flow!r} is a {target.kind}; stocks change only through variables of kind flow"
+                    )
+                )
             elif not set(target.dims) <= set(stock.dims):
-                problems.append(stock.problem(f"{key}: flow {flow!r} has dims {list(target.dims)} "
-                                              f"but the stock has {list(stock.dims)}"))
+                problems.append(
+                    stock.problem(
+                        f"{key}: flow {flow!r} has dims {list(target.dims)} but the stock has {list(stock.dims)}"
+                    )
+                )
             elif key == "outflows" and stock.nonnegative and tuple(target.dims) != tuple(stock.dims):
-                problems.append(stock.problem(f"outflows: {flow!r} must have the stock's dims "
-                                              f"{list(stock.dims)} so it can be limited element by element"))
+                problems.append(
+                    stock.problem(
+                        f"outflows: {flow!r} must have the stock's dims "
+                        f"{list(stock.dims)} so it can be limited element by element"
+                    )
+                )
     if len(set(stock.inflows + stock.outflows)) != len(stock.inflows) + len(stock.outflows):
         problems.append(stock.problem("a flow is listed twice in inflows/outflows"))
 
@@ -82,26 +98,43 @@ def _check_subs(var, role, node: ex.Ref, target: Variable, spec, problems):
     if not node.subs:
         return
     if len(node.subs) != len(target.dims):
-        problems.append(var.problem(f"{role}: {node.name} has dims {list(target.dims)}; "
-                                    f"{ex.to_text(node)} gives {len(node.subs)} subscript(s)"))
+        problems.append(
+            var.problem(
+                f"{role}: {node.name} has dims {list(target.dims)}; "
+                f"{ex.to_text(node)} gives {len(node.subs)} subscript(s)"
+            )
+        )
         return
     for sub, dim in zip(node.subs, target.dims):
         base = spec.base(dim)
         if isinstance(sub, ex.Shift) and not (sub.dim in spec.dims or sub.dim in spec.aliases):
-            problems.append(var.problem(f"{role}: in {ex.to_text(node)}, only a dimension can be shifted, "
-                                        f"not {sub.dim!r}"))
+            problems.append(
+                var.problem(f"{role}: in {ex.to_text(node)}, only a dimension can be shifted, not {sub.dim!r}")
+            )
             continue
         if isinstance(sub, ex.Shift) and abs(sub.by) >= len(spec.dims[base]):
-            problems.append(var.problem(f"{role}: in {ex.to_text(node)}, a shift of {abs(sub.by)} passes every "
-                                        f"element of {base!r} ({len(spec.dims[base])}): it would always read zero"))
+            problems.append(
+                var.problem(
+                    f"{role}: in {ex.to_text(node)}, a shift of {abs(sub.by)} passes every "
+                    f"element of {base!r} ({len(spec.dims[base])}): it would always read zero"
+                )
+            )
         sub = ex.sub_dim(sub)
         if sub in spec.dims or sub in spec.aliases:
             if spec.base(sub) != base:
-                problems.append(var.problem(f"{role}: in {ex.to_text(node)}, {sub!r} indexes {spec.base(sub)!r} "
-                                            f"but that position of {node.name} is {dim!r}"))
+                problems.append(
+                    var.problem(
+                        f"{role}: in {ex.to_text(node)}, {sub!r} indexes {spec.base(sub)!r} "
+                        f"but that position of {node.name} is {dim!r}"
+                    )
+                )
         elif sub not in spec.dims[base]:
-            problems.append(var.problem(f"{role}: in {ex.to_text(node)}, {sub!r} is neither a dimension "
-                                        f"nor an element of {base!r}{did_you_mean(sub, spec.dims[base])}"))
+            problems.append(
+                var.problem(
+                    f"{role}: in {ex.to_text(node)}, {sub!r} is neither a dimension "
+                    f"nor an element of {base!r}{did_you_mean(sub, spec.dims[base])}"
+                )
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -131,16 +164,28 @@ def check_dims(variables, spec, problems):
     for var in variables.values():
         for role, tree in expressions_of(var):
             for node in ex.walk(tree):
-                if (isinstance(node, ex.Call) and node.func == "sum" and not node.lookup
-                        and node.dim not in index_dims(node.args[0], variables, spec)):
-                    problems.append(var.problem(f"{role}: {ex.to_text(node)} sums over {node.dim!r} "
-                                                "but the expression does not vary along it"))
+                if (
+                    isinstance(node, ex.Call)
+                    and node.func == "sum"
+                    and not node.lookup
+                    and node.dim not in index_dims(node.args[0], variables, spec)
+                ):
+                    problems.append(
+                        var.problem(
+                            f"{role}: {ex.to_text(node)} sums over {node.dim!r} "
+                            "but the expression does not vary along it"
+                        )
+                    )
             got = index_dims(tree, variables, spec)
             extra = got - set(var.dims)
             if extra:
-                problems.append(var.problem(f"{role}: dims do not match: the expression varies along "
-                                            f"{sorted(got)} but {var.name} is declared with dims {list(var.dims)}; "
-                                            f"sum over or subscript {sorted(extra)}"))
+                problems.append(
+                    var.problem(
+                        f"{role}: dims do not match: the expression varies along "
+                        f"{sorted(got)} but {var.name} is declared with dims {list(var.dims)}; "
+                        f"sum over or subscript {sorted(extra)}"
+                    )
+                )
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,8 +215,10 @@ class _UnitsMismatch(Exception):
 def _check_equation(units: _Units, var: Variable):
     got = units.of(var.equation, "equation")
     if got is not ANY and got != units.declared[var.name]:
-        raise _UnitsMismatch(f"equation: units do not balance: the equation gives {got} but "
-                             f"{var.name} is declared in {units.declared[var.name]}")
+        raise _UnitsMismatch(
+            f"equation: units do not balance: the equation gives {got} but "
+            f"{var.name} is declared in {units.declared[var.name]}"
+        )
 
 
 def _check_stock(units: _Units, var: Variable):
@@ -179,8 +226,9 @@ def _check_stock(units: _Units, var: Variable):
     mine = units.of_variable(var.name)
     got = units.of(var.initial, "initial")
     if not var.hidden and got is not ANY and got != mine:
-        raise _UnitsMismatch(f"initial: units do not balance: the initial value is in {got} "
-                             f"but {var.name} is in {mine}")
+        raise _UnitsMismatch(
+            f"initial: units do not balance: the initial value is in {got} but {var.name} is in {mine}"
+        )
     want = mine / units.year
     if var.rate is not None and not var.hidden:  # hidden stocks are right by construction
         got = units.of(var.rate, "rate")
@@ -188,8 +236,9 @@ def _check_stock(units: _Units, var: Variable):
             raise _UnitsMismatch(f"rate: the net rate is in {got} but {var.name} needs {want}")
     for flow in var.inflows + var.outflows:
         if units.declared[flow] != want:
-            raise _UnitsMismatch(f"flow {flow!r} is in {units.declared[flow]} but {var.name} "
-                                 f"(in {mine}) needs flows in {want}")
+            raise _UnitsMismatch(
+                f"flow {flow!r} is in {units.declared[flow]} but {var.name} (in {mine}) needs flows in {want}"
+            )
 
 
 class _Units:
@@ -270,10 +319,12 @@ class _Units:
             return _same(a, b, role, ex.to_text(node))
         if node.op == "**":
             if isinstance(node.b, ex.Num):
-                return DIMENSIONLESS if a is ANY else a ** node.b.value
+                return DIMENSIONLESS if a is ANY else a**node.b.value
             if b not in (ANY, DIMENSIONLESS) or a not in (ANY, DIMENSIONLESS):
-                raise _UnitsMismatch(f"{role}: in {ex.to_text(node)} a variable exponent needs a "
-                                     f"dimensionless base and exponent (got {a} ** {b})")
+                raise _UnitsMismatch(
+                    f"{role}: in {ex.to_text(node)} a variable exponent needs a "
+                    f"dimensionless base and exponent (got {a} ** {b})"
+                )
             return DIMENSIONLESS
         a = DIMENSIONLESS if a is ANY else a
         b = DIMENSIONLESS if b is ANY else b

@@ -60,7 +60,7 @@ class _Emitter:
             else:  # an element name
                 positions.append(f"e_{sub}")
         shape = model.spec.shape(dims)
-        strides = [int(np.prod(shape[k + 1:], dtype=int)) for k in range(len(dims))]
+        strides = [int(np.prod(shape[k + 1 :], dtype=int)) for k in range(len(dims))]
         return " + ".join(pos if stride == 1 else f"{pos} * {stride}" for pos, stride in zip(positions, strides))
 
     def slot(self, array: str, start: str, index: str) -> str:
@@ -125,8 +125,12 @@ class _Emitter:
         inner_env = {**env, node.dim: loop}
         inner_prelude: list = []
         body = self.expr(node.args[0], inner_env, inner_prelude, indent + "    ")
-        lines = [f"{indent}{acc} = 0.0", f"{indent}for {loop} in range({len(model.spec.elements(node.dim))}):",
-                 *(line for _, line in inner_prelude), f"{indent}    {acc} += {body}"]
+        lines = [
+            f"{indent}{acc} = 0.0",
+            f"{indent}for {loop} in range({len(model.spec.elements(node.dim))}):",
+            *(line for _, line in inner_prelude),
+            f"{indent}    {acc} += {body}",
+        ]
         prelude.extend(self.hoisted(lines, indent))
         return acc
 
@@ -205,10 +209,12 @@ class _Emitter:
         lines += loop
         slots = [self.slot("v", f"v_{f}", self.index(f, env)) for f in outs]
         level = self.slot("s", f"s_{stock}", self.index(stock, env))
-        lines += [f"{inner}_out = {' + '.join(slots)}",  # compared as amounts over the step: no division unless it acts
-                  f"{inner}_level = max({level}, 0.0)",
-                  f"{inner}if _out * dt > _level:",
-                  f"{inner}    _scale = (_level / dt) / _out"]
+        lines += [
+            f"{inner}_out = {' + '.join(slots)}",  # compared as amounts over the step: no division unless it acts
+            f"{inner}_level = max({level}, 0.0)",
+            f"{inner}if _out * dt > _level:",
+            f"{inner}    _scale = (_level / dt) / _out",
+        ]
         lines += [f"{inner}    {s} *= _scale" for s in slots]
         return lines
 
@@ -255,8 +261,11 @@ def _header(model: Model, jit: str) -> list[str]:
         "",
         *_named_constants(model),
         "",
-        *(f"SLOW_VAR[v_{n}:v_{n} + {model.size(n)}] = True"
-          for w, n in model.rate_order if (w, n) in model.slow_only and w == "var"),
+        *(
+            f"SLOW_VAR[v_{n}:v_{n} + {model.size(n)}] = True"
+            for w, n in model.rate_order
+            if (w, n) in model.slow_only and w == "var"
+        ),
         "",
         "",
     ]
@@ -267,17 +276,23 @@ def _named_constants(model: Model) -> list[str]:
     starts = [(f"s_{n}", model.state_offset[n], n) for n in model.stocks]
     starts += [(f"v_{n}", offset, n) for n, offset in model.var_offset.items()]
     starts += [(f"p_{n}", model.param_offset[n], n) for n in model.parameters]
-    starts += [(f"{prefix}_{n}", offsets[n], n) for n in model.series
-               for prefix, offsets in (("sg", model.series_offset), ("m", model.multiplier_offset))]
+    starts += [
+        (f"{prefix}_{n}", offsets[n], n)
+        for n in model.series
+        for prefix, offsets in (("sg", model.series_offset), ("m", model.multiplier_offset))
+    ]
     starts += [(f"lk_{n}", model.lookup_offset[n], n) for n in model.lookups]
-    lines = ["# where each variable starts: s_ in the state s (and its rates ds), v_ in the auxiliaries and flows v,",
-             "# p_ in the parameters p, m_ its multipliers in p and sg_ its columns in sg for a series, lk_ in lk"]
+    lines = [
+        "# where each variable starts: s_ in the state s (and its rates ds), v_ in the auxiliaries and flows v,",
+        "# p_ in the parameters p, m_ its multipliers in p and sg_ its columns in sg for a series, lk_ in lk",
+    ]
     for constant, offset, name in starts:
         dims = model.variables[name].dims
         lines.append(f"{constant} = {offset}" + (f"  # [{', '.join(dims)}]" if dims else ""))
     lines.append("# each element's position along its dimension")
-    lines += [f"e_{element} = {k}  # {dim}" for dim, elements in model.spec.dims.items()
-              for k, element in enumerate(elements)]
+    lines += [
+        f"e_{element} = {k}  # {dim}" for dim, elements in model.spec.dims.items() for k, element in enumerate(elements)
+    ]
     return lines
 
 
@@ -301,10 +316,12 @@ def _lookup(lk, start, n, x):
 def _initialise(em: _Emitter, jit: str) -> list[str]:
     """The initial pass: each stock's initial value and each auxiliary, in initial-pass order."""
     model = em.model
-    out = [f"@njit({jit})",
-           "def initialise(t, p, sg, lk, v, s):",
-           '    """Initial pass: stocks\' initial values and all auxiliaries, in dependency order."""',
-           "    h = 0"]
+    out = [
+        f"@njit({jit})",
+        "def initialise(t, p, sg, lk, v, s):",
+        '    """Initial pass: stocks\' initial values and all auxiliaries, in dependency order."""',
+        "    h = 0",
+    ]
     for name in model.init_order:
         var = model.variables[name]
         if var.kind == "stock":
@@ -318,19 +335,24 @@ def _rates(em: _Emitter, jit: str) -> list[str]:
     """The rate pass: auxiliaries and flows, outflow limits and net rates in rate-pass order; a report under
     ``if want[k]:``, and each run of what only the slow stocks' rates need under ``if full:``."""
     model = em.model
-    out = [f"@njit({jit})", "def rates(t, h, p, sg, lk, v, s, ds, dt, want, full):",
-           '    """Rate pass: dynamic auxiliaries and flows, outflow limits, then net rates into ds. Auxiliaries',
-           '    no rate needs (reports) only where want[k] says the run records them; what only the slow stocks\'',
-           '    rates need, and their rates, only where full is true (it is false at the last two stages of a',
-           '    partitioned step, which hold the values of its second)."""']
+    out = [
+        f"@njit({jit})",
+        "def rates(t, h, p, sg, lk, v, s, ds, dt, want, full):",
+        '    """Rate pass: dynamic auxiliaries and flows, outflow limits, then net rates into ds. Auxiliaries',
+        "    no rate needs (reports) only where want[k] says the run records them; what only the slow stocks'",
+        "    rates need, and their rates, only where full is true (it is false at the last two stages of a",
+        '    partitioned step, which hold the values of its second)."""',
+    ]
     reporting = list(model.reporting)
     parts = []  # (only slow stocks need it, its lines), in evaluation order
     for what, name in model.rate_order:
         if what == "limit":
             lines = em.limiter(name)
         elif name in model.reporting:  # no rate reads it (held with the slow part if made of it alone)
-            lines = [f"    if want[{reporting.index(name)}]:  # {name} is a report: no rate reads it",
-                     *em.assign(name, model.variables[name].equation, "v", f"v_{name}", indent="        ")]
+            lines = [
+                f"    if want[{reporting.index(name)}]:  # {name} is a report: no rate reads it",
+                *em.assign(name, model.variables[name].equation, "v", f"v_{name}", indent="        "),
+            ]
         else:
             lines = em.assign(name, model.variables[name].equation, "v", f"v_{name}")
         parts.append(((what, name) in model.slow_only, lines))

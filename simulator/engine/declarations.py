@@ -154,8 +154,11 @@ def read_model(paths) -> ModelSpec:
         docs.append(doc)
         for key in doc.data:
             if key not in ("sector", "doc", "dimensions", "units", "variables", "horizon"):
-                problems.append(doc.problem((key,), f"unknown section {key!r} "
-                                                    "(expected sector, doc, dimensions, units, variables, horizon)"))
+                problems.append(
+                    doc.problem(
+                        (key,), f"unknown section {key!r} (expected sector, doc, dimensions, units, variables, horizon)"
+                    )
+                )
         if "horizon" in doc.data:
             _read_horizon(doc, spec, problems)
         _read_dimensions(doc, spec, problems)
@@ -166,8 +169,14 @@ def read_model(paths) -> ModelSpec:
             spec.sector_docs[sector] = str(doc.data["doc"]).strip()
     for alias, base in list(spec.aliases.items()):
         if base not in spec.dims:
-            problems.append(Problem(spec.files[0] if spec.files else "", None, f"dimensions.{alias}",
-                                    f"alias_of {base!r}: no such dimension"))
+            problems.append(
+                Problem(
+                    spec.files[0] if spec.files else "",
+                    None,
+                    f"dimensions.{alias}",
+                    f"alias_of {base!r}: no such dimension",
+                )
+            )
             del spec.aliases[alias]
     for doc in docs:
         sector = str(doc.data.get("sector") or Path(doc.file).stem)
@@ -181,8 +190,9 @@ def read_model(paths) -> ModelSpec:
                 continue
             if var.name in spec.variables:
                 first = spec.variables[var.name]
-                problems.append(doc.problem(("variables", name),
-                                            f"declared twice (first in {first.file}:{first.line})"))
+                problems.append(
+                    doc.problem(("variables", name), f"declared twice (first in {first.file}:{first.line})")
+                )
                 continue
             spec.variables[var.name] = var
     if problems:
@@ -243,8 +253,17 @@ def _read_variable(name, decl, doc, sector, spec, problems) -> Variable | None:
     except UnitError as exc:
         problem("units", str(exc))
         unit = None
-    var = Variable(name=name, kind=kind, dims=dims, units=str(units), doc=str(decl["doc"]).strip(),
-                   source=str(decl.get("source") or "").strip(), file=doc.file, line=doc.line(path), sector=sector)
+    var = Variable(
+        name=name,
+        kind=kind,
+        dims=dims,
+        units=str(units),
+        doc=str(decl["doc"]).strip(),
+        source=str(decl.get("source") or "").strip(),
+        file=doc.file,
+        line=doc.line(path),
+        sector=sector,
+    )
     var.report = decl.get("report") or default_report(kind, unit)
     if var.report not in ("mean", "point"):
         problem("report", "mean (average over each output interval) or point (the value at the output time)")
@@ -386,8 +405,13 @@ def _vintage(value, kind, problem):
     """{info_year: YEAR[, forecast: hold_last | trend | NUMBER]} for series; {info_year: YEAR[, before:
     NUMBER or {element: NUMBER}]} for parameters (before: the value known before that year, if any)."""
     allowed = {"info_year", "forecast"} if kind == "series" else {"info_year", "before"}
-    if not (isinstance(value, dict) and "info_year" in value and set(value) <= allowed
-            and isinstance(value["info_year"], int) and not isinstance(value["info_year"], bool)):
+    if not (
+        isinstance(value, dict)
+        and "info_year" in value
+        and set(value) <= allowed
+        and isinstance(value["info_year"], int)
+        and not isinstance(value["info_year"], bool)
+    ):
         forecast = ", forecast: hold_last | trend | a number" if kind == "series" else ""
         problem("vintage", f"give {{info_year: YEAR{forecast}}}")
         return None
@@ -396,8 +420,11 @@ def _vintage(value, kind, problem):
         problem("vintage", f"forecast: one of {', '.join(FORECAST_RULES)} or a number (a stated path)")
         return None
     before = value.get("before")
-    if before is not None and _number(before) is None and not (
-            isinstance(before, dict) and before and all(_number(v) is not None for v in before.values())):
+    if (
+        before is not None
+        and _number(before) is None
+        and not (isinstance(before, dict) and before and all(_number(v) is not None for v in before.values()))
+    ):
         problem("vintage", "before: a number, or one per element {element: number}")
         return None
     return {"info_year": value["info_year"], "forecast": rule, "before": before}
@@ -405,8 +432,13 @@ def _vintage(value, kind, problem):
 
 def _pair(value):
     """[low, high] -> (low, high), or None if not a valid pair."""
-    if (isinstance(value, list) and len(value) == 2 and _number(value[0]) is not None
-            and _number(value[1]) is not None and value[0] <= value[1]):
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and _number(value[0]) is not None
+        and _number(value[1]) is not None
+        and value[0] <= value[1]
+    ):
         return (float(value[0]), float(value[1]))
     return None
 
@@ -447,10 +479,13 @@ def _fill(value, dims, spec, leaf, problem, key):
         missing = [e for e in elements if e not in val]
         if unknown or missing:
             where = ".".join(index)
-            problem(key, f"{where + ': ' if where else ''}give one value for all, or one per element of "
-                         f"{dims[depth]!r} ({', '.join(elements)})"
-                         + (f"; unknown: {', '.join(map(str, unknown))}" if unknown else "")
-                         + (f"; missing: {', '.join(missing)}" if missing else ""))
+            problem(
+                key,
+                f"{where + ': ' if where else ''}give one value for all, or one per element of "
+                f"{dims[depth]!r} ({', '.join(elements)})"
+                + (f"; unknown: {', '.join(map(str, unknown))}" if unknown else "")
+                + (f"; missing: {', '.join(missing)}" if missing else ""),
+            )
             ok = False
             return
         for element in elements:
@@ -471,8 +506,12 @@ def _fill_points(value, dims, spec, problem, kind):
             pairs = sorted((float(k), v) for k, v in val.items())
         elif kind == "series" and _number(val) is not None:
             pairs = [(0.0, val)]
-        elif kind == "lookup" and isinstance(val, list) and len(val) >= 2 and all(
-                isinstance(p, list) and len(p) == 2 for p in val):
+        elif (
+            kind == "lookup"
+            and isinstance(val, list)
+            and len(val) >= 2
+            and all(isinstance(p, list) and len(p) == 2 for p in val)
+        ):
             pairs = [(p[0], p[1]) for p in val]
         else:
             return None

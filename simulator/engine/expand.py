@@ -24,8 +24,9 @@ def expand_stateful(variables: dict[str, Variable], problems: list[Problem]):
             for key in ("initial", "rate"):
                 tree = getattr(var, key)
                 if tree is not None and _has_stateful(tree):
-                    problems.append(var.problem(f"smooth/delay/initial are not allowed in a stock's {key}; "
-                                                "declare an auxiliary"))
+                    problems.append(
+                        var.problem(f"smooth/delay/initial are not allowed in a stock's {key}; declare an auxiliary")
+                    )
 
 
 def _is_stateful(node) -> bool:
@@ -54,8 +55,11 @@ class _Expander:
             if _is_stateful(node):
                 return self.hide(node.func, tuple(self.expand(a, owner) for a in node.args), owner)
             if _is_sum_of_stateful(node):
-                self.problems.append(owner.problem("smooth/delay/initial inside sum(): declare the smoothed "
-                                                   "quantity as an auxiliary first"))
+                self.problems.append(
+                    owner.problem(
+                        "smooth/delay/initial inside sum(): declare the smoothed quantity as an auxiliary first"
+                    )
+                )
                 return node
             return ex.rebuild(node, args)
 
@@ -65,14 +69,24 @@ class _Expander:
         """The hidden variables of one stateful call, and the reference that replaces it."""
         if func == "initial":
             name = self.name(owner, "initial")
-            return self.add(owner, name, "aux", f"initial value of {ex.to_text(args[0])}", equation=args[0],
-                            hidden_kind="initial")
+            return self.add(
+                owner, name, "aux", f"initial value of {ex.to_text(args[0])}", equation=args[0], hidden_kind="initial"
+            )
         x, tau = args
         if func == "smooth":
             name = self.name(owner, "smooth")
             rate = ex.Bin("/", ex.Bin("-", x, ex.Ref(name)), tau)
-            return self.add(owner, name, "stock", f"smooth({ex.to_text(x)}, {ex.to_text(tau)})", rate=rate,
-                            initial=x, hidden_input=x, hidden_time=tau, hidden_kind="smooth")
+            return self.add(
+                owner,
+                name,
+                "stock",
+                f"smooth({ex.to_text(x)}, {ex.to_text(tau)})",
+                rate=rate,
+                initial=x,
+                hidden_input=x,
+                hidden_time=tau,
+                hidden_kind="smooth",
+            )
         return self.delay(func, x, tau, owner)
 
     def delay(self, func: str, x, tau, owner: Variable) -> ex.Ref:
@@ -85,11 +99,27 @@ class _Expander:
         for k in range(stages):
             name = self.name(owner, func)
             rate = ex.Bin("-", inflow, ex.Bin("/", ex.Ref(name), stage_time))
-            self.add(owner, name, "stock", f"stage {k + 1} of {what}", rate=rate, initial=ex.Bin("*", x, stage_time),
-                     hidden_input=x, hidden_time=tau, hidden_kind="delay")
+            self.add(
+                owner,
+                name,
+                "stock",
+                f"stage {k + 1} of {what}",
+                rate=rate,
+                initial=ex.Bin("*", x, stage_time),
+                hidden_input=x,
+                hidden_time=tau,
+                hidden_kind="delay",
+            )
             inflow = ex.Bin("/", ex.Ref(name), stage_time)
-        return self.add(owner, self.name(owner, f"{func}_out"), "aux", f"outflow of {what}", equation=inflow,
-                        hidden_input=x, hidden_kind="delay_output")
+        return self.add(
+            owner,
+            self.name(owner, f"{func}_out"),
+            "aux",
+            f"outflow of {what}",
+            equation=inflow,
+            hidden_input=x,
+            hidden_kind="delay_output",
+        )
 
     def name(self, owner: Variable, what: str) -> str:
         key = (owner.name, what)
@@ -98,7 +128,18 @@ class _Expander:
 
     def add(self, owner: Variable, name: str, kind: str, doc: str, **fields) -> ex.Ref:
         """Add a hidden variable with its owner's dims and declaration place; a reference to it."""
-        self.variables[name] = Variable(name=name, kind=kind, dims=owner.dims, units="", doc=doc, source="",
-                                        file=owner.file, line=owner.line, sector=owner.sector, hidden=True,
-                                        nonnegative=False, **fields)
+        self.variables[name] = Variable(
+            name=name,
+            kind=kind,
+            dims=owner.dims,
+            units="",
+            doc=doc,
+            source="",
+            file=owner.file,
+            line=owner.line,
+            sector=owner.sector,
+            hidden=True,
+            nonnegative=False,
+            **fields,
+        )
         return ex.Ref(name)

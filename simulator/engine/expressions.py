@@ -186,8 +186,9 @@ def _convert(node, text):
         if name in FUNCTIONS:
             low, high, doc = FUNCTIONS[name]
             if not low <= len(args) <= high:
-                raise ExpressionError(f"{name}() takes {low if low == high else f'{low} to {high}'} "
-                                      f"arguments ({doc}), got {len(args)}")
+                raise ExpressionError(
+                    f"{name}() takes {low if low == high else f'{low} to {high}'} arguments ({doc}), got {len(args)}"
+                )
             return Call(name, args)
         if len(args) != 1:
             raise ExpressionError(f"unknown function {name}(); a lookup table takes one argument")
@@ -199,11 +200,19 @@ def _subscript(item, node):
     """One subscript: a dimension or element name, or a dimension shifted by a whole number."""
     if isinstance(item, ast.Name):
         return item.id
-    if (isinstance(item, ast.BinOp) and type(item.op) in (ast.Add, ast.Sub) and isinstance(item.left, ast.Name)
-            and isinstance(item.right, ast.Constant) and type(item.right.value) is int and item.right.value > 0):
+    if (
+        isinstance(item, ast.BinOp)
+        and type(item.op) in (ast.Add, ast.Sub)
+        and isinstance(item.left, ast.Name)
+        and isinstance(item.right, ast.Constant)
+        and type(item.right.value) is int
+        and item.right.value > 0
+    ):
         return Shift(item.left.id, item.right.value if isinstance(item.op, ast.Add) else -item.right.value)
-    raise ExpressionError(f"subscripts are dimension or element names, or a dimension shifted by a whole "
-                          f"number, as in x[other], x[ordos] or x[age - 1]: {ast.unparse(node)}")
+    raise ExpressionError(
+        f"subscripts are dimension or element names, or a dimension shifted by a whole "
+        f"number, as in x[other], x[ordos] or x[age - 1]: {ast.unparse(node)}"
+    )
 
 
 def sub_dim(sub) -> str:
@@ -298,8 +307,10 @@ def _text(node, texts) -> str:
         return f"{node.func}({', '.join(texts + ([node.dim] if node.dim else []))})"
     mine = _precedence(node)
     right_operand = isinstance(node, (Bin, Cmp))  # a Logic's operands all sit on the left of their operator
-    parts = [_wrapped(child, text, mine, right=right_operand and k == 1)
-             for k, (child, text) in enumerate(zip(children(node), texts))]
+    parts = [
+        _wrapped(child, text, mine, right=right_operand and k == 1)
+        for k, (child, text) in enumerate(zip(children(node), texts))
+    ]
     if isinstance(node, Neg):
         return f"-{parts[0]}"
     if isinstance(node, Not):

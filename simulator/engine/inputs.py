@@ -132,15 +132,16 @@ class Inputs:
         """(runs, *dims) view of a parameter (or of a time path's multiplier, 'NAME.multiplier')."""
         ref = InputRef.parse(name) if isinstance(name, str) else name
         offset, size = self._block(ref)
-        return self.params[:, offset:offset + size].reshape((self.runs,) + self.model.shape(ref.name))
+        return self.params[:, offset : offset + size].reshape((self.runs,) + self.model.shape(ref.name))
 
     def set_parameter(self, name: str | InputRef, value, run=slice(None)):
         """Set a parameter for all runs (or some): value broadcast to the parameter's dims."""
         ref = InputRef.parse(name) if isinstance(name, str) else name
         offset, size = self._block(ref)
-        block = self.params[run, offset:offset + size]
-        self.params[run, offset:offset + size] = np.broadcast_to(
-            np.asarray(value, dtype=float), block.shape[:-1] + self.model.shape(ref.name)).reshape(block.shape)
+        block = self.params[run, offset : offset + size]
+        self.params[run, offset : offset + size] = np.broadcast_to(
+            np.asarray(value, dtype=float), block.shape[:-1] + self.model.shape(ref.name)
+        ).reshape(block.shape)
 
     def columns(self, ref: InputRef) -> np.ndarray:
         """The columns of ``params`` that hold ``ref``: one per element, or the one element it names."""
@@ -162,8 +163,7 @@ class Inputs:
 
     def with_runs(self, runs: int) -> Inputs:
         """The same inputs repeated for ``runs`` runs (parameters copied from the first run)."""
-        return Inputs(self.model, np.repeat(self.params[:1], runs, axis=0), dict(self.series),
-                      dict(self.lookups))
+        return Inputs(self.model, np.repeat(self.params[:1], runs, axis=0), dict(self.series), dict(self.lookups))
 
     def series_grid(self, grid: TimeGrid) -> tuple[np.ndarray, np.ndarray]:
         """Every series element at every half step, as the kernel reads them: (values where a step starts,
@@ -177,7 +177,7 @@ class Inputs:
             column = self.model.series_offset[name]
             for k, (xs, ys) in enumerate(self.series[name]):
                 table[:, column + k] = np.interp(years, xs, ys)
-        return table[index[:len(times)]], table[index[len(times):]]
+        return table[index[: len(times)]], table[index[len(times) :]]
 
     def lookup_table(self) -> np.ndarray:
         """All lookup tables flattened: per table, per element, x values then y values."""
@@ -186,8 +186,8 @@ class Inputs:
             n = self.model.lookup_points[name]
             start = self.model.lookup_offset[name]
             for k, (xs, ys) in enumerate(self.lookups[name]):
-                out[start + 2 * n * k: start + 2 * n * k + n] = xs
-                out[start + 2 * n * k + n: start + 2 * n * (k + 1)] = ys
+                out[start + 2 * n * k : start + 2 * n * k + n] = xs
+                out[start + 2 * n * k + n : start + 2 * n * (k + 1)] = ys
         return out
 
 
@@ -196,10 +196,10 @@ def default_inputs(model: Model, runs: int = 1) -> Inputs:
     params = np.zeros((runs, max(model.n_param, 1)))
     for name in model.parameters:
         offset = model.param_offset[name]
-        params[:, offset:offset + model.size(name)] = model.variables[name].value.ravel()
+        params[:, offset : offset + model.size(name)] = model.variables[name].value.ravel()
     for name in model.series:
         offset = model.multiplier_offset[name]
-        params[:, offset:offset + model.size(name)] = 1.0
+        params[:, offset : offset + model.size(name)] = 1.0
     series = {n: [(xs.copy(), ys.copy()) for xs, ys in model.variables[n].points] for n in model.series}
     lookups = {n: [(xs.copy(), ys.copy()) for xs, ys in model.variables[n].points] for n in model.lookups}
     return Inputs(model, params, series, lookups)

@@ -87,5 +87,11 @@ def columns(model: Model, record: list[str]) -> Columns:
         return np.array([offsets[n] + k for n in names for k in range(model.size(n))], dtype=np.int64)
 
     labels = [(n, k) for n in stocks + means + points + series for k in range(model.size(n))]
-    return Columns(indices(stocks, model.state_offset), indices(means, model.var_offset),
-                   indices(points, model.var_offset), series, indices(series, model.multiplier_offset), labels)
+    return Columns(
+        indices(stocks, model.state_offset),
+        indices(means, model.var_offset),
+        indices(points, model.var_offset),
+        series,
+        indices(series, model.multiplier_offset),
+        labels,
+    )

@@ -29,20 +29,29 @@ def order_equations(model: Model, problems: list[Problem]):
     variables = model.variables
     computed = [n for n, v in variables.items() if v.kind in ("aux", "flow", "stock")]
     position = {n: i for i, n in enumerate(variables)}
-    init_order = _toposort(computed, _initial_deps(variables, computed), position, variables, problems,
-                           "initial values")
+    init_order = _toposort(
+        computed, _initial_deps(variables, computed), position, variables, problems, "initial values"
+    )
     if problems:  # a loop among the auxiliaries shows in both passes; report it once
         return
     static = _static(variables, init_order)
-    limited = {s: variables[s].outflows for s in computed
-               if variables[s].kind == "stock" and variables[s].nonnegative and variables[s].outflows}
+    limited = {
+        s: variables[s].outflows
+        for s in computed
+        if variables[s].kind == "stock" and variables[s].nonnegative and variables[s].outflows
+    }
     deps = _rate_deps(variables, computed, set(static), limited)
     node_position = {node: (position[node[1]], node[0] == "limit") for node in deps}
     rate_order = _toposort(list(deps), deps, node_position, variables, problems, "the rate pass")
     stocks = [n for n in computed if variables[n].kind == "stock"]
     reporting = _reporting(rate_order, deps, stocks, variables)
-    slow_only = _with_slow_reports(_slow_only(deps, stocks, variables, problems), rate_order, deps, reporting,
-                                   lambda n: _uses_time(variables[n]) or _reads_series(variables, n))
+    slow_only = _with_slow_reports(
+        _slow_only(deps, stocks, variables, problems),
+        rate_order,
+        deps,
+        reporting,
+        lambda n: _uses_time(variables[n]) or _reads_series(variables, n),
+    )
     if problems:
         return
     model.init_order, model.static, model.rate_order, model.stocks = init_order, static, rate_order, stocks
@@ -64,8 +73,11 @@ def _refs(var: Variable, roles=None) -> set[str]:
 
 def _uses_time(var: Variable) -> bool:
     """Whether it reads the time itself, or through step/ramp/pulse."""
-    return any(isinstance(n, ex.Time) or (isinstance(n, ex.Call) and n.func in ex.TIME_FUNCTIONS and not n.lookup)
-               for _, tree in expressions_of(var) for n in ex.walk(tree))
+    return any(
+        isinstance(n, ex.Time) or (isinstance(n, ex.Call) and n.func in ex.TIME_FUNCTIONS and not n.lookup)
+        for _, tree in expressions_of(var)
+        for n in ex.walk(tree)
+    )
 
 
 def _reads_series(variables, name) -> bool:
@@ -87,8 +99,11 @@ def _static(variables, init_order) -> list[str]:
     static = []
     for n in init_order:
         var = variables[n]
-        if var.hidden_kind == "initial" or (var.kind != "stock" and not _uses_time(var) and all(
-                variables[d].kind in ("parameter", "lookup") or d in static for d in _refs(var))):
+        if var.hidden_kind == "initial" or (
+            var.kind != "stock"
+            and not _uses_time(var)
+            and all(variables[d].kind in ("parameter", "lookup") or d in static for d in _refs(var))
+        ):
             static.append(n)
     return static
 
@@ -163,8 +178,12 @@ def _slow_only(deps, stocks, variables, problems) -> frozenset[tuple[str, str]]:
         var = variables[stock]
         for flow in (*var.inflows, *var.outflows):
             if ("var", flow) not in out and ("var", flow) in deps:
-                problems.append(var.problem(f"slow: its flow {flow!r} is also needed by the rate of a stock "
-                                            "that is not slow; declare that stock slow too, or this one not"))
+                problems.append(
+                    var.problem(
+                        f"slow: its flow {flow!r} is also needed by the rate of a stock "
+                        "that is not slow; declare that stock slow too, or this one not"
+                    )
+                )
     return out
 
 
@@ -201,11 +220,14 @@ def _toposort(nodes, deps, position, variables, problems, what):
         stuck = {n for n in nodes if remaining[n]}
         for cycle in _cycles(stuck, remaining):
             names = [c[1] if isinstance(c, tuple) else c for c in cycle]
-            shown = [c if not isinstance(c, tuple) or c[0] == "var" else f"(outflow limit of {c[1]})"
-                     for c in cycle]
+            shown = [c if not isinstance(c, tuple) or c[0] == "var" else f"(outflow limit of {c[1]})" for c in cycle]
             shown = [c[1] if isinstance(c, tuple) else c for c in shown]
-            problems.append(variables[names[0]].problem(f"algebraic loop in {what}: {' -> '.join(shown + [shown[0]])} "
-                                                        "(break it with a stock, smooth() or delay1())"))
+            problems.append(
+                variables[names[0]].problem(
+                    f"algebraic loop in {what}: {' -> '.join(shown + [shown[0]])} "
+                    "(break it with a stock, smooth() or delay1())"
+                )
+            )
     return order
 
 
@@ -220,7 +242,7 @@ def _cycles(stuck, remaining):
             index[node] = len(path)
             path.append(node)
             node = min(remaining[node] & stuck, key=str)
-        cycle = path[index[node]:][::-1]
+        cycle = path[index[node] :][::-1]
         if not seen & set(cycle):
             out.append(cycle)
         seen |= set(path)

@@ -9,6 +9,8 @@ It is also used to find which variable first went non-finite when a run fails.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from . import expressions as ex
@@ -107,8 +109,11 @@ class _Context:
             tables = self.lookups[node.func]
             out = np.empty(shape)
             for pos in np.ndindex(shape):
-                element = (np.ravel_multi_index(tuple(pos[dims.index(d)] for d in table_dims),
-                                                spec.shape(table_dims)) if table_dims else 0)
+                element = (
+                    np.ravel_multi_index(tuple(pos[dims.index(d)] for d in table_dims), spec.shape(table_dims))
+                    if table_dims
+                    else 0
+                )
                 out[pos] = _interpolate(*tables[element], float(x[pos]))
             return out, dims
         if node.func == "sum":
@@ -145,8 +150,19 @@ class _Context:
         raise TypeError(f)
 
 
-_OPS = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power, "<": np.less,
-        "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal, "==": np.equal, "!=": np.not_equal}
+_OPS = {
+    "+": np.add,
+    "-": np.subtract,
+    "*": np.multiply,
+    "/": np.divide,
+    "**": np.power,
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+}
 
 
 def _pairwise(f, a, b):
@@ -220,8 +236,9 @@ def _initialise(ctx: _Context, t: float, check=None) -> dict[str, np.ndarray]:
     return state
 
 
-def _rates(ctx: _Context, t: float, state: dict, dt: float, check=None, side: str = "start",
-           held: dict | None = None) -> dict[str, np.ndarray]:
+def _rates(
+    ctx: _Context, t: float, state: dict, dt: float, check=None, side: str = "start", held: dict | None = None
+) -> dict[str, np.ndarray]:
     """Net rates at ``state``; with ``held`` (the rates of a partitioned step's second stage, at its third
     and fourth), what only the slow stocks need keeps its second-stage values and the slow stocks those rates."""
     model = ctx.model
@@ -269,8 +286,9 @@ def _total(ctx: _Context, flows, stock) -> np.ndarray:
     return np.zeros(shape) if acc is None else acc
 
 
-def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", record=None,
-             run: int = 0, check=None) -> np.ndarray:
+def simulate(
+    model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", record=None, run: int = 0, check=None
+) -> np.ndarray:
     """One run, integrated the way the kernel integrates it. Returns (n_saves + 1, columns)."""
     record = record or [n for n in model.variables if model.variables[n].kind in ("stock", "aux", "flow")]
     half = 0.5 * grid.dt
@@ -294,8 +312,9 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
     return recorder.out
 
 
-def _step(ctx: _Context, recorder: _Recorder, state: dict, grid: TimeGrid, step: int, method_code: int,
-          check=None) -> dict[str, np.ndarray]:
+def _step(
+    ctx: _Context, recorder: _Recorder, state: dict, grid: TimeGrid, step: int, method_code: int, check=None
+) -> dict[str, np.ndarray]:
     """The state after one step: Euler, RK4, or (partitioned) RK4 with the slow stocks by the midpoint rule.
     The recorder accumulates each stage's flows with the stage's weight."""
     model = ctx.model
@@ -315,11 +334,19 @@ def _step(ctx: _Context, recorder: _Recorder, state: dict, grid: TimeGrid, step:
                 if model.variables[n].slow:
                     k1[n] = k2[n]
         held = k2 if partitioned else None
-        k3 = _rates(ctx, grid.start + (h + 1) * half, {n: state[n] + half * k2[n] for n in model.stocks}, dt, check,
-                    held=held)
+        k3 = _rates(
+            ctx, grid.start + (h + 1) * half, {n: state[n] + half * k2[n] for n in model.stocks}, dt, check, held=held
+        )
         recorder.accumulate(ctx, dt / 3.0, dt / 3.0)
-        k4 = _rates(ctx, grid.start + (h + 2) * half, {n: state[n] + dt * k3[n] for n in model.stocks}, dt, check,
-                    side="end", held=held)
+        k4 = _rates(
+            ctx,
+            grid.start + (h + 2) * half,
+            {n: state[n] + dt * k3[n] for n in model.stocks},
+            dt,
+            check,
+            side="end",
+            held=held,
+        )
         recorder.accumulate(ctx, dt / 6.0, dt / 6.0)
         state = {n: state[n] + dt / 6.0 * (k1[n] + 2.0 * k2[n] + 2.0 * k3[n] + k4[n]) for n in model.stocks}
     state = {n: (np.maximum(state[n], 0.0) if model.variables[n].nonnegative else state[n]) for n in model.stocks}
@@ -354,14 +381,15 @@ class _Recorder:
         """The stocks, and the means accumulated since the last row times ``scale`` (which then start again)."""
         values = [state[n].ravel() for n in self.stocks] + [(self.acc[n] * scale).ravel() for n in self.means]
         if values:
-            self.out[row, :self.n_before_points] = np.concatenate(values)
+            self.out[row, : self.n_before_points] = np.concatenate(values)
         for n in self.means:
             self.acc[n] = np.zeros(self.model.shape(n))
 
     def record_points(self, row: int, ctx: _Context):
         if self.points:
-            self.out[row, self.n_before_points:] = np.concatenate(
-                [np.asarray(ctx.values[n], float).ravel() for n in self.points])
+            self.out[row, self.n_before_points :] = np.concatenate(
+                [np.asarray(ctx.values[n], float).ravel() for n in self.points]
+            )
 
 
 def first_nonfinite(model: Model, inputs: Inputs, grid: TimeGrid, method: str, run: int):
@@ -378,8 +406,6 @@ def first_nonfinite(model: Model, inputs: Inputs, grid: TimeGrid, method: str, r
             found.append((model.element_label(name, int(np.flatnonzero(bad.ravel())[0])), t))
             raise _Stop
 
-    try:
+    with contextlib.suppress(_Stop):
         simulate(model, inputs, grid, method, run=run, check=check)
-    except _Stop:
-        pass
     return found[0] if found else None

@@ -15,9 +15,11 @@ from .inputs import METHODS, Inputs, TimeGrid
 from .kernel import load_kernel
 from .layout import columns
 
-TIME_CONVENTION = ("time is in years; stocks and other levels (cell_methods 'time: point') are the value "
-                   "at that time (year end); flows and rates ('time: mean') are averages over the "
-                   "interval that ends at that time, and at the start time their instantaneous value")
+TIME_CONVENTION = (
+    "time is in years; stocks and other levels (cell_methods 'time: point') are the value "
+    "at that time (year end); flows and rates ('time: mean') are averages over the "
+    "interval that ends at that time, and at the start time their instantaneous value"
+)
 
 
 @dataclass
@@ -59,8 +61,16 @@ def threads(n: int | None):
         numba.set_num_threads(before)
 
 
-def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", record=None,
-             n_threads: int | None = None, dtype=np.float64, on_error: str = "raise") -> Result:
+def simulate(
+    model: Model,
+    inputs: Inputs,
+    grid: TimeGrid,
+    method: str = "rk4",
+    record=None,
+    n_threads: int | None = None,
+    dtype=np.float64,
+    on_error: str = "raise",
+) -> Result:
     """Integrate every run of ``inputs`` with the compiled kernel.
 
     If a run goes non-finite: ``on_error="raise"`` raises SimulationError naming the variable, element,
@@ -75,8 +85,9 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
     runs = inputs.runs
     out = np.empty((runs, grid.n_saves + 1, len(cols.labels)), dtype=dtype)
     status = np.zeros((runs, 3), dtype=np.int64)
-    nonneg = np.array([model.variables[n].nonnegative for n in model.stocks for _ in range(model.size(n))],
-                      dtype=np.bool_)
+    nonneg = np.array(
+        [model.variables[n].nonnegative for n in model.stocks for _ in range(model.size(n))], dtype=np.bool_
+    )
     params = np.ascontiguousarray(inputs.params, dtype=np.float64)
     series_grid = inputs.series_grid(grid)
     paths = series_paths(model, grid, method, cols.series, series_grid)
@@ -86,10 +97,27 @@ def simulate(model: Model, inputs: Inputs, grid: TimeGrid, method: str = "rk4", 
     levels_read_paths = any(n in model.reads_paths and model.variables[n].report == "point" for n in record)
     levels_read_slow = any(n in model.reads_slow and model.variables[n].report == "point" for n in record)
     with threads(n_threads):
-        kernel.run_batch(params, *series_grid, inputs.lookup_table(), float(grid.start),
-                         float(grid.dt), grid.n_steps, grid.steps_per_save, METHODS[method], cols.state, cols.mean,
-                         cols.point, paths, cols.multipliers, levels_read_paths, levels_read_slow,
-                         nonneg if len(nonneg) else np.zeros(1, np.bool_), want, out, status)
+        kernel.run_batch(
+            params,
+            *series_grid,
+            inputs.lookup_table(),
+            float(grid.start),
+            float(grid.dt),
+            grid.n_steps,
+            grid.steps_per_save,
+            METHODS[method],
+            cols.state,
+            cols.mean,
+            cols.point,
+            paths,
+            cols.multipliers,
+            levels_read_paths,
+            levels_read_slow,
+            nonneg if len(nonneg) else np.zeros(1, np.bool_),
+            want,
+            out,
+            status,
+        )
     failed = np.flatnonzero(status[:, 0])
     if len(failed) and on_error == "raise":
         raise _nonfinite_error(model, inputs, grid, method, status, failed, cols.labels)
@@ -157,8 +185,9 @@ def _nonfinite_error(model, inputs, grid, method, status, failed, labels) -> Sim
     detail = f"; it first appears in {origin[0]} at time {origin[1]:g}" if origin else ""
     var = model.variables[what.split("[")[0]]
     more = f" ({len(failed) - 1} other run(s) failed too)" if len(failed) > 1 else ""
-    return SimulationError(f"run {run}: {what} is not finite by time {when:g}{detail} "
-                           f"(declared in {var.file}:{var.line}){more}")
+    return SimulationError(
+        f"run {run}: {what} is not finite by time {when:g}{detail} (declared in {var.file}:{var.line}){more}"
+    )
 
 
 def to_dataset(result: Result, runs: bool | None = None) -> xr.Dataset:
@@ -171,7 +200,7 @@ def to_dataset(result: Result, runs: bool | None = None) -> xr.Dataset:
     for name in names:
         var = model.variables[name]
         size = model.size(name)
-        block = result.values[:, :, column:column + size]
+        block = result.values[:, :, column : column + size]
         column += size
         block = block.reshape(block.shape[:2] + model.shape(name))
         dims = ("run", "time") + tuple(var.dims)
@@ -184,9 +213,17 @@ def to_dataset(result: Result, runs: bool | None = None) -> xr.Dataset:
             coords.setdefault(d, (d, list(model.spec.elements(d))))
     if with_runs:
         coords["run"] = ("run", np.arange(result.values.shape[0]))
-    return xr.Dataset(data_vars, coords=coords, attrs={
-        "integration_method": result.method, "dt_years": grid.dt, "start": grid.start, "end": grid.end,
-        "time_convention": TIME_CONVENTION})
+    return xr.Dataset(
+        data_vars,
+        coords=coords,
+        attrs={
+            "integration_method": result.method,
+            "dt_years": grid.dt,
+            "start": grid.start,
+            "end": grid.end,
+            "time_convention": TIME_CONVENTION,
+        },
+    )
 
 
 def year_coordinate(times: np.ndarray) -> np.ndarray:
@@ -197,6 +234,12 @@ def year_coordinate(times: np.ndarray) -> np.ndarray:
 
 def variable_attrs(model: Model, name: str) -> dict:
     var = model.variables[name]
-    return {"units": var.units, "long_name": name.replace("_", " "), "description": var.doc,
-            "kind": var.kind, "sector": var.sector, "source": var.source,
-            "cell_methods": "time: point" if var.kind == "stock" or var.report == "point" else "time: mean"}
+    return {
+        "units": var.units,
+        "long_name": name.replace("_", " "),
+        "description": var.doc,
+        "kind": var.kind,
+        "sector": var.sector,
+        "source": var.source,
+        "cell_methods": "time: point" if var.kind == "stock" or var.report == "point" else "time: mean",
+    }

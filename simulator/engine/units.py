@@ -36,7 +36,7 @@ class Unit:
         return Unit(out)
 
     def __truediv__(self, other: Unit) -> Unit:
-        return self * other ** -1
+        return self * other**-1
 
     def __pow__(self, exponent) -> Unit:
         exponent = Fraction(exponent).limit_denominator(1000)
@@ -148,8 +148,10 @@ class _Parser:
             return Unit({value: 1})
         if kind == "num":
             if value != "1":
-                raise UnitError(f"cannot read units {self.text!r}: units have no numeric scale "
-                                f"({value!r}); store values in base units (persons, yuan, m3)")
+                raise UnitError(
+                    f"cannot read units {self.text!r}: units have no numeric scale "
+                    f"({value!r}); store values in base units (persons, yuan, m3)"
+                )
             return DIMENSIONLESS
         if value == "(":
             unit = self.expression()

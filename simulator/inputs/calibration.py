@@ -102,16 +102,30 @@ def load_config(path, model: Model) -> Config:
     targets = _targets(file.targets, model, grid, data_path, bad)
     carry_over = _carry_over_ratios(file.carry_over, model, bad)
     if file.posterior.burn >= file.posterior.steps:
-        bad(("posterior", "burn"), f"burn-in {file.posterior.burn} must be shorter than the chain "
-                                   f"({file.posterior.steps})")
+        bad(
+            ("posterior", "burn"),
+            f"burn-in {file.posterior.burn} must be shorter than the chain ({file.posterior.steps})",
+        )
     if problems:
         raise InputError(problems)
-    return Config(path=path, name=file.name or path.stem, description=file.description, grid=grid,
-                  method=file.method, data_path=data_path,
-                  fitted_path=path.parent / (file.fitted_file or f"fitted/{path.stem}.yaml"), free=free,
-                  targets=targets, starts=file.starts, seed=file.seed, ensemble_samples=file.ensemble.samples,
-                  scenario_path=scenario_path, text=path.read_text(encoding="utf-8"), carry_over=carry_over,
-                  posterior=file.posterior)
+    return Config(
+        path=path,
+        name=file.name or path.stem,
+        description=file.description,
+        grid=grid,
+        method=file.method,
+        data_path=data_path,
+        fitted_path=path.parent / (file.fitted_file or f"fitted/{path.stem}.yaml"),
+        free=free,
+        targets=targets,
+        starts=file.starts,
+        seed=file.seed,
+        ensemble_samples=file.ensemble.samples,
+        scenario_path=scenario_path,
+        text=path.read_text(encoding="utf-8"),
+        carry_over=carry_over,
+        posterior=file.posterior,
+    )
 
 
 def _free(section: dict, model: Model, bad) -> list[Free]:
@@ -127,14 +141,21 @@ def _free(section: dict, model: Model, bad) -> list[Free]:
             continue
         spec = spec if isinstance(spec, dict) else {}
         bounds = spec.get("bounds")
-        if not (isinstance(bounds, list) and len(bounds) == 2 and all(yamlio.number(b) is not None for b in bounds)
-                and bounds[0] < bounds[1]):
+        if not (
+            isinstance(bounds, list)
+            and len(bounds) == 2
+            and all(yamlio.number(b) is not None for b in bounds)
+            and bounds[0] < bounds[1]
+        ):
             bad(key + ("bounds",), "give [low, high] with low < high")
             continue
         prior = spec.get("prior")
-        if prior is not None and not (isinstance(prior, dict) and set(prior) == {"mean", "sd"}
-                                      and yamlio.number(prior["mean"]) is not None
-                                      and (yamlio.number(prior["sd"]) or 0) > 0):
+        if prior is not None and not (
+            isinstance(prior, dict)
+            and set(prior) == {"mean", "sd"}
+            and yamlio.number(prior["mean"]) is not None
+            and (yamlio.number(prior["sd"]) or 0) > 0
+        ):
             bad(key + ("prior",), "give {mean: m, sd: s} with s > 0")
             prior = None
         needs = spec.get("needs") or []
@@ -146,9 +167,18 @@ def _free(section: dict, model: Model, bad) -> list[Free]:
         for group in [[k] for k in range(size)] if per_element else [list(range(size))]:
             default = float(np.ravel(var.value)[group[0]])
             label = model.element_label(name, group[0]) if per_element else name
-            free.append(Free(name, group, label, float(bounds[0]), float(bounds[1]),
-                             float(np.clip(default, bounds[0], bounds[1])),
-                             (float(prior["mean"]), float(prior["sd"])) if prior else None, tuple(needs)))
+            free.append(
+                Free(
+                    name,
+                    group,
+                    label,
+                    float(bounds[0]),
+                    float(bounds[1]),
+                    float(np.clip(default, bounds[0], bounds[1])),
+                    (float(prior["mean"]), float(prior["sd"])) if prior else None,
+                    tuple(needs),
+                )
+            )
     return free
 
 
@@ -184,8 +214,16 @@ def _targets(entries: list, model: Model, grid: TimeGrid | None, data_path: Path
             rows = rows[rows.year.isin(spec["years"])]
         if spec.get("skip_start", True) and grid is not None and transform == "level":
             rows = rows[rows.year > grid.start]  # the start year is matched by construction
-        targets.append(Target(spec["series"], variable, transform, error, float(spec.get("weight", 1.0)),
-                              rows[["city", "year", "value"]].reset_index(drop=True)))
+        targets.append(
+            Target(
+                spec["series"],
+                variable,
+                transform,
+                error,
+                float(spec.get("weight", 1.0)),
+                rows[["city", "year", "value"]].reset_index(drop=True),
+            )
+        )
     if not targets:
         bad(("targets",), "give at least one target series")
     return targets

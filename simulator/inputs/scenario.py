@@ -30,11 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from .. import yamlio
-from ..yamlio import number as yaml_number
 from ..engine import Inputs, Model, TimeGrid, default_inputs
 from ..engine.inputs import InputRef, time_problems
 from ..engine.units import UnitError, parse_unit
 from ..errors import Problem, ScenarioError, did_you_mean
+from ..yamlio import number as yaml_number
 from . import schema
 from .schema import FORMATS, GoalChoice, MonteCarlo, OutputChoice, ScenarioFile, SearchSettings, TimeSettings
 
@@ -192,8 +192,10 @@ def _read(path: Path, stack: tuple, problems: list, sources: _Sources) -> dict |
         own["parameters_from"] = str((path.parent / own["parameters_from"]).resolve())
     posterior = own.get("uncertain", {}).get("posterior") if isinstance(own.get("uncertain"), dict) else None
     if isinstance(posterior, dict) and isinstance(posterior.get("draws"), str):
-        own["uncertain"] = {**own["uncertain"], "posterior": {**posterior, "draws": str(
-            (path.parent / posterior["draws"]).resolve())}}
+        own["uncertain"] = {
+            **own["uncertain"],
+            "posterior": {**posterior, "draws": str((path.parent / posterior["draws"]).resolve())},
+        }
     _merge(merged, own)
     for key, value in own.items():
         sources.origin[(key,)] = doc
@@ -271,9 +273,17 @@ class _Checker:
         if file.name is None and not ("name" in data and data["name"] is not None):
             self.bad(("name",), "give the scenario a name (a non-empty string)")
         grid = self.time(file.time)
-        scenario = Scenario(name=file.name or path.stem, description=file.description, path=path, data=data,
-                            time=grid, method=file.time.method, monte_carlo=file.monte_carlo,
-                            goals=self.goals(file.goals), outputs=self.outputs(file.outputs))
+        scenario = Scenario(
+            name=file.name or path.stem,
+            description=file.description,
+            path=path,
+            data=data,
+            time=grid,
+            method=file.time.method,
+            monte_carlo=file.monte_carlo,
+            goals=self.goals(file.goals),
+            outputs=self.outputs(file.outputs),
+        )
         fitted = self.parameters_from(file.parameters_from)
         scenario.fitted = self.parameters(fitted, {}, source=self.fitted_doc)
         scenario.parameters = {**scenario.fitted, **self.parameters(file.parameters, scenario.fitted)}
@@ -308,12 +318,16 @@ class _Checker:
         (first, last), latest = self.model.spec.horizon
         ok = True
         if not first <= start <= last or start % 1:
-            self.bad(("time", "start"), f"the model starts from the statistics of a year {first:g}-{last:g} "
-                                        f"(got {start:g})")
+            self.bad(
+                ("time", "start"), f"the model starts from the statistics of a year {first:g}-{last:g} (got {start:g})"
+            )
             ok = False
         if end > latest:
-            self.bad(("time", "end"), f"runs end by {latest:g} at the latest (got {end:g}): the model's exogenous "
-                                      "paths and the plan's goals reach 2035, and beyond that it has no basis")
+            self.bad(
+                ("time", "end"),
+                f"runs end by {latest:g} at the latest (got {end:g}): the model's exogenous "
+                "paths and the plan's goals reach 2035, and beyond that it has no basis",
+            )
             ok = False
         return ok
 
@@ -342,8 +356,9 @@ class _Checker:
         the scenario file that set the entry)."""
         model = self.model
         out = {}
-        bad = self.bad if source is None else \
-            (lambda path, message: self.problems.append(source.problem(path, message)))
+        bad = (
+            self.bad if source is None else (lambda path, message: self.problems.append(source.problem(path, message)))
+        )
         for name, spec in section.items():
             path = ("parameters", name)
             var = model.variables.get(name) if isinstance(name, str) else None
@@ -364,7 +379,7 @@ class _Checker:
                 if units is not None:
                     self.check_units(path + ("units",), units, var.units)
                 spec = spec["value"]
-            value = np.array(base[name] if name in base else var.value, dtype=float)
+            value = np.array(base.get(name, var.value), dtype=float)
             if self.fill(value, spec, var, path, bad=bad):
                 out[name] = value
         return out
@@ -372,13 +387,17 @@ class _Checker:
     def check_units(self, path, given, declared):
         try:
             same = parse_unit(str(given), self.model.spec.unit_definitions) == parse_unit(
-                declared, self.model.spec.unit_definitions)
+                declared, self.model.spec.unit_definitions
+            )
         except UnitError as exc:
             self.bad(path, str(exc))
             return
         if not same:
-            self.bad(path, f"units {given!r} do not match the parameter's units {declared!r} "
-                           "(the model stores base units: persons, yuan, m3, t)")
+            self.bad(
+                path,
+                f"units {given!r} do not match the parameter's units {declared!r} "
+                "(the model stores base units: persons, yuan, m3, t)",
+            )
 
     def fill(self, value: np.ndarray, spec, var, path, depth=0, index=(), bad=None) -> bool:
         """Write a number, or a mapping of elements to numbers, into value (the parameter's array)."""
@@ -386,8 +405,10 @@ class _Checker:
         if depth == len(var.dims) or not isinstance(spec, dict):
             number = yaml_number(spec)
             if number is None:
-                bad(path, f"must be a number{' or a mapping of elements' if depth < len(var.dims) else ''} "
-                               f"(got {spec!r})")
+                bad(
+                    path,
+                    f"must be a number{' or a mapping of elements' if depth < len(var.dims) else ''} (got {spec!r})",
+                )
                 return False
             if var.bounds and not var.bounds[0] <= number <= var.bounds[1]:
                 bad(path, f"{number:g} is outside {var.name}'s valid range {list(var.bounds)} ({var.units})")
@@ -405,8 +426,10 @@ class _Checker:
         ok, entries = True, []
         for element, sub in spec.items():
             if element not in elements:
-                (bad or self.bad)(path + (element,), f"unknown element of {dim!r}{did_you_mean(element, elements)}; "
-                                            f"elements: {', '.join(elements)}")
+                (bad or self.bad)(
+                    path + (element,),
+                    f"unknown element of {dim!r}{did_you_mean(element, elements)}; elements: {', '.join(elements)}",
+                )
                 ok = False
             else:
                 entries.append((elements.index(element), sub, path + (element,)))
@@ -421,8 +444,11 @@ class _Checker:
             path = ("policies", name)
             var = model.variables.get(name) if isinstance(name, str) else None
             if var is None or var.kind != "series":
-                hint = " (it is a parameter: set it under parameters)" if var is not None and var.kind == "parameter" \
+                hint = (
+                    " (it is a parameter: set it under parameters)"
+                    if var is not None and var.kind == "parameter"
                     else did_you_mean(name, model.series)
+                )
                 self.bad(path, f"unknown policy or time path{hint}; time paths: see `simulate list`")
                 continue
             points = [(xs.copy(), ys.copy()) for xs, ys in var.points]
@@ -432,16 +458,23 @@ class _Checker:
 
     def path_spec(self, points, spec, var, path, grid, index) -> bool:
         """Apply one policy entry to the elements selected by ``index`` (a prefix of the dims)."""
-        spec_dims = var.dims[len(index):]
+        spec_dims = var.dims[len(index) :]
         shape = self.model.spec.shape(var.dims)
-        if isinstance(spec, dict) and spec and all(isinstance(k, str) for k in spec) and spec_dims \
-                and not set(spec) & {"start", "value", "multiply"}:
+        if (
+            isinstance(spec, dict)
+            and spec
+            and all(isinstance(k, str) for k in spec)
+            and spec_dims
+            and not set(spec) & {"start", "value", "multiply"}
+        ):
             ok, entries = self.elements(spec, spec_dims[0], path)
             for position, sub, sub_path in entries:
                 ok &= self.path_spec(points, sub, var, sub_path, grid, index + (position,))
             return ok
-        targets = [int(np.ravel_multi_index(index + rest, shape)) if shape else 0
-                   for rest in np.ndindex(self.model.spec.shape(spec_dims))]
+        targets = [
+            int(np.ravel_multi_index(index + rest, shape)) if shape else 0
+            for rest in np.ndindex(self.model.spec.shape(spec_dims))
+        ]
         for k in targets:
             new = self.one_path(points[k], spec, var, path, grid)
             if new is None:
@@ -554,8 +587,10 @@ class _Checker:
         calibrated = calibrated | {d.target for d in posterior}
         if "assumed_parameters" in section:
             if section["assumed_parameters"] != "uniform":
-                self.bad(("uncertain", "assumed_parameters"),
-                         "the only choice is 'uniform' (each assumed value uniform over its range)")
+                self.bad(
+                    ("uncertain", "assumed_parameters"),
+                    "the only choice is 'uniform' (each assumed value uniform over its range)",
+                )
             else:
                 out += assumed_distributions(model, calibrated)
         for dist in posterior:
@@ -585,8 +620,11 @@ class _Checker:
             size = model.size(var.name)
             elements = [element] if element is not None else range(size) if per_element else [None]
             for k in elements:
-                label = str(name) if k is None or element is not None else \
-                    model.element_label(var.name, k).replace(var.name, str(name), 1)
+                label = (
+                    str(name)
+                    if k is None or element is not None
+                    else model.element_label(var.name, k).replace(var.name, str(name), 1)
+                )
                 # replace what this entry covers: the same element, or every element of the input
                 out = [d for d in out if d.target != target or (k is not None and d.element not in (k, None))]
                 out.append(Distribution(target, dist, args, k, label))
@@ -612,8 +650,10 @@ class _Checker:
                 continue
             values = table["values"][:, j]
             if var.bounds and (values.min() < var.bounds[0] or values.max() > var.bounds[1]):
-                self.bad(path + ("draws",), f"column {column}: draws outside {var.name}'s valid range "
-                                            f"[{var.bounds[0]:g}, {var.bounds[1]:g}]")
+                self.bad(
+                    path + ("draws",),
+                    f"column {column}: draws outside {var.name}'s valid range [{var.bounds[0]:g}, {var.bounds[1]:g}]",
+                )
                 continue
             out.append(Distribution(target, "posterior", {"draws": spec["draws"], "column": j}, element, column))
         return out
@@ -629,9 +669,12 @@ class _Checker:
             drawn = np.concatenate([values * low, values * high]) if np.isfinite([low, high]).all() else [-np.inf]
             low, high = float(np.min(drawn)), float(np.max(drawn))
         if low < var.bounds[0] or high > var.bounds[1]:
-            self.bad(path, f"a {dist} draw can reach {low:g} to {high:g}, outside {var.name}'s valid range "
-                           f"[{var.bounds[0]:g}, {var.bounds[1]:g}] ({var.units}); keep the distribution within it "
-                           "(e.g. truncnormal with low and high inside the range)")
+            self.bad(
+                path,
+                f"a {dist} draw can reach {low:g} to {high:g}, outside {var.name}'s valid range "
+                f"[{var.bounds[0]:g}, {var.bounds[1]:g}] ({var.units}); keep the distribution within it "
+                "(e.g. truncnormal with low and high inside the range)",
+            )
             return False
         return True
 
@@ -661,7 +704,7 @@ class _Checker:
     def uncertain_target(self, name, path):
         model = self.model
         if isinstance(name, str) and name.startswith("policies."):
-            series = name[len("policies."):]
+            series = name[len("policies.") :]
             var = model.variables.get(series)
             if var is None or var.kind != "series":
                 self.bad(path, f"unknown policy{did_you_mean(series, model.series)}")
@@ -669,8 +712,11 @@ class _Checker:
             return str(InputRef(series, multiplier=True)), var
         var = model.variables.get(name) if isinstance(name, str) else None
         if var is None or var.kind != "parameter":
-            hint = " (for a time path write policies.NAME: a multiplier)" if var is not None and var.kind == "series" \
+            hint = (
+                " (for a time path write policies.NAME: a multiplier)"
+                if var is not None and var.kind == "series"
                 else did_you_mean(name, model.parameters)
+            )
             self.bad(path, f"unknown parameter{hint}")
             return None, None
         return name, var
@@ -694,8 +740,12 @@ class _Checker:
                 self.bad(path + ("values",), "a non-empty list of numbers")
                 return False
             weights = args.get("weights")
-            if weights is not None and (not isinstance(weights, list) or len(weights) != len(values)
-                                        or any(yaml_number(w) is None or w < 0 for w in weights) or sum(weights) <= 0):
+            if weights is not None and (
+                not isinstance(weights, list)
+                or len(weights) != len(values)
+                or any(yaml_number(w) is None or w < 0 for w in weights)
+                or sum(weights) <= 0
+            ):
                 self.bad(path + ("weights",), "non-negative numbers, one per value, not all zero")
                 return False
             return True
@@ -706,7 +756,7 @@ class _Checker:
         if not ok:
             return False
         a = {k: float(args[k]) for k in needed}
-        if "sd" in a and a["sd"] <= 0 or "sigma" in a and a["sigma"] <= 0:
+        if ("sd" in a and a["sd"] <= 0) or ("sigma" in a and a["sigma"] <= 0):
             self.bad(path, "the spread (sd, sigma) must be positive")
             return False
         if "median" in a and a["median"] <= 0:
@@ -727,8 +777,10 @@ class _Checker:
         known = {g["id"]: g for g in load_goals()}
         for i, gid in enumerate(choice.select or []):
             if not _one_of(gid, known):
-                self.bad(("goals", "select", yamlio.Index(i)), f"unknown goal{did_you_mean(gid, known)}; goals: "
-                                                               f"{', '.join(known)}")
+                self.bad(
+                    ("goals", "select", yamlio.Index(i)),
+                    f"unknown goal{did_you_mean(gid, known)}; goals: {', '.join(known)}",
+                )
         for gid, spec in choice.override.items():
             if not _one_of(gid, known):
                 self.bad(("goals", "override", gid), f"unknown goal{did_you_mean(gid, known)}")
@@ -770,14 +822,23 @@ class _Checker:
         constraints = self.search_constraints(settings.constraints, goal_ids)
         if not levers or not objectives:
             return None
-        return SearchSpec(tuple(levers), tuple(objectives), tuple(constraints), settings.futures,
-                          settings.generations, settings.population, settings.seed)
+        return SearchSpec(
+            tuple(levers),
+            tuple(objectives),
+            tuple(constraints),
+            settings.futures,
+            settings.generations,
+            settings.population,
+            settings.seed,
+        )
 
     def search_levers(self, section, scenario: Scenario) -> list[SearchLever]:
         section = self.mapping(section, ("search", "levers"))
         if not section:
-            self.bad(("search", "levers"), "name at least one lever, e.g. investment_rate_scale[ordos]: {low: 0.9, "
-                                            "high: 1.3}")
+            self.bad(
+                ("search", "levers"),
+                "name at least one lever, e.g. investment_rate_scale[ordos]: {low: 0.9, high: 1.3}",
+            )
         levers = []
         for name, spec in section.items():
             path = ("search", "levers", name)
@@ -785,15 +846,17 @@ class _Checker:
             spec = self.mapping(spec, path) if var is not None else {}
             if not spec:
                 continue
-            def overlaps(other_target, other_element):
-                return other_target == target and (None in (other_element, element) or other_element == element)
-
-            if any(overlaps(lever.target, lever.element) for lever in levers):
+            if any(_overlap(lever, target, element) for lever in levers):
                 self.bad(path, "overlaps another lever on the same input; give each element one lever")
-            elif not InputRef.parse(target).multiplier and any(overlaps(d.target, d.element) for d in scenario.uncertain):
-                self.bad(path, "is drawn as an uncertain input of this scenario (in uncertain:, its posterior or "
-                               "assumed_parameters); a lever is a decision, not a future: choose a policy lever, "
-                               "which multiplies its path, or an input the scenario does not draw")
+            elif not InputRef.parse(target).multiplier and any(
+                _overlap(d, target, element) for d in scenario.uncertain
+            ):
+                self.bad(
+                    path,
+                    "is drawn as an uncertain input of this scenario (in uncertain:, its posterior or "
+                    "assumed_parameters); a lever is a decision, not a future: choose a policy lever, "
+                    "which multiplies its path, or an input the scenario does not draw",
+                )
             elif set(spec) == {"values"}:
                 values = spec["values"]
                 if not isinstance(values, list) or len(values) < 2 or any(yaml_number(v) is None for v in values):
@@ -813,8 +876,10 @@ class _Checker:
 
     def search_objectives(self, entries, goal_ids: list[str], grid: TimeGrid) -> list[SearchObjective]:
         if not isinstance(entries, list) or not entries:
-            self.bad(("search", "objectives"), "a list such as [{maximise: gdp_growth_2021_2025}, "
-                                                "{minimise: co2, year: 2030}]")
+            self.bad(
+                ("search", "objectives"),
+                "a list such as [{maximise: gdp_growth_2021_2025}, {minimise: co2, year: 2030}]",
+            )
             return []
         objectives = []
         for i, entry in enumerate(entries):
@@ -836,13 +901,19 @@ class _Checker:
                 if year is None or not np.any(np.isclose(grid.times, year)):
                     self.bad(path + ("year",), f"a saved year of the run, {grid.start:g}-{grid.end:g}")
                     continue
-                objectives.append(SearchObjective(f"{what} {year:g} ({self.model.variables[what].units})", sense,
-                                                  variable=what, year=year))
+                objectives.append(
+                    SearchObjective(
+                        f"{what} {year:g} ({self.model.variables[what].units})", sense, variable=what, year=year
+                    )
+                )
             else:
                 outputs = [n for n, v in self.model.variables.items() if v.kind in RECORDED_KINDS]
-                self.bad(path + (senses[0],), f"a goal id ({', '.join(goal_ids)}) or a model output (a stock, flow, "
-                                              f"auxiliary or time path, e.g. the transferred_investment a policy "
-                                              f"costs){did_you_mean(what, [*goal_ids, *outputs])}")
+                self.bad(
+                    path + (senses[0],),
+                    f"a goal id ({', '.join(goal_ids)}) or a model output (a stock, flow, "
+                    f"auxiliary or time path, e.g. the transferred_investment a policy "
+                    f"costs){did_you_mean(what, [*goal_ids, *outputs])}",
+                )
         return objectives
 
     def search_constraints(self, entries, goal_ids: list[str]) -> list[tuple[str, float]]:
@@ -854,12 +925,21 @@ class _Checker:
             path = ("search", "constraints", yamlio.Index(i))
             entry = self.mapping(entry, path)
             least = yaml_number(entry.get("at_least"))
-            if set(entry) != {"goal", "at_least"} or not _one_of(entry.get("goal"), goal_ids) or least is None \
-                    or not 0 <= least <= 1:
+            if (
+                set(entry) != {"goal", "at_least"}
+                or not _one_of(entry.get("goal"), goal_ids)
+                or least is None
+                or not 0 <= least <= 1
+            ):
                 self.bad(path, f"give {{goal: ID, at_least: probability 0-1}}; goals: {', '.join(goal_ids)}")
                 continue
             constraints.append((entry["goal"], least))
         return constraints
+
+
+def _overlap(other, target: str, element: int | None) -> bool:
+    """Whether ``other`` (a lever or a distribution) sets some element of ``target`` that ``element`` names."""
+    return other.target == target and (None in (other.element, element) or other.element == element)
 
 
 def support(dist: str, args: dict) -> tuple[float, float]:
@@ -900,6 +980,13 @@ def assumed_distributions(model: Model, calibrated=frozenset()) -> list[Distribu
         ranges = var.range.reshape(-1, 2)
         for k, (low, high) in enumerate(ranges):
             if high > low:
-                out.append(Distribution(target, "uniform", {"low": float(low), "high": float(high)},
-                                        k if var.dims else None, model.element_label(name, k)))
+                out.append(
+                    Distribution(
+                        target,
+                        "uniform",
+                        {"low": float(low), "high": float(high)},
+                        k if var.dims else None,
+                        model.element_label(name, k),
+                    )
+                )
     return out

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ..engine.inputs import METHODS
 from ..errors import did_you_mean
@@ -50,8 +50,11 @@ class Key:
             return (int(value) if self.kind == "whole" else value), None
         if self.kind == "choice":
             ok = isinstance(raw, str) and raw in self.choices
-            return (raw, None) if ok else (None, f"must be one of {', '.join(self.choices)} (got {raw!r})"
-                                                 f"{did_you_mean(raw, self.choices)}")
+            return (
+                (raw, None)
+                if ok
+                else (None, f"must be one of {', '.join(self.choices)} (got {raw!r}){did_you_mean(raw, self.choices)}")
+            )
         if self.kind == "text":
             return (raw.strip(), None) if isinstance(raw, str) else (None, "must be a text")
         if self.kind == "name":

@@ -39,8 +39,11 @@ class _Writer:
 
     def name(self, var_name: str, index: dict) -> str:
         """A variable's name at an index (dim -> element in flat mode, dim -> subscript text otherwise)."""
-        base = var_name[: -len("_start")] if var_name.endswith("_start") and var_name not in self.model.variables \
+        base = (
+            var_name[: -len("_start")]
+            if var_name.endswith("_start") and var_name not in self.model.variables
             else var_name
+        )
         dims = self.model.variables[base].dims
         if not dims:
             return var_name
@@ -60,7 +63,7 @@ class _Writer:
                     return "0"
                 index[dim] = elements[position]
             else:
-                index[dim] = env[sub] if sub in env else sub  # a dim in scope, or an element name
+                index[dim] = env.get(sub, sub)  # a dim in scope, or an element name
         return self.name(node.name, index)
 
     def expr(self, node, env: dict) -> str:
@@ -155,10 +158,13 @@ class _Writer:
     # -- one declaration -----------------------------------------------------------------------
     def subscript_ranges(self) -> list[str]:
         """Each dimension as a subscript range, and each alias as an equivalent range."""
-        return ([f"{dim}:\n\t{', '.join(elements)}\n\t~\t\n\t~\tdimension {dim}\n\t|\n"
-                 for dim, elements in self.spec.dims.items()]
-                + [f"{alias} <-> {base}\n\t~\t\n\t~\ta second index over {base}\n\t|\n"
-                   for alias, base in self.spec.aliases.items()])
+        return [
+            f"{dim}:\n\t{', '.join(elements)}\n\t~\t\n\t~\tdimension {dim}\n\t|\n"
+            for dim, elements in self.spec.dims.items()
+        ] + [
+            f"{alias} <-> {base}\n\t~\t\n\t~\ta second index over {base}\n\t|\n"
+            for alias, base in self.spec.aliases.items()
+        ]
 
     def variable(self, var, inputs: Inputs, start: dict[str, np.ndarray]) -> list[str]:
         """The equations of one declared variable, with the scenario's inputs and the start state."""
@@ -169,8 +175,10 @@ class _Writer:
             multipliers = np.asarray(inputs.parameter(InputRef(var.name, multiplier=True))[0], dtype=float).ravel()
             return self.series(var, [(xs, ys * m) for (xs, ys), m in zip(inputs.series[var.name], multipliers)], doc)
         if var.kind == "lookup":
-            return [self.table_block(self.name(var.name, dict(zip(var.dims, combo))), xs, ys, var.units, doc)
-                    for combo, (xs, ys) in zip(self.elements(var.dims), inputs.lookups[var.name])]
+            return [
+                self.table_block(self.name(var.name, dict(zip(var.dims, combo))), xs, ys, var.units, doc)
+                for combo, (xs, ys) in zip(self.elements(var.dims), inputs.lookups[var.name])
+            ]
         if var.kind == "stock":
             return self.stock(var, start[var.name], doc)
         return self.equation(var, start, doc)  # aux, flow
@@ -178,8 +186,10 @@ class _Writer:
     def parameter(self, var, values: np.ndarray, doc: str) -> list[str]:
         """A constant per element (flat or scalar), or one subscripted table of numbers."""
         if self.flat or not var.dims:
-            return [self.block(self.name(var.name, index), _number(values[self.position(var.dims, index)]),
-                               var.units, doc) for index, _ in self.indexes(var.dims)]
+            return [
+                self.block(self.name(var.name, index), _number(values[self.position(var.dims, index)]), var.units, doc)
+                for index, _ in self.indexes(var.dims)
+            ]
         text = ";\n\t".join(", ".join(_number(x) for x in row) for row in _rows(values))
         text += ";" if values.ndim > 1 else ""
         return [self.block(self.name(var.name, {d: d for d in var.dims}), text, var.units, doc)]
@@ -187,8 +197,10 @@ class _Writer:
     def series(self, var, tables: list, doc: str) -> list[str]:
         """A time path read by calendar year from its points (``tables``, per element, multipliers applied)."""
         if self.flat or not var.dims:
-            return [self.block(self.name(var.name, index), _lookup(*tables[k]), var.units, doc)
-                    for k, (index, _) in enumerate(self.indexes(var.dims))]
+            return [
+                self.block(self.name(var.name, index), _lookup(*tables[k]), var.units, doc)
+                for k, (index, _) in enumerate(self.indexes(var.dims))
+            ]
         # a subscripted lookup table of Time, one table per element, then one equation reading it
         # (PySD 3.14 mistranslates a WITH LOOKUP shared by a range, and per-element WITH LOOKUPs
         # give object arrays that break its integration)
@@ -196,8 +208,9 @@ class _Writer:
         for combo, (xs, ys) in zip(self.elements(var.dims), tables):
             if len(xs) == 1:
                 xs, ys = np.array([xs[0], xs[0] + 1.0]), np.array([ys[0], ys[0]])
-            parts.append(self.table_block(f"{var.name}_path[{', '.join(combo)}]", xs, ys, var.units,
-                                          f"time path of {var.name}"))
+            parts.append(
+                self.table_block(f"{var.name}_path[{', '.join(combo)}]", xs, ys, var.units, f"time path of {var.name}")
+            )
         dims = ", ".join(var.dims)
         parts.append(self.block(f"{var.name}[{dims}]", f"{var.name}_path[{dims}]({CALENDAR_YEAR})", var.units, doc))
         return parts
@@ -214,11 +227,23 @@ class _Writer:
                 rate = f"{ins} - ({outs})" if outs else ins
             initial = self.start_value(start, var.dims, index)
             if not self.flat and var.dims:  # a subscripted constant of its own: INTEG takes no list
-                parts.append(self.block(self.name(f"{var.name}_start", index), initial, var.units,
-                                        f"start-year value of {var.name}: {self.expr(var.initial, env)}"))
+                parts.append(
+                    self.block(
+                        self.name(f"{var.name}_start", index),
+                        initial,
+                        var.units,
+                        f"start-year value of {var.name}: {self.expr(var.initial, env)}",
+                    )
+                )
                 initial = self.name(f"{var.name}_start", index)
-            parts.append(self.block(self.name(var.name, index), f"INTEG({rate}, {initial})", var.units,
-                                    f"{doc} Initial value: {self.expr(var.initial, env)}, at the start year."))
+            parts.append(
+                self.block(
+                    self.name(var.name, index),
+                    f"INTEG({rate}, {initial})",
+                    var.units,
+                    f"{doc} Initial value: {self.expr(var.initial, env)}, at the start year.",
+                )
+            )
         return parts
 
     def equation(self, var, start: dict[str, np.ndarray], doc: str) -> list[str]:
@@ -235,12 +260,14 @@ class _Writer:
 
     def control(self, grid) -> list[str]:
         """The simulation control: start, end, saving interval and step."""
-        return [".Control\n********************************************************\n\t~\n\t\tSimulation Control "
-                "Parameters\n\t|\n",
-                self.block("FINAL TIME  ", _number(grid.end), "year", "The final time for the simulation."),
-                self.block("INITIAL TIME  ", _number(grid.start), "year", "The initial time for the simulation."),
-                self.block("SAVEPER  ", _number(grid.save), "year [0,?]", "The frequency with which output is stored."),
-                self.block("TIME STEP  ", _number(grid.dt), "year [0,?]", "The time step for the simulation.")]
+        return [
+            ".Control\n********************************************************\n\t~\n\t\tSimulation Control "
+            "Parameters\n\t|\n",
+            self.block("FINAL TIME  ", _number(grid.end), "year", "The final time for the simulation."),
+            self.block("INITIAL TIME  ", _number(grid.start), "year", "The initial time for the simulation."),
+            self.block("SAVEPER  ", _number(grid.save), "year [0,?]", "The frequency with which output is stored."),
+            self.block("TIME STEP  ", _number(grid.dt), "year [0,?]", "The time step for the simulation."),
+        ]
 
 
 def _rows(values: np.ndarray) -> np.ndarray:
@@ -250,8 +277,9 @@ def _rows(values: np.ndarray) -> np.ndarray:
 
 def _shifted_dims_of(tree) -> set[str]:
     """The dims an expression reads through a shifted index (x[age - 1])."""
-    return {sub.dim for node in ex.walk(tree) if isinstance(node, ex.Ref) for sub in node.subs
-            if isinstance(sub, ex.Shift)}
+    return {
+        sub.dim for node in ex.walk(tree) if isinstance(node, ex.Ref) for sub in node.subs if isinstance(sub, ex.Shift)
+    }
 
 
 def _shifted_dims(var) -> set[str]:
@@ -270,9 +298,11 @@ def _table(xs, ys) -> str:
 # at Time, the year INTEGER(Time) + 1, which is what Vensim's Euler step evaluates.
 CALENDAR_YEAR = "INTEGER(Time) + 1"
 # what Vensim expects after the equations: an empty sketch
-SKETCH = ("\\\\\\---/// Sketch information - do not modify anything except names\nV300  Do not put anything below "
-          "this section - it will be ignored\n*View 1\n$192-192-192,0,Times New Roman|12||0-0-0|0-0-0|0-0-255|"
-          "-1--1--1|-1--1--1|96,96,100,0\n///---\\\\\\\n:L<%^E!@\n")
+SKETCH = (
+    "\\\\\\---/// Sketch information - do not modify anything except names\nV300  Do not put anything below "
+    "this section - it will be ignored\n*View 1\n$192-192-192,0,Times New Roman|12||0-0-0|0-0-0|0-0-255|"
+    "-1--1--1|-1--1--1|96,96,100,0\n///---\\\\\\\n:L<%^E!@\n"
+)
 
 
 def _lookup(xs, ys) -> str:
@@ -315,8 +345,10 @@ def write_vensim(model: Model, scenario: Scenario, out: Path, flat: bool = False
 
     out = Path(out)
     if out.is_dir() or (out.exists() and not overwrite):
-        raise OutputError(f"--out {out}: {'is a folder' if out.is_dir() else 'the file exists'}; choose a new "
-                          "file name" + ("" if out.is_dir() else ", or add --overwrite to replace it"))
+        raise OutputError(
+            f"--out {out}: {'is a folder' if out.is_dir() else 'the file exists'}; choose a new "
+            "file name" + ("" if out.is_dir() else ", or add --overwrite to replace it")
+        )
     text = to_vensim(model, scenario, flat=flat)
     tmp = out.with_name(f".{out.name}.tmp")
     try:

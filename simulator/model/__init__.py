@@ -46,7 +46,14 @@ def sector_model(sector: str, exogenous) -> Model:
         if source.kind == "stock":  # the start value stays the instantaneous one
             flat = np.concatenate([flat[:1], 0.5 * (flat[1:] + flat[:-1])])
         points = [(times.copy(), flat[:, k].copy()) for k in range(flat.shape[1])]
-        spec.variables[name] = Variable(name=name, kind="series", dims=source.dims, units=source.units,
-                                        doc=f"exogenous: {source.doc}", source="a full-model run", points=points,
-                                        sector="exogenous")
+        spec.variables[name] = Variable(
+            name=name,
+            kind="series",
+            dims=source.dims,
+            units=source.units,
+            doc=f"exogenous: {source.doc}",
+            source="a full-model run",
+            points=points,
+            sector="exogenous",
+        )
     return build(spec)

@@ -29,19 +29,42 @@ def origin_plot(result: dict, path: Path):
             after = years >= origin
             window = result.get("window_fit", {}).get(s, {}).get(city)
             if window:
-                ax.plot(window["years"], np.array(window["model"]) / scale, color="grey", lw=0.8,
-                        label="calibrated run (window)")
-            ax.plot(p["observed_years"], np.array(p["observed"]) / scale, "o", mfc="none", mec="k", ms=3,
-                    label="observed")
-            ax.fill_between(years[after], np.array(p["p5"])[after] / scale, np.array(p["p95"])[after] / scale,
-                            color="tab:blue", alpha=0.2, label="model 90 % band")
+                ax.plot(
+                    window["years"],
+                    np.array(window["model"]) / scale,
+                    color="grey",
+                    lw=0.8,
+                    label="calibrated run (window)",
+                )
+            ax.plot(
+                p["observed_years"], np.array(p["observed"]) / scale, "o", mfc="none", mec="k", ms=3, label="observed"
+            )
+            ax.fill_between(
+                years[after],
+                np.array(p["p5"])[after] / scale,
+                np.array(p["p95"])[after] / scale,
+                color="tab:blue",
+                alpha=0.2,
+                label="model 90 % band",
+            )
             ax.plot(years, np.array(p["model"]) / scale, color="tab:blue", label="model (best fit)")
-            ax.plot(years[after], np.array(p["conditional"])[after] / scale, color="tab:blue", ls=":",
-                    label="conditional (observed inputs)")
+            ax.plot(
+                years[after],
+                np.array(p["conditional"])[after] / scale,
+                color="tab:blue",
+                ls=":",
+                label="conditional (observed inputs)",
+            )
             row = next((r for r in result["rows"] if r["series"] == s and r["city"] == city), None)
             if row is not None:
-                ax.plot(row["years"], np.array(row["naive"][row["best_naive"]]) / scale, color="tab:orange", ls="--",
-                        marker="x", label=f"naive: {row['best_naive']}")
+                ax.plot(
+                    row["years"],
+                    np.array(row["naive"][row["best_naive"]]) / scale,
+                    color="tab:orange",
+                    ls="--",
+                    marker="x",
+                    label=f"naive: {row['best_naive']}",
+                )
                 ax.plot(row["years"], np.array(row["observed"]) / scale, "ko", ms=4, label="observed after the origin")
                 title = f"{city}: skill {row['skill']:+.2f}" if row["skill"] is not None else city
             else:

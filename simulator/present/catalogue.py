@@ -12,8 +12,13 @@ LISTS = ("all", "scenarios", "parameters", "policies", "variables", "goals")
 
 def listing(model, what: str = "all", scenarios: Path = Path("scenarios")) -> str:
     """The lines of ``simulate list WHAT``."""
-    sections = {"scenarios": _scenarios, "parameters": _parameters, "policies": _policies,
-                "variables": _variables, "goals": _goals}
+    sections = {
+        "scenarios": _scenarios,
+        "parameters": _parameters,
+        "policies": _policies,
+        "variables": _variables,
+        "goals": _goals,
+    }
     out = []
     for name, lines in sections.items():
         if what in ("all", name):
@@ -44,8 +49,9 @@ def _parameters(model, folder) -> list[str]:
 
 
 def _policies(model, folder) -> list[str]:
-    out = ["Policies and time paths (set under `policies:`, by calendar year): name [units] default path  status  "
-           "source"]
+    out = [
+        "Policies and time paths (set under `policies:`, by calendar year): name [units] default path  status  source"
+    ]
     for name in model.series:
         v = model.variables[name]
         xs, ys = v.points[0]
@@ -86,20 +92,32 @@ def description(model, name: str, baseline: Path | None = None) -> str:
 
     var = model.variables.get(name)
     if var is None or var.hidden:
-        raise InputError(Problem("describe", None, name, "no variable or parameter of that name"
-                                 + did_you_mean(name, [v.name for v in model.declared()])))
-    lines = [f"{var.name}  ({var.kind}, sector {var.sector}, declared in {var.file}:{var.line})",
-             f"  units:       {var.units}",
-             f"  dims:        {', '.join(var.dims) or '(scalar)'}",
-             f"  description: {var.doc}"]
+        raise InputError(
+            Problem(
+                "describe",
+                None,
+                name,
+                "no variable or parameter of that name" + did_you_mean(name, [v.name for v in model.declared()]),
+            )
+        )
+    lines = [
+        f"{var.name}  ({var.kind}, sector {var.sector}, declared in {var.file}:{var.line})",
+        f"  units:       {var.units}",
+        f"  dims:        {', '.join(var.dims) or '(scalar)'}",
+        f"  description: {var.doc}",
+    ]
     if var.source:
         lines.append(f"  source:      {' '.join(var.source.split())}")
     if var.status:
         lines.append(f"  status:      {var.status}")
     lines += [f"  {role + ':':<12} {ex.to_text(tree)}" for role, tree in expressions_of(var)]
     lines += _values(model, var, baseline)
-    users = sorted(n for n, v in model.variables.items() if not v.hidden and any(
-        var.name in ex.references(t) for _, t in expressions_of(v)) or var.name in v.inflows + v.outflows)
+    users = sorted(
+        n
+        for n, v in model.variables.items()
+        if (not v.hidden and any(var.name in ex.references(t) for _, t in expressions_of(v)))
+        or var.name in v.inflows + v.outflows
+    )
     if users:
         lines.append(f"  used by:     {', '.join(users)}")
     return "\n".join(lines)

@@ -7,8 +7,17 @@ from pathlib import Path
 
 import xarray as xr
 
-COMPARED = ("population", "urban_population", "gdp", "energy_use", "co2", "coal_output", "water_demand",
-            "water_use", "groundwater_storage")
+COMPARED = (
+    "population",
+    "urban_population",
+    "gdp",
+    "energy_use",
+    "co2",
+    "coal_output",
+    "water_demand",
+    "water_use",
+    "groundwater_storage",
+)
 
 
 def compare_outputs(a, b, folder: Path, overwrite: bool, say=print) -> None:
@@ -21,9 +30,12 @@ def compare_outputs(a, b, folder: Path, overwrite: bool, say=print) -> None:
     from .run_outputs import format_goal_value
 
     if (a.time.start, a.time.save) != (b.time.start, b.time.save):
-        raise flag_error(str(b.path), f"starts in {b.time.start:g} saving every {b.time.save:g} years, but {a.path} "
-                                      f"starts in {a.time.start:g} saving every {a.time.save:g} years; compare "
-                                      "scenarios that start in the same year on the same output interval")
+        raise flag_error(
+            str(b.path),
+            f"starts in {b.time.start:g} saving every {b.time.save:g} years, but {a.path} "
+            f"starts in {a.time.start:g} saving every {a.time.save:g} years; compare "
+            "scenarios that start in the same year on the same output interval",
+        )
     with staging(folder, overwrite) as tmp:  # checks the folder before any work
         say(f"running {a.name} and {b.name} ...")
         da, db = run(a), run(b)
@@ -35,8 +47,10 @@ def compare_outputs(a, b, folder: Path, overwrite: bool, say=print) -> None:
     say(f"comparison written to {folder}/")
     for x, y in zip(ga, gb):
         if x.get("value") is not None and y.get("value") is not None:
-            say(f"  {x['id']:<30} A {format_goal_value(x):>10} ({'met' if x['met'] else 'not met'})   "
-                f"B {format_goal_value(y):>10} ({'met' if y['met'] else 'not met'})")
+            say(
+                f"  {x['id']:<30} A {format_goal_value(x):>10} ({'met' if x['met'] else 'not met'})   "
+                f"B {format_goal_value(y):>10} ({'met' if y['met'] else 'not met'})"
+            )
 
 
 def differences(da: xr.Dataset, db: xr.Dataset) -> list[str]:
@@ -60,10 +74,26 @@ def comparison_report(name_a: str, name_b: str, da: xr.Dataset, db: xr.Dataset, 
     def show(goal):
         return ("–", "–") if goal.get("value") is None else (format_goal_value(goal), "yes" if goal["met"] else "no")
 
-    lines = [f"# `{name_b}` compared with `{name_a}`", "", "## Goals", "",
-             "| goal | A value | A met | B value | B met |", "|---|---|---|---|---|"]
+    lines = [
+        f"# `{name_b}` compared with `{name_a}`",
+        "",
+        "## Goals",
+        "",
+        "| goal | A value | A met | B value | B met |",
+        "|---|---|---|---|---|",
+    ]
     lines += [f"| {x['id']} | {' | '.join(show(x))} | {' | '.join(show(y))} |" for x, y in zip(ga, gb)]
-    lines += ["", f"## Key indicators: {name_a}", "", *indicators_table(da), "",
-              f"## Key indicators: {name_b}", "", *indicators_table(db), "",
-              "Differences per variable, city and year: differences.csv.", ""]
+    lines += [
+        "",
+        f"## Key indicators: {name_a}",
+        "",
+        *indicators_table(da),
+        "",
+        f"## Key indicators: {name_b}",
+        "",
+        *indicators_table(db),
+        "",
+        "Differences per variable, city and year: differences.csv.",
+        "",
+    ]
     return "\n".join(lines)

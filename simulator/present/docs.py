@@ -39,44 +39,63 @@ def _cell(text: str) -> str:
 
 def model_reference(model: Model) -> str:
     spec = model.spec
-    lines = ["# Model reference", "",
-             "Generated from the declarations in `simulator/model/` by `python -m simulator.present.docs`; do not edit.",
-             "A test fails when this file is out of date.", "",
-             "Dimensions: " + "; ".join(f"`{d}` = {', '.join(e)}" for d, e in spec.dims.items())
-             + "; " + "; ".join(f"`{a}` = a second index over `{b}`" for a, b in spec.aliases.items()) + ".", "",
-             f"{len(model.stocks)} stocks ({model.n_state} state elements), "
-             f"{sum(1 for v in model.declared() if v.kind in ('aux', 'flow'))} auxiliaries and flows, "
-             f"{len(model.parameters)} parameters, {len(model.series)} time paths. "
-             "Stocks are integrated with Euler or RK4 at a fixed step, or by the partitioned method: RK4, "
-             "with the stocks declared slow (" + ", ".join(f"`{n}`" for n in model.stocks if model.variables[n].slow)
-             + ") taking the midpoint rule, so what only their rates need is evaluated at two of a step's four "
-             "stages instead of four; auxiliaries are evaluated in "
-             "dependency order (`simulate describe NAME` shows one variable; the order is in "
-             "`Model.describe_order()`).", ""]
+    lines = [
+        "# Model reference",
+        "",
+        "Generated from the declarations in `simulator/model/` by `python -m simulator.present.docs`; do not edit.",
+        "A test fails when this file is out of date.",
+        "",
+        "Dimensions: "
+        + "; ".join(f"`{d}` = {', '.join(e)}" for d, e in spec.dims.items())
+        + "; "
+        + "; ".join(f"`{a}` = a second index over `{b}`" for a, b in spec.aliases.items())
+        + ".",
+        "",
+        f"{len(model.stocks)} stocks ({model.n_state} state elements), "
+        f"{sum(1 for v in model.declared() if v.kind in ('aux', 'flow'))} auxiliaries and flows, "
+        f"{len(model.parameters)} parameters, {len(model.series)} time paths. "
+        "Stocks are integrated with Euler or RK4 at a fixed step, or by the partitioned method: RK4, "
+        "with the stocks declared slow ("
+        + ", ".join(f"`{n}`" for n in model.stocks if model.variables[n].slow)
+        + ") taking the midpoint rule, so what only their rates need is evaluated at two of a step's four "
+        "stages instead of four; auxiliaries are evaluated in "
+        "dependency order (`simulate describe NAME` shows one variable; the order is in "
+        "`Model.describe_order()`).",
+        "",
+    ]
     for sector in SECTORS:
         variables = [v for v in model.declared() if v.sector == sector]
         if not variables:
             continue
         lines += [f"## {sector.capitalize()}", "", _cell(spec.sector_docs.get(sector, "")), ""]
         if sector == "parameters":
-            lines += ["| name | kind | dims | units | value | status | description | source |",
-                      "|---|---|---|---|---|---|---|---|"]
+            lines += [
+                "| name | kind | dims | units | value | status | description | source |",
+                "|---|---|---|---|---|---|---|---|",
+            ]
             for v in variables:
-                lines.append(f"| `{v.name}` | {v.kind} | {', '.join(v.dims) or '–'} | {v.units} | "
-                             f"{_cell(_values(v))} | {v.status} | {_cell(v.doc)} | {_cell(v.source)} |")
+                lines.append(
+                    f"| `{v.name}` | {v.kind} | {', '.join(v.dims) or '–'} | {v.units} | "
+                    f"{_cell(_values(v))} | {v.status} | {_cell(v.doc)} | {_cell(v.source)} |"
+                )
             lines.append("")
             continue
         lines += ["| name | kind | dims | units | equation | description |", "|---|---|---|---|---|---|"]
         for v in variables:
             if v.kind == "stock":
-                rate = (ex.to_text(v.rate) if v.rate is not None else
-                        " + ".join(v.inflows) + (" − (" + " + ".join(v.outflows) + ")" if v.outflows else ""))
+                rate = (
+                    ex.to_text(v.rate)
+                    if v.rate is not None
+                    else " + ".join(v.inflows) + (" − (" + " + ".join(v.outflows) + ")" if v.outflows else "")
+                )
                 equation = f"d/dt = {rate}; initial {ex.to_text(v.initial)}"
             else:
                 equation = ex.to_text(v.equation)
             source = f" Source: {_cell(v.source)}." if v.source else ""
-            lines.append(f"| `{v.name}` | {v.kind} | {', '.join(v.dims) or '–'} | {v.units} | "
-                         f"`{_cell(equation)}` | {_cell(v.doc)}{source} |")
+            lines.append(
+                f"| `{v.name}` | {v.kind} | {', '.join(v.dims) or '–'} | {v.units} | "
+                f"`{_cell(equation)}` | {_cell(v.doc)}{source} |"
+            )
         lines.append("")
     return "\n".join(lines)
 

@@ -34,8 +34,11 @@ def load_goals(choice: GoalChoice | None = None) -> list[dict]:
 
 def indicator_variables(goals: list[dict]) -> list[str]:
     """The model variables the goals' indicators read, in the goals' order, each once."""
-    return list(dict.fromkeys(g["indicator"][k] for g in goals for k in ("variable", "numerator", "denominator")
-                              if g["indicator"].get(k)))
+    return list(
+        dict.fromkeys(
+            g["indicator"][k] for g in goals for k in ("variable", "numerator", "denominator") if g["indicator"].get(k)
+        )
+    )
 
 
 def indicator(ds: xr.Dataset, spec: dict) -> tuple[xr.DataArray | None, str]:
@@ -66,8 +69,10 @@ def indicator(ds: xr.Dataset, spec: dict) -> tuple[xr.DataArray | None, str]:
             return ratio - 1, ""
         return ratio ** (1.0 / (year("to") - year("from"))) - 1, ""
     if kind == "ratio_change":
+
         def intensity(at):
             return total(spec["numerator"], at) / total(spec["denominator"], at)
+
         return intensity(year("to")) / intensity(year("from")) - 1, ""
     if kind == "share":
         return total(spec["numerator"], year("at")) / total(spec["denominator"], year("at")), ""
@@ -92,8 +97,9 @@ def is_met(goal: dict, value: xr.DataArray, ds: xr.Dataset) -> xr.DataArray:
 
 
 def _record(goal: dict) -> dict:
-    record = {k: goal[k] for k in ("id", "description", "comparison", "target", "tolerance", "units", "source")
-              if k in goal}
+    record = {
+        k: goal[k] for k in ("id", "description", "comparison", "target", "tolerance", "units", "source") if k in goal
+    }
     record["source"] = " ".join(str(record.get("source", "")).split())
     return record
 
@@ -115,21 +121,26 @@ def aggregate(goals: list[dict], runs: dict) -> list[dict]:
         record = _record(goal)
         values, met = runs[goal["id"]]
         if values is None:
-            record.update({"value": None, "met": None, "probability": None, "stderr": None,
-                           "note": f"not evaluated: {met}"})
+            record.update(
+                {"value": None, "met": None, "probability": None, "stderr": None, "note": f"not evaluated: {met}"}
+            )
             out.append(record)
             continue
         n = len(values)
         finite = np.isfinite(values)
         p = float(np.mean(met)) if n else math.nan
-        record.update({
-            "probability": p,
-            "stderr": math.sqrt(p * (1 - p) / n) if n > 1 else None,
-            "runs": n,
-            "value_percentiles": {str(q): float(np.percentile(values[finite], q)) if finite.any() else None
-                                  for q in (5, 25, 50, 75, 95)},
-            "met": p >= 0.5,
-        })
+        record.update(
+            {
+                "probability": p,
+                "stderr": math.sqrt(p * (1 - p) / n) if n > 1 else None,
+                "runs": n,
+                "value_percentiles": {
+                    str(q): float(np.percentile(values[finite], q)) if finite.any() else None
+                    for q in (5, 25, 50, 75, 95)
+                },
+                "met": p >= 0.5,
+            }
+        )
         out.append(record)
     return out
 

@@ -78,7 +78,8 @@ def check_target(folder: Path, overwrite: bool = False, flag: str = "output fold
                 raise OutputError(
                     f"{flag} {folder}: the folder holds files simulate did not write ({shown}); they would be "
                     f"lost. Choose a new or empty folder, or add --overwrite to replace only simulate's own "
-                    f"outputs there (listed in {MANIFEST}) and keep the rest")
+                    f"outputs there (listed in {MANIFEST}) and keep the rest"
+                )
         parent = _existing_parent(folder.absolute())
         if not os.access(parent, os.W_OK | os.X_OK):
             raise OutputError(f"{flag} {folder}: cannot write in {parent} (permission denied)")
@@ -123,8 +124,10 @@ def lock(folder: Path):
             except (OSError, ValueError):
                 pid = 0
             if pid and _alive(pid) and pid != os.getpid():
-                raise OutputBusy(f"{folder} is being written by another simulate process (pid {pid}); "
-                                 f"wait for it or choose another --out folder") from None
+                raise OutputBusy(
+                    f"{folder} is being written by another simulate process (pid {pid}); "
+                    f"wait for it or choose another --out folder"
+                ) from None
             path.unlink(missing_ok=True)  # stale lock
         except OSError as exc:
             raise OutputError(f"cannot write in {folder.parent}: {exc.strerror or exc}") from None
@@ -149,8 +152,10 @@ def staging(folder: Path, overwrite: bool = False):
             with staged(folder, overwrite) as tmp:
                 yield tmp
         except OSError as exc:
-            raise OutputError(f"cannot write the outputs in {folder}: {exc.strerror or exc}"
-                              + (f" ({exc.filename})" if exc.filename else "")) from None
+            raise OutputError(
+                f"cannot write the outputs in {folder}: {exc.strerror or exc}"
+                + (f" ({exc.filename})" if exc.filename else "")
+            ) from None
 
 
 @contextmanager
@@ -202,9 +207,11 @@ def publish(tmp: Path, folder: Path, overwrite: bool = False):
     owned = set(owned_entries(folder) or ())
     clash = [name for name in new if (folder / name).exists() and name not in owned]
     if clash:
-        raise OutputError(f"{folder}: will not replace {', '.join(clash)}: simulate did not write "
-                          f"{'it' if len(clash) == 1 else 'them'}; move {'it' if len(clash) == 1 else 'them'} away "
-                          "or choose another folder")
+        raise OutputError(
+            f"{folder}: will not replace {', '.join(clash)}: simulate did not write "
+            f"{'it' if len(clash) == 1 else 'them'}; move {'it' if len(clash) == 1 else 'them'} away "
+            "or choose another folder"
+        )
     trash = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
     for name in owned:
         if (folder / name).exists() or (folder / name).is_symlink():
@@ -218,10 +225,13 @@ def write_netcdf(ds: xr.Dataset, path: Path):
     """results.nc with CF-style attributes (units, long_name, description)."""
     ds = ds.copy()
     for name in ds.data_vars:
-        ds[name].attrs = {k: (str(v) if not isinstance(v, (int, float, np.number)) else v)
-                          for k, v in ds[name].attrs.items()}
-    ds.attrs["conventions"] = ("CF-style variable attributes (units, long_name, cell_methods); time is the "
-                               "calendar year: levels at its end, flows and rates averaged over it")
+        ds[name].attrs = {
+            k: (str(v) if not isinstance(v, (int, float, np.number)) else v) for k, v in ds[name].attrs.items()
+        }
+    ds.attrs["conventions"] = (
+        "CF-style variable attributes (units, long_name, cell_methods); time is the "
+        "calendar year: levels at its end, flows and rates averaged over it"
+    )
     ds.attrs["simulator_version"] = version()
     if "time" in ds.coords:
         ds["time"].attrs = {"long_name": "calendar year", "units": "1"}
@@ -240,8 +250,9 @@ def write_csv(ds: xr.Dataset, folder: Path):
         frame = da.to_pandas() if da.ndim <= 2 else da.stack(column=[d for d in da.dims if d != "time"]).to_pandas()
         if da.ndim == 1:
             frame = frame.to_frame(name)
-        frame.columns = [(".".join(map(str, c)) if isinstance(c, tuple) else str(c)) + f" ({units})"
-                         for c in frame.columns]
+        frame.columns = [
+            (".".join(map(str, c)) if isinstance(c, tuple) else str(c)) + f" ({units})" for c in frame.columns
+        ]
         frame.index = [f"{t:g}" for t in frame.index]
         frame.index.name = "year"
         frame.to_csv(folder / f"{name}.csv")
@@ -290,8 +301,9 @@ def resume_or_start(work: Path, manifest: dict, known: set, what: str, say=print
             return False
         strange = sorted(e.name for e in work.iterdir() if e.name not in known)
         if strange:
-            raise OutputError(f"{work} holds files {what} did not write ({', '.join(strange[:5])}); move them, or "
-                              "remove the folder")
+            raise OutputError(
+                f"{work} holds files {what} did not write ({', '.join(strange[:5])}); move them, or remove the folder"
+            )
         say(f"  {work} holds a different or unfinished {what} setup; starting afresh")
         shutil.rmtree(work)
     work.mkdir(parents=True)

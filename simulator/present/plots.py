@@ -10,24 +10,43 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from ..model.limits import LIMITS, limit_on  # noqa: E402
-from .report import display, goal_kind, goal_number, goal_scale  # noqa: E402
+from ..model.limits import LIMITS, limit_on
+from .report import display, goal_kind, goal_number, goal_scale
 
 CITY_COLOURS = {"hohhot": "#1b9e77", "baotou": "#d95f02", "ordos": "#7570b3", "ulanqab": "#e7298a"}
 # the panels of the trajectories figure; a limit's use is drawn with its cap and demand (limits.py)
-PANELS = ("population", "urban_population", "gdp", "energy_use", "co2", "coal_output", "water_use",
-          "groundwater_storage", "renewable_capacity")
-TITLES = {"population": "Population", "urban_population": "Urban population", "gdp": "GDP (2020 prices)",
-          "potential_gdp": "Potential GDP (2020 prices)", "energy_use": "Energy use", "co2": "CO2 emissions",
-          "coal_output": "Coal output", "water_use": "Water use", "water_demand": "Water demand",
-          "groundwater_storage": "Groundwater storage", "renewable_capacity": "Wind and solar capacity",
-          "urban_share": "Urban share of population", "gdp_per_capita": "GDP per person"}
+PANELS = (
+    "population",
+    "urban_population",
+    "gdp",
+    "energy_use",
+    "co2",
+    "coal_output",
+    "water_use",
+    "groundwater_storage",
+    "renewable_capacity",
+)
+TITLES = {
+    "population": "Population",
+    "urban_population": "Urban population",
+    "gdp": "GDP (2020 prices)",
+    "potential_gdp": "Potential GDP (2020 prices)",
+    "energy_use": "Energy use",
+    "co2": "CO2 emissions",
+    "coal_output": "Coal output",
+    "water_use": "Water use",
+    "water_demand": "Water demand",
+    "groundwater_storage": "Groundwater storage",
+    "renewable_capacity": "Wind and solar capacity",
+    "urban_share": "Urban share of population",
+    "gdp_per_capita": "GDP per person",
+}
 # thin lines drawn beside a panel's variable that are not limits: variable -> ((line, style, what it is), ...)
 REFERENCE_LINES = {"gdp": (("potential_gdp", ":", "potential GDP (no limit binding)"),)}
 # a city whose largest value is this many times the other cities' largest gets a panel of its own
@@ -100,8 +119,9 @@ def trajectories(ds: xr.Dataset, variables=PANELS, path=None, title: str = ""):
     dashed and the demand it turns away dotted, GDP with potential GDP dotted."""
     variables = [variables] if isinstance(variables, str) else list(variables)
     cities = [str(c) for c in ds["city"].values]
-    panels = [(name, label, group) for name in variables if name in ds
-              for label, group in _city_groups(ds[name], cities)]
+    panels = [
+        (name, label, group) for name in variables if name in ds for label, group in _city_groups(ds[name], cities)
+    ]
     cols = min(3, len(panels))
     rows = int(np.ceil(len(panels) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.3 * rows + 0.6), squeeze=False)
@@ -118,15 +138,17 @@ def trajectories(ds: xr.Dataset, variables=PANELS, path=None, title: str = ""):
         ax.set_ylabel(units, fontsize=8)
         _panel_axes(ax, time, labelsize=8)
         if lines:  # what each line style means in this panel
-            styles = [plt.Line2D([], [], color="grey", lw=1.8)] + [plt.Line2D([], [], color="grey", ls=s)
-                                                                  for _, s, _ in lines]
+            styles = [plt.Line2D([], [], color="grey", lw=1.8)] + [
+                plt.Line2D([], [], color="grey", ls=s) for _, s, _ in lines
+            ]
             labels = [title_of(name).split(" (")[0]] + [label for _, _, label in lines]
             ax.legend(styles, labels, fontsize=7, loc="best", framealpha=0.8)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     cities_legend = [plt.Line2D([], [], color=CITY_COLOURS.get(c), lw=1.8) for c in cities]
-    fig.legend(cities_legend, [c.capitalize() for c in cities], loc="lower center", ncol=len(cities), fontsize=9,
-               frameon=False)
+    fig.legend(
+        cities_legend, [c.capitalize() for c in cities], loc="lower center", ncol=len(cities), fontsize=9, frameon=False
+    )
     fig.suptitle(title or f"Trajectories per city: {ds.attrs.get('scenario', '')}", fontsize=12)
     _layout(fig)
     return _save(fig, path)
@@ -172,8 +194,15 @@ def pyramids(ds: xr.Dataset, years=(2020, 2025, 2035), path=None, title: str = "
                 ax.barh(y, women, height=0.9, color="#dd8452", alpha=0.55)
             else:  # the outline of the bars: each group's value over its whole height
                 for side, values in ((-1, men), (1, women)):
-                    ax.stairs(side * values, np.arange(len(y) + 1) - 0.5, orientation="horizontal",
-                              baseline=None, color="black", lw=1.1, ls=styles[k % 3])
+                    ax.stairs(
+                        side * values,
+                        np.arange(len(y) + 1) - 0.5,
+                        orientation="horizontal",
+                        baseline=None,
+                        color="black",
+                        lw=1.1,
+                        ls=styles[k % 3],
+                    )
     handles = [Patch(color="#4c72b0", alpha=0.55), Patch(color="#dd8452", alpha=0.55)]
     labels = [f"men {years[0]}", f"women {years[0]}"]
     for k, year in enumerate(years[1:], start=1):
@@ -214,18 +243,29 @@ def binding_timeline(ds: xr.Dataset, path=None):
     time = ds["time"].values
     fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(time) + 2), 0.35 * len(rows) + 1.5))
     # cells centred on their year
-    ax.imshow(grid, aspect="auto", cmap="Reds", vmin=0, vmax=1.4, interpolation="nearest",
-              extent=(time[0] - 0.5, time[-1] + 0.5, len(rows) - 0.5, -0.5))
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=len(time) if len(time) <= 20 else 8, steps=[1, 2, 5, 10],
-                                           integer=True))
+    ax.imshow(
+        grid,
+        aspect="auto",
+        cmap="Reds",
+        vmin=0,
+        vmax=1.4,
+        interpolation="nearest",
+        extent=(time[0] - 0.5, time[-1] + 0.5, len(rows) - 0.5, -0.5),
+    )
+    ax.xaxis.set_major_locator(
+        MaxNLocator(nbins=len(time) if len(time) <= 20 else 8, steps=[1, 2, 5, 10], integer=True)
+    )
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:.0f}"))
     ax.tick_params(axis="x", labelsize=8)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([f"{label}: {c}" for label, c in rows], fontsize=8)
     for k in range(1, len(limits)):
         ax.axhline(k * len(cities) - 0.5, color="black", lw=0.8)
-    ax.set_title(f"Where the hard limits bind: {ds.attrs.get('scenario', '')}\n(dark red: demand above the limit "
-                 "all year; lighter: part of the year)", fontsize=10)
+    ax.set_title(
+        f"Where the hard limits bind: {ds.attrs.get('scenario', '')}\n(dark red: demand above the limit "
+        "all year; lighter: part of the year)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return _save(fig, path)
 
@@ -234,7 +274,7 @@ COMPARISON_WORDS = {">=": "at least", "<=": "at most"}
 
 
 def _goal_words(goal: dict, value: float) -> str:
-    """"3.68 % vs target at least 6 %", "peak 2020, target by 2030"."""
+    """ "3.68 % vs target at least 6 %", "peak 2020, target by 2030"."""
     if goal.get("units") == "year":
         when = "by" if goal["comparison"] == "<=" else "from"
         what = "peak " if goal_kind(goal) == "peak_year" else ""
@@ -285,11 +325,20 @@ def goal_dashboard(goals: list[dict], path=None, title: str = ""):
             ax.set_title(f"{goal['id']}: {goal.get('note', 'not evaluated')}", fontsize=8.5, loc="left")
             continue
         _goal_row(ax, goal)
-    legend = [plt.Line2D([], [], ls="", marker="o", color="#1a9850"), plt.Line2D([], [], ls="", marker="o",
-                                                                                   color="#d73027"),
-              plt.Line2D([], [], color="black"), Patch(color="#a6d96a", alpha=0.4)]
-    fig.legend(legend, ["value in this run: met", "value in this run: not met", "target", "where the goal is met"],
-               loc="lower center", ncol=4, fontsize=8, frameon=False)
+    legend = [
+        plt.Line2D([], [], ls="", marker="o", color="#1a9850"),
+        plt.Line2D([], [], ls="", marker="o", color="#d73027"),
+        plt.Line2D([], [], color="black"),
+        Patch(color="#a6d96a", alpha=0.4),
+    ]
+    fig.legend(
+        legend,
+        ["value in this run: met", "value in this run: not met", "target", "where the goal is met"],
+        loc="lower center",
+        ncol=4,
+        fontsize=8,
+        frameon=False,
+    )
     fig.suptitle(title or "Plan goals", fontsize=11)
     _layout(fig)
     return _save(fig, path)
@@ -319,8 +368,12 @@ def _probability_dashboard(goals: list[dict], path, title: str):
     return _save(fig, path)
 
 
-def compare(a: xr.Dataset, b: xr.Dataset, variables=("population", "gdp", "co2", "coal_output", "water_use",
-                                                       "energy_use"), path=None):
+def compare(
+    a: xr.Dataset,
+    b: xr.Dataset,
+    variables=("population", "gdp", "co2", "coal_output", "water_use", "energy_use"),
+    path=None,
+):
     """Relative difference (B - A) / A per city for a few key variables."""
     variables = [v for v in variables if v in a and v in b]
     name_a, name_b = a.attrs.get("scenario", "A"), b.attrs.get("scenario", "B")
@@ -338,7 +391,7 @@ def compare(a: xr.Dataset, b: xr.Dataset, variables=("population", "gdp", "co2",
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
         _years(ax, a["time"].values)
-    for ax in list(axes.flat)[len(variables):]:
+    for ax in list(axes.flat)[len(variables) :]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=9, frameon=False)
@@ -347,15 +400,21 @@ def compare(a: xr.Dataset, b: xr.Dataset, variables=("population", "gdp", "co2",
     return _save(fig, path)
 
 
-def fan_chart(percentiles: xr.Dataset, variables=("population", "gdp", "co2", "water_use"), path=None, title="",
-              deterministic: xr.Dataset | None = None):
+def fan_chart(
+    percentiles: xr.Dataset,
+    variables=("population", "gdp", "co2", "water_use"),
+    path=None,
+    title="",
+    deterministic: xr.Dataset | None = None,
+):
     """Monte Carlo fan charts: median with 25-75 % and 5-95 % bands, one panel per variable and city; a
     limit dashed where the variable has one (its median over the runs, or the deterministic run's), and
     the ``deterministic`` run (the scenario with its central inputs) as a line when given."""
     variables = [v for v in variables if v in percentiles]
     cities = [str(c) for c in percentiles["city"].values]
-    fig, axes = plt.subplots(len(variables), len(cities), figsize=(3.4 * len(cities), 2.7 * len(variables) + 0.6),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(variables), len(cities), figsize=(3.4 * len(cities), 2.7 * len(variables) + 0.6), squeeze=False
+    )
     time = percentiles["time"].values
     drawn = set()
     for row, name in zip(axes, variables):
@@ -376,8 +435,13 @@ def fan_chart(percentiles: xr.Dataset, variables=("population", "gdp", "co2", "w
                 ax.plot(time, cap.sel(city=city) / factor, color=colour, lw=1.0, ls="--")
                 drawn.add(cap_label)
             if deterministic is not None and name in deterministic:
-                ax.plot(deterministic["time"].values, deterministic[name].sel(city=city) / factor, color="black",
-                        lw=1.0, ls="-.")
+                ax.plot(
+                    deterministic["time"].values,
+                    deterministic[name].sel(city=city) / factor,
+                    color="black",
+                    lw=1.0,
+                    ls="-.",
+                )
                 drawn.add("deterministic run")
             ax.set_title(f"{title_of(name)}: {city.capitalize()}", fontsize=9)
             _panel_axes(ax, time, labelsize=7)
@@ -387,8 +451,15 @@ def fan_chart(percentiles: xr.Dataset, variables=("population", "gdp", "co2", "w
     handles.append(plt.Line2D([], [], color="grey", lw=1.8))
     labels.append("median")
     for label in sorted(drawn):
-        handles.append(plt.Line2D([], [], color="black" if label == "deterministic run" else "grey", lw=1.0,
-                                  ls="-." if label == "deterministic run" else "--"))
+        handles.append(
+            plt.Line2D(
+                [],
+                [],
+                color="black" if label == "deterministic run" else "grey",
+                lw=1.0,
+                ls="-." if label == "deterministic run" else "--",
+            )
+        )
         labels.append(label)
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
     fig.suptitle(f"{title or 'Monte Carlo'}: median with 25–75 % and 5–95 % bands over the runs", fontsize=11)
@@ -403,8 +474,9 @@ def calibration_fit(config, result, path=None):
     model = result["problem"].model
     cities = list(dict.fromkeys(c for t in tables for c in t.city))
     years = np.arange(int(config.grid.start), int(config.grid.end) + 1)
-    fig, axes = plt.subplots(len(tables), len(cities), figsize=(3.4 * len(cities), 2.6 * len(tables) + 0.6),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(tables), len(cities), figsize=(3.4 * len(cities), 2.6 * len(tables) + 0.6), squeeze=False
+    )
     for row, (target, table, default) in zip(axes, zip(config.targets, tables, defaults)):
         if target.transform == "growth_rate":
             factor, units = 0.01, "growth rate, % per year"
@@ -415,19 +487,43 @@ def calibration_fit(config, result, path=None):
             colour = CITY_COLOURS.get(city)
             single = len(t) == 1  # a census year: a line of one point would not show
             ax.plot(t.year, t.value / factor, "o", color="black", ms=3.5, zorder=3, label=f"observed ({target.series})")
-            ax.plot(t.year, t.simulated / factor, "-", color=colour, lw=1.8, marker="D" if single else None, ms=5,
-                    label="calibrated model")
-            ax.plot(d.year, d.simulated / factor, "--", color=colour, lw=1.0, marker="x" if single else None, ms=6,
-                    label="model before calibration")
+            ax.plot(
+                t.year,
+                t.simulated / factor,
+                "-",
+                color=colour,
+                lw=1.8,
+                marker="D" if single else None,
+                ms=5,
+                label="calibrated model",
+            )
+            ax.plot(
+                d.year,
+                d.simulated / factor,
+                "--",
+                color=colour,
+                lw=1.0,
+                marker="x" if single else None,
+                ms=6,
+                label="model before calibration",
+            )
             ax.set_title(f"{title_of(target.variable)}: {city.capitalize()}", fontsize=9)
             _panel_axes(ax, years, labelsize=7)
             ax.set_xlim(years[0] - 0.5, years[-1] + 0.5)  # room for the dots at the window's ends
         row[0].set_ylabel(units, fontsize=8)
-    handles = [plt.Line2D([], [], ls="", marker="o", color="black", ms=3.5),
-               plt.Line2D([], [], color="grey", lw=1.8, marker="D", ms=4),
-               plt.Line2D([], [], color="grey", lw=1.0, ls="--", marker="x", ms=5)]
-    fig.legend(handles, ["observed", "calibrated model", "model before calibration (declared defaults)"],
-               loc="lower center", ncol=3, fontsize=9, frameon=False)
+    handles = [
+        plt.Line2D([], [], ls="", marker="o", color="black", ms=3.5),
+        plt.Line2D([], [], color="grey", lw=1.8, marker="D", ms=4),
+        plt.Line2D([], [], color="grey", lw=1.0, ls="--", marker="x", ms=5),
+    ]
+    fig.legend(
+        handles,
+        ["observed", "calibrated model", "model before calibration (declared defaults)"],
+        loc="lower center",
+        ncol=3,
+        fontsize=9,
+        frameon=False,
+    )
     fig.suptitle(f"Calibration {config.name}: simulated against observed, {years[0]}–{years[-1]}", fontsize=11)
     _layout(fig)
     return _save(fig, path)
@@ -450,7 +546,7 @@ def sobol_bars(table, path=None, title="Sobol indices", top=10):
         ax.set_xlabel("share of the indicator's variance (95 % interval)", fontsize=8)
         ax.set_title(f"Goal indicator: {goal}", fontsize=9)
         ax.grid(alpha=0.3, axis="x")
-    for ax in list(axes.flat)[len(goals):]:
+    for ax in list(axes.flat)[len(goals) :]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=9, frameon=False)
@@ -471,10 +567,20 @@ def capacity_plot(paths: dict, user, right_labels: dict, path=None):
     left.set_ylabel(user.scale_label)
     left.set_title(f"{user.label.capitalize()}: in the run and what water allows", fontsize=10)
     shadow = np.array(paths["industrial_water_shadow_price_yuan_per_m3"], dtype=float)
-    right.plot(years, np.where(shadow > 0, shadow, np.nan), color="tab:red", lw=1.8,
-               label="industrial water shadow price (GDP per m3 where industry is short)")
-    right.axhline(paths["transfer_price_yuan_per_m3_year"], color="grey", ls="--", lw=1.2,
-                  label="transfer price of a water right (per m3 a year)")
+    right.plot(
+        years,
+        np.where(shadow > 0, shadow, np.nan),
+        color="tab:red",
+        lw=1.8,
+        label="industrial water shadow price (GDP per m3 where industry is short)",
+    )
+    right.axhline(
+        paths["transfer_price_yuan_per_m3_year"],
+        color="grey",
+        ls="--",
+        lw=1.2,
+        label="transfer price of a water right (per m3 a year)",
+    )
     right.set_yscale("log")
     right.set_ylabel("yuan/m3 (log scale; no line where industry is not short)")
     right.set_title("What one more m3 of industrial water is worth", fontsize=10)
@@ -483,7 +589,9 @@ def capacity_plot(paths: dict, user, right_labels: dict, path=None):
         ax.grid(alpha=0.3)
         _years(ax, years)
         ax.legend(fontsize=8, loc="best", framealpha=0.8)
-    fig.suptitle(f"What water allows industry to build in {paths['city'].capitalize()} "
-                 f"(scenario {paths['scenario']})", fontsize=11)
+    fig.suptitle(
+        f"What water allows industry to build in {paths['city'].capitalize()} (scenario {paths['scenario']})",
+        fontsize=11,
+    )
     _layout(fig)
     return _save(fig, path)

@@ -10,8 +10,8 @@ import numpy as np
 import xarray as xr
 
 from ..engine.units import parse_unit
-from .goals import load_goals
 from ..model.limits import LIMITS
+from .goals import load_goals
 
 # display units for the report: (base unit symbol, factor, label)
 # (10k = 万, 100m = 亿, as Chinese statistics count)
@@ -25,8 +25,20 @@ DISPLAY = {
     "kW": (1e4, "10k kW"),
     "kWh": (1e8, "100m kWh"),
 }
-KEY_INDICATORS = ("population", "urban_share", "gdp", "gdp_per_capita", "energy_use", "co2", "coal_output",
-                  "water_demand", "water_use", "water_supply_cap", "groundwater_storage", "renewable_capacity")
+KEY_INDICATORS = (
+    "population",
+    "urban_share",
+    "gdp",
+    "gdp_per_capita",
+    "energy_use",
+    "co2",
+    "coal_output",
+    "water_demand",
+    "water_use",
+    "water_supply_cap",
+    "groundwater_storage",
+    "renewable_capacity",
+)
 # years at which an ensemble report gives the share of runs in which each limit binds
 SHARE_YEARS = (2025, 2030, 2035)
 
@@ -102,8 +114,10 @@ def goals_table(goals: list[dict]) -> list[str]:
 def indicators_table(ds: xr.Dataset, years=(2020, 2025, 2030, 2035)) -> list[str]:
     years = [y for y in years if np.any(np.isclose(ds["time"].values, y))]
     cities = [str(c) for c in ds["city"].values]
-    lines = [f"| indicator | units | city | {' | '.join(str(y) for y in years)} |",
-             "|---|---|---|" + "---|" * len(years)]
+    lines = [
+        f"| indicator | units | city | {' | '.join(str(y) for y in years)} |",
+        "|---|---|---|" + "---|" * len(years),
+    ]
     for name in KEY_INDICATORS:
         if name not in ds:
             continue
@@ -122,23 +136,28 @@ def indicators_table(ds: xr.Dataset, years=(2020, 2025, 2030, 2035)) -> list[str
 
 # the demography section: (variable, what it is[, (factor, display unit)]); by default shares and ratios in %,
 # people in 10k (display)
-DEMOGRAPHY = (("total_fertility_rate", "at the year's age-specific rates", (1.0, "children per woman")),
-              ("share_aged_60_plus", "share of residents aged 60+"),
-              ("dependency_ratio", "residents aged 0-14 and 65+ per 100 aged 15-64"),
-              ("old_age_dependency_ratio", "residents aged 65+ per 100 aged 15-64"),
-              ("labour_force", "residents aged 15-59 in the labour force"),
-              ("urbanisation", "rural residents moving to town in the year"),
-              ("births", "births in the year"), ("deaths", "deaths in the year"),
-              ("intercity_in_migration", "migrants arriving from the other three cities"),
-              ("intercity_out_migration", "migrants leaving for the other three cities"),
-              ("external_migration", "net migration with the rest of China"))
+DEMOGRAPHY = (
+    ("total_fertility_rate", "at the year's age-specific rates", (1.0, "children per woman")),
+    ("share_aged_60_plus", "share of residents aged 60+"),
+    ("dependency_ratio", "residents aged 0-14 and 65+ per 100 aged 15-64"),
+    ("old_age_dependency_ratio", "residents aged 65+ per 100 aged 15-64"),
+    ("labour_force", "residents aged 15-59 in the labour force"),
+    ("urbanisation", "rural residents moving to town in the year"),
+    ("births", "births in the year"),
+    ("deaths", "deaths in the year"),
+    ("intercity_in_migration", "migrants arriving from the other three cities"),
+    ("intercity_out_migration", "migrants leaving for the other three cities"),
+    ("external_migration", "net migration with the rest of China"),
+)
 
 
 def demography_table(ds: xr.Dataset, years=(2020, 2025, 2030, 2035)) -> list[str]:
     """Fertility, ageing, labour and migration by origin per city, in display units."""
     years = [y for y in years if np.any(np.isclose(ds["time"].values, y))]
-    lines = [f"| indicator | what it is | units | city | {' | '.join(str(y) for y in years)} |",
-             "|---|---|---|---|" + "---|" * len(years)]
+    lines = [
+        f"| indicator | what it is | units | city | {' | '.join(str(y) for y in years)} |",
+        "|---|---|---|---|" + "---|" * len(years),
+    ]
     for name, what, *shown in DEMOGRAPHY:
         if name not in ds:
             continue
@@ -167,8 +186,11 @@ def binding_table(ds: xr.Dataset) -> list[str]:
     note = [f"Not in this run's outputs (add them to `outputs.variables`): {', '.join(missing)}."] if missing else []
     if not recorded:
         return note
-    lines = ["| limit | city | binds in | years binding | shortfall, total | mean shadow price when binding | "
-             "marginal use | GDP lost, total |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| limit | city | binds in | years binding | shortfall, total | mean shadow price when binding | "
+        "marginal use | GDP lost, total |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     projection = ds["time"] > ds["time"][0]
     for limit in recorded:
         for city in ds["city"].values:
@@ -177,10 +199,12 @@ def binding_table(ds: xr.Dataset) -> list[str]:
             if not len(years):
                 continue
             span = f"{years[0]:g}–{years[-1]:g}" if len(years) > 1 else f"{years[0]:g}"
-            lines.append(f"| {limit.label} | {city} | {span} | {len(years)} | "
-                         f"{_total(ds, limit.shortfall, city, projection)} | "
-                         f"{_total(ds, limit.shadow_price, city, binds, mean=True)} | {limit.marginal} | "
-                         f"{_total(ds, limit.gdp_lost, city, projection)} |")
+            lines.append(
+                f"| {limit.label} | {city} | {span} | {len(years)} | "
+                f"{_total(ds, limit.shortfall, city, projection)} | "
+                f"{_total(ds, limit.shadow_price, city, binds, mean=True)} | {limit.marginal} | "
+                f"{_total(ds, limit.gdp_lost, city, projection)} |"
+            )
     if len(lines) == 2:
         lines.append("| – | – | no limit binds in this run | | | | | |")
     return lines + ([""] + note if note else [])
@@ -203,8 +227,11 @@ def binding_share_table(ds: xr.Dataset) -> list[str]:
     the first year in which it binds in more than half of them."""
     times = ds["time"].values
     years = [y for y in SHARE_YEARS if np.any(times == y)]
-    lines = [f"| limit | city | {' | '.join(f'share binding in {y}' for y in years)} | first year binding in "
-             "more than half of the runs | largest share (year) |", "|---|---|" + "---|" * (len(years) + 2)]
+    lines = [
+        f"| limit | city | {' | '.join(f'share binding in {y}' for y in years)} | first year binding in "
+        "more than half of the runs | largest share (year) |",
+        "|---|---|" + "---|" * (len(years) + 2),
+    ]
     projection = times > times[0]
     for limit in LIMITS:
         if limit.share not in ds:
@@ -227,15 +254,19 @@ def shadow_table(prices: list[dict]) -> list[str]:
     """Dynamic shadow prices (shadow.py), each policy path named with the limit it raises."""
     if not prices:
         return ["No limit binds, so no dynamic shadow price was computed."]
-    lines = ["| limit raised by 1 % | city | extra allowance over the run | four-city GDP gained | shadow price |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| limit raised by 1 % | city | extra allowance over the run | four-city GDP gained | shadow price |",
+        "|---|---|---|---|---|",
+    ]
     limit_of = {lever.policy: limit.label for limit in LIMITS for lever in limit.levers}
     for p in prices:
         factor, label = DISPLAY.get(p["allowance_units"], (1.0, p["allowance_units"]))
         policy = p["limit"]
         raised = f"{limit_of[policy]}: {policy}" if policy in limit_of else policy
-        lines.append(f"| {raised} | {p['city']} | {fmt(p['extra_allowance'] / factor)} {label} | "
-                     f"{fmt(p['gdp_gained_yuan'] / 1e8)} 100m yuan | {fmt(p['shadow_price'])} {p['units']} |")
+        lines.append(
+            f"| {raised} | {p['city']} | {fmt(p['extra_allowance'] / factor)} {label} | "
+            f"{fmt(p['gdp_gained_yuan'] / 1e8)} 100m yuan | {fmt(p['shadow_price'])} {p['units']} |"
+        )
     return lines
 
 
@@ -261,42 +292,79 @@ def _inline(value) -> str:
 def binding_section(ds: xr.Dataset, ensemble: bool) -> list[str]:
     """The binding-limits section: one run's table, or an ensemble's shares of runs."""
     if not ensemble:
-        return ["Where each hard limit binds (demand above the limit; use is held to it), the demand it turns "
-                "away, the instantaneous shadow price (GDP one more unit would add that year) and the GDP lost.",
-                "", *binding_table(ds)]
+        return [
+            "Where each hard limit binds (demand above the limit; use is held to it), the demand it turns "
+            "away, the instantaneous shadow price (GDP one more unit would add that year) and the GDP lost.",
+            "",
+            *binding_table(ds),
+        ]
     runs = runs_sentence(ds.attrs)
-    lines = ["Share of the Monte Carlo runs in which each hard limit binds (demand above the limit; use is held "
-             "to it), per city" + (f" ({runs})." if runs else "."), ""]
+    lines = [
+        "Share of the Monte Carlo runs in which each hard limit binds (demand above the limit; use is held "
+        "to it), per city" + (f" ({runs})." if runs else "."),
+        "",
+    ]
     if not any(limit.share in ds for limit in LIMITS):
-        return lines + ["This ensemble's summary does not record how often the limits bind; read the goals "
-                        "`water_within_caps` and `coal_within_cap` above for the probability that they do not."]
+        return lines + [
+            "This ensemble's summary does not record how often the limits bind; read the goals "
+            "`water_within_caps` and `coal_within_cap` above for the probability that they do not."
+        ]
     return lines + binding_share_table(ds)
 
 
-def write_report(path, ds: xr.Dataset, scenario, goals: list[dict], prices: list[dict] | None = None,
-                 extra: list[str] | None = None):
+def write_report(
+    path, ds: xr.Dataset, scenario, goals: list[dict], prices: list[dict] | None = None, extra: list[str] | None = None
+):
     """report.md for one run, or for an ensemble (``ds`` its median run with the ``share_<binding>``
     variables and ``runs_kept`` attributes of the summary; ``goals`` with probabilities)."""
     g = scenario.time
-    ensemble = (any("probability" in goal for goal in goals) or "runs_kept" in ds.attrs
-                or any(limit.share in ds for limit in LIMITS))
+    ensemble = (
+        any("probability" in goal for goal in goals)
+        or "runs_kept" in ds.attrs
+        or any(limit.share in ds for limit in LIMITS)
+    )
     runs = runs_sentence(ds.attrs)
-    lines = [f"# Scenario `{scenario.name}`", "", scenario.description or "", "",
-             f"Run {date.today().isoformat()}: {g.start:g}–{g.end:g}, {scenario.method.upper()}, dt = {g.dt:g} year, "
-             "money in yuan at constant 2020 prices. Stocks are year-end values; flows are averages over "
-             "the year that ends at the date shown. Units as Chinese statistics count them: 10k = 万, 100m = 亿."
-             + (f" Monte Carlo: {runs}." if runs else ""), "",
-             "## Plan goals", "", *goals_table(goals), "",
-             "## Key indicators", "", *indicators_table(ds), "",
-             "## Population: fertility, ageing, labour and migration", "",
-             "Population pyramids per city: `pyramids.png`; town and country by age in the last year: "
-             "`town_and_country.png`. Net migration by origin: from the other three cities "
-             "(arriving less leaving) and with the rest of China.", "", *demography_table(ds), "",
-             "## Binding limits", "", *binding_section(ds, ensemble), ""]
+    lines = [
+        f"# Scenario `{scenario.name}`",
+        "",
+        scenario.description or "",
+        "",
+        f"Run {date.today().isoformat()}: {g.start:g}–{g.end:g}, {scenario.method.upper()}, dt = {g.dt:g} year, "
+        "money in yuan at constant 2020 prices. Stocks are year-end values; flows are averages over "
+        "the year that ends at the date shown. Units as Chinese statistics count them: 10k = 万, 100m = 亿."
+        + (f" Monte Carlo: {runs}." if runs else ""),
+        "",
+        "## Plan goals",
+        "",
+        *goals_table(goals),
+        "",
+        "## Key indicators",
+        "",
+        *indicators_table(ds),
+        "",
+        "## Population: fertility, ageing, labour and migration",
+        "",
+        "Population pyramids per city: `pyramids.png`; town and country by age in the last year: "
+        "`town_and_country.png`. Net migration by origin: from the other three cities "
+        "(arriving less leaving) and with the rest of China.",
+        "",
+        *demography_table(ds),
+        "",
+        "## Binding limits",
+        "",
+        *binding_section(ds, ensemble),
+        "",
+    ]
     if prices is not None:
-        lines += ["### Dynamic shadow prices", "",
-                  "Each binding limit raised by 1 % in one city for the whole run: four-city GDP gained over the "
-                  "projection years per unit of extra allowance.", "", *shadow_table(prices), ""]
+        lines += [
+            "### Dynamic shadow prices",
+            "",
+            "Each binding limit raised by 1 % in one city for the whole run: four-city GDP gained over the "
+            "projection years per unit of extra allowance.",
+            "",
+            *shadow_table(prices),
+            "",
+        ]
     lines += ["## Assumptions that differ from the baseline", "", *assumptions(scenario), ""]
     if extra:
         lines += extra

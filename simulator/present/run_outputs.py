@@ -35,8 +35,18 @@ def write_run(folder: Path, model, scenario, method=None, dt=None, say=print):
         prices = dynamic_shadow_prices(model, scenario, ds)
         if prices:
             write_json(prices, folder / "shadow_prices.json")
-        extra = ["## Plausibility", "", "This run leaves the plausible range the model declares for:", "",
-                 *(f"- {line}" for line in warnings), ""] if warnings else None
+        extra = (
+            [
+                "## Plausibility",
+                "",
+                "This run leaves the plausible range the model declares for:",
+                "",
+                *(f"- {line}" for line in warnings),
+                "",
+            ]
+            if warnings
+            else None
+        )
         write_report(folder / "report.md", ds, scenario, goals, prices, extra=extra)
     if "plots" in formats:
         plots.trajectories(ds, path=folder / "trajectories.png")
@@ -58,8 +68,10 @@ def summary(ds, goals, scenario, folder, elapsed) -> str:
         if g.get("value") is None:
             lines.append(f"  {g['id']:<30} not evaluated")
             continue
-        lines.append(f"  {g['id']:<30} {format_goal_value(g)}  target {g['comparison']} "
-                     f"{format_goal_value(g, g['target'])}  {'met' if g['met'] else 'NOT met'}")
+        lines.append(
+            f"  {g['id']:<30} {format_goal_value(g)}  target {g['comparison']} "
+            f"{format_goal_value(g, g['target'])}  {'met' if g['met'] else 'NOT met'}"
+        )
     binding = []
     for limit in LIMITS:
         for city in ds["city"].values:

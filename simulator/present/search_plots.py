@@ -35,8 +35,14 @@ def parallel_coordinates(record: dict, path: Path, title: str):
         written.append((1 - lever["low"]) / span if lever["label"].startswith("policies.") else np.nan)
         ticks.append((f"{lever['low']:g}", f"{lever['high']:g}"))
     for o in objectives:
-        values = np.array([np.nan if v is None else v for v in [p["objectives"][o["label"]] for p in policies]
-                           + [record["as_written"]["objectives"][o["label"]]]], dtype=float)
+        values = np.array(
+            [
+                np.nan if v is None else v
+                for v in [p["objectives"][o["label"]] for p in policies]
+                + [record["as_written"]["objectives"][o["label"]]]
+            ],
+            dtype=float,
+        )
         low, high = np.nanmin(values), np.nanmax(values)
         if o["sense"] == "min":  # best at the top
             low, high = high, low
@@ -50,8 +56,7 @@ def parallel_coordinates(record: dict, path: Path, title: str):
     cmap = plt.get_cmap("viridis")
     for row, c in zip(data, colour):
         ax.plot(range(len(axes_labels)), row, color=cmap(np.nan_to_num(c)), alpha=0.7, lw=1.2)
-    ax.plot(range(len(axes_labels)), written, color="k", ls="--", lw=2, marker="o", ms=4,
-            label="scenario as written")
+    ax.plot(range(len(axes_labels)), written, color="k", ls="--", lw=2, marker="o", ms=4, label="scenario as written")
     for x, (low, high) in enumerate(ticks):
         ax.axvline(x, color="grey", lw=0.8)
         ax.text(x, -0.06, low, ha="center", va="top", fontsize=8)
@@ -60,8 +65,11 @@ def parallel_coordinates(record: dict, path: Path, title: str):
     ax.set_ylim(-0.15, 1.15)
     ax.set_yticks([])
     ax.axvspan(len(levers) - 0.5, len(axes_labels) - 0.5, color="tab:orange", alpha=0.06)
-    ax.set_title(f"{title}\nlevers (left, from low to high) and objectives (right, best at the top); "
-                 f"colour: {objectives[0]['label']}", fontsize=10)
+    ax.set_title(
+        f"{title}\nlevers (left, from low to high) and objectives (right, best at the top); "
+        f"colour: {objectives[0]['label']}",
+        fontsize=10,
+    )
     sm = plt.cm.ScalarMappable(cmap=cmap)
     fig.colorbar(sm, ax=ax, label=f"{objectives[0]['label']} (worst to best)", ticks=[], fraction=0.03, pad=0.02)
     ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)

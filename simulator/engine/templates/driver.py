@@ -69,8 +69,28 @@ def _first_nonfinite(x):
 
 
 @njit(**JIT)
-def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, paths, rec_m,
-            levels_read_paths, levels_read_slow, nonneg, want, out, status):
+def run_one(
+    p,
+    sg,
+    sge,
+    lk,
+    t0,
+    dt,
+    n_steps,
+    steps_per_save,
+    method,
+    rec_s,
+    rec_mean,
+    rec_point,
+    paths,
+    rec_m,
+    levels_read_paths,
+    levels_read_slow,
+    nonneg,
+    want,
+    out,
+    status,
+):
     """Integrate one run. out: (n_saves + 1, columns); status: (3,) int64."""
     s = np.zeros(N_STATE)
     v = np.zeros(N_VAR)
@@ -158,9 +178,49 @@ def run_one(p, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_
 
 
 @njit(**PARALLEL)
-def run_batch(params, sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, paths, rec_m,
-              levels_read_paths, levels_read_slow, nonneg, want, out, status):
+def run_batch(
+    params,
+    sg,
+    sge,
+    lk,
+    t0,
+    dt,
+    n_steps,
+    steps_per_save,
+    method,
+    rec_s,
+    rec_mean,
+    rec_point,
+    paths,
+    rec_m,
+    levels_read_paths,
+    levels_read_slow,
+    nonneg,
+    want,
+    out,
+    status,
+):
     """Integrate every row of params; runs are independent, so any thread count gives the same bits."""
     for r in prange(params.shape[0]):
-        run_one(params[r], sg, sge, lk, t0, dt, n_steps, steps_per_save, method, rec_s, rec_mean, rec_point, paths,
-                rec_m, levels_read_paths, levels_read_slow, nonneg, want, out[r], status[r])
+        run_one(
+            params[r],
+            sg,
+            sge,
+            lk,
+            t0,
+            dt,
+            n_steps,
+            steps_per_save,
+            method,
+            rec_s,
+            rec_mean,
+            rec_point,
+            paths,
+            rec_m,
+            levels_read_paths,
+            levels_read_slow,
+            nonneg,
+            want,
+            out[r],
+            status[r],
+        )

@@ -1,18 +1,16 @@
 """Unit: the one declarative validator (simulator.inputs.schema) behind scenarios, calibration configurations
 and search blocks."""
 
-from pathlib import Path
-
 import pytest
 import yaml
 
-from simulator.inputs.calibration import load_config
 from simulator.errors import InputError
 from simulator.inputs import schema
+from simulator.inputs.calibration import load_config
 from simulator.inputs.schema import CalibrationFile, MonteCarlo, ScenarioFile, SearchSettings, TimeSettings
 from simulator.model import load_model
 
-ROOT = Path(__file__).resolve().parents[1]
+from ..conftest import ROOT
 
 
 def _read(section, record):
@@ -31,8 +29,13 @@ def test_defaults_come_from_the_record_alone():
 
 
 def test_every_problem_is_reported_with_its_key_path_and_the_default_kept():
-    value, problems = _read({"monte_carlo": {"runs": 0, "sampling": "lsh", "chunk": 2.5, "sed": 1},
-                             "time": {"dt": "1/12", "method": "rk5"}}, ScenarioFile)
+    value, problems = _read(
+        {
+            "monte_carlo": {"runs": 0, "sampling": "lsh", "chunk": 2.5, "sed": 1},
+            "time": {"dt": "1/12", "method": "rk5"},
+        },
+        ScenarioFile,
+    )
     messages = dict(problems)
     assert "must be a whole number from 1 to 1,000,000,000 (got 0)" in messages[("x", "monte_carlo", "runs")]
     assert "did you mean 'lhs'" in messages[("x", "monte_carlo", "sampling")]
@@ -68,13 +71,16 @@ def _config(tmp_path, **changes):
     return path
 
 
-@pytest.mark.parametrize("changes, key, message", [
-    ({"starts": "many"}, "starts", "must be a whole number from 1 to 1,000"),
-    ({"posterior": {"walkers": 0}}, "posterior.walkers", "must be a whole number from 1"),
-    ({"targts": []}, "targts", "unknown key (did you mean 'targets'?)"),
-    ({"window": {"start": 2020, "end": 2010}}, "window", "must be before end"),
-    ({"method": "RK4"}, "method", "must be one of euler, rk4, partitioned"),
-])
+@pytest.mark.parametrize(
+    "changes, key, message",
+    [
+        ({"starts": "many"}, "starts", "must be a whole number from 1 to 1,000"),
+        ({"posterior": {"walkers": 0}}, "posterior.walkers", "must be a whole number from 1"),
+        ({"targts": []}, "targts", "unknown key (did you mean 'targets'?)"),
+        ({"window": {"start": 2020, "end": 2010}}, "window", "must be before end"),
+        ({"method": "RK4"}, "method", "must be one of euler, rk4, partitioned"),
+    ],
+)
 def test_a_bad_calibration_configuration_names_its_line_and_key(tmp_path, changes, key, message):
     with pytest.raises(InputError) as error:
         load_config(_config(tmp_path, **changes), load_model())

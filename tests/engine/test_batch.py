@@ -7,7 +7,7 @@ import pytest
 from simulator.engine import TimeGrid, default_inputs, load, reference, simulate
 from simulator.errors import ModelError, SimulationError
 
-from .conftest import MODELS
+from ..conftest import MODELS
 
 
 def test_threads_give_identical_bits(model):
@@ -24,8 +24,11 @@ def test_threads_give_identical_bits(model):
 
 def test_nan_names_the_variable(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text((MODELS / "logistic.yaml").read_text().replace(
-        "equation: population / carrying_capacity", "equation: population / (carrying_capacity - 1000)"))
+    path.write_text(
+        (MODELS / "logistic.yaml")
+        .read_text()
+        .replace("equation: population / carrying_capacity", "equation: population / (carrying_capacity - 1000)")
+    )
     model = load(path)
     with pytest.raises(SimulationError) as info:
         simulate(model, default_inputs(model, runs=3), TimeGrid(0, 5, 0.25), "euler")
@@ -71,8 +74,10 @@ def test_reports_are_computed_only_when_recorded(model):
     full = simulate(model, inputs, grid, "rk4")
     some = simulate(model, inputs, grid, "rk4", record=["gdp", "non_fossil_share", "water_use"])
     for name, element in some.labels:
-        assert some.values[:, :, some.column(name, element)].tobytes() == \
-            full.values[:, :, full.column(name, element)].tobytes()
+        assert (
+            some.values[:, :, some.column(name, element)].tobytes()
+            == full.values[:, :, full.column(name, element)].tobytes()
+        )
 
 
 def test_time_paths_recorded_run_by_run(tmp_path):
@@ -97,12 +102,14 @@ variables:
     for method in ("euler", "rk4", "partitioned"):
         result = simulate(model, inputs, TimeGrid(0, 6, 0.25), method, record=["level", "quota", "target"])
         quota = result.values[:, :, result.column("quota")]
-        np.testing.assert_allclose(quota, np.interp(years, [2, 4], [5, 1]) * np.array([[1.0], [0.5], [2.0]]),
-                                   rtol=1e-12)
+        np.testing.assert_allclose(
+            quota, np.interp(years, [2, 4], [5, 1]) * np.array([[1.0], [0.5], [2.0]]), rtol=1e-12
+        )
         for k, (xs, ys) in enumerate([([0, 10], [1, 2]), ([0, 10], [4, 3])]):
             target = result.values[:, :, result.column("target", k)]
-            np.testing.assert_allclose(target, np.interp(years, xs, ys) * inputs.parameter("target.multiplier")[:, [k]],
-                                       rtol=1e-12)
+            np.testing.assert_allclose(
+                target, np.interp(years, xs, ys) * inputs.parameter("target.multiplier")[:, [k]], rtol=1e-12
+            )
 
 
 LEVELS = """
@@ -157,8 +164,13 @@ def test_partitioned_method(tmp_path):
     path = tmp_path / "partitioned.yaml"
     path.write_text(PARTITIONED)
     model = load(path)
-    assert model.slow_only == {("var", "births"), ("var", "ageing"), ("var", "deaths"),
-                               ("limit", "young"), ("limit", "old")}
+    assert model.slow_only == {
+        ("var", "births"),
+        ("var", "ageing"),
+        ("var", "deaths"),
+        ("limit", "young"),
+        ("limit", "old"),
+    }
     inputs = default_inputs(model)
     record = ["young", "old", "capital", "births", "ageing", "deaths", "investment"]
     exact = simulate(model, inputs, TimeGrid(0, 6, 1 / 64), "rk4", record=record).values[0]
@@ -166,8 +178,9 @@ def test_partitioned_method(tmp_path):
     for dt in (0.5, 0.25):
         grid = TimeGrid(0, 6, dt)
         fast = simulate(model, inputs, grid, "partitioned", record=record).values[0]
-        np.testing.assert_allclose(fast, reference.simulate(model, inputs, grid, "partitioned", record=record),
-                                   rtol=1e-12)
+        np.testing.assert_allclose(
+            fast, reference.simulate(model, inputs, grid, "partitioned", record=record), rtol=1e-12
+        )
         errors.append(np.abs(fast[:, :3] / exact[:, :3] - 1).max())
         flows = fast[1:, 4] - fast[1:, 5]  # ageing - deaths, averaged over each year
         np.testing.assert_allclose(np.diff(fast[:, 1]), flows, rtol=1e-12)

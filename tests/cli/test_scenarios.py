@@ -17,9 +17,9 @@ from simulator.cli import main
 from simulator.errors import ScenarioError
 from simulator.inputs.scenario import display_path
 
-from .conftest import ROOT, SCENARIOS
+from ..conftest import BAD_SCENARIOS, ROOT, SCENARIOS
 
-BAD = Path(__file__).resolve().parent / "bad_scenarios"
+BAD = BAD_SCENARIOS
 CORPUS = sorted(BAD.glob("*.yaml"))
 EXPECT = re.compile(r"^# expect: (\S+): (\S*): (.*)$")
 IN_FILE = re.compile(r"^# in: (\S+)$")  # the problem is in another file (one this file extends)
@@ -74,8 +74,12 @@ def test_all_problems_are_listed(tmp_path):
 
 
 def test_the_real_command_exits_2_without_traceback(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "simulator.cli", str(BAD / "unknown_parameter.yaml"),
-                             "--out", str(tmp_path / "o")], capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "simulator.cli", str(BAD / "unknown_parameter.yaml"), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert result.returncode == 2
     assert "parameters.investment_rate_scal: unknown parameter (did you mean 'investment_rate_scale'?)" in result.stderr
     assert "Traceback" not in result.stderr
@@ -91,6 +95,7 @@ def test_errors_in_an_extended_file_name_that_file(tmp_path):
 
 
 # -- what valid scenarios mean -------------------------------------------------------------------
+
 
 def test_policy_forms(model, tmp_path):
     path = tmp_path / "p.yaml"
@@ -127,15 +132,52 @@ def test_extends_list_and_override_order():
 
 # -- fuzzing -------------------------------------------------------------------------------------
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
-                    st.text(max_size=12))
-documents = st.recursive(scalars, lambda sub: st.one_of(
-    st.lists(sub, max_size=4),
-    st.dictionaries(st.one_of(st.sampled_from(["name", "time", "start", "end", "dt", "parameters", "policies",
-                                               "investment_rate_scale", "coal_cap", "ordos", "uncertain", "dist", "low",
-                                               "high", "monte_carlo", "runs", "goals", "select", "outputs",
-                                               "extends", "multiply", "value", "2025", "units"]),
-                              st.text(max_size=8), st.integers(1990, 2050)), sub, max_size=5)), max_leaves=25)
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(10**12), 10**12), st.floats(allow_nan=True), st.text(max_size=12)
+)
+documents = st.recursive(
+    scalars,
+    lambda sub: st.one_of(
+        st.lists(sub, max_size=4),
+        st.dictionaries(
+            st.one_of(
+                st.sampled_from(
+                    [
+                        "name",
+                        "time",
+                        "start",
+                        "end",
+                        "dt",
+                        "parameters",
+                        "policies",
+                        "investment_rate_scale",
+                        "coal_cap",
+                        "ordos",
+                        "uncertain",
+                        "dist",
+                        "low",
+                        "high",
+                        "monte_carlo",
+                        "runs",
+                        "goals",
+                        "select",
+                        "outputs",
+                        "extends",
+                        "multiply",
+                        "value",
+                        "2025",
+                        "units",
+                    ]
+                ),
+                st.text(max_size=8),
+                st.integers(1990, 2050),
+            ),
+            sub,
+            max_size=5,
+        ),
+    ),
+    max_leaves=25,
+)
 
 
 def _loads_cleanly(path):
@@ -155,37 +197,82 @@ def test_random_documents_give_a_scenario_or_a_clean_error(tmp_path_factory, doc
 
 # A scenario that uses every section, so that mutations reach every key a user can write.
 EVERY_SECTION = {
-    "name": "every", "description": "every section", "parameters_from": str(ROOT / "calibration/fitted/baseline.yaml"),
+    "name": "every",
+    "description": "every section",
+    "parameters_from": str(ROOT / "calibration/fitted/baseline.yaml"),
     "time": {"start": 2020, "end": 2035, "dt": 0.25, "method": "rk4", "save": 1},
-    "parameters": {"investment_rate_scale": {"ordos": 1.2}, "capital_elasticity": {"value": 0.5, "units": "1"},
-                   "depreciation_rate": 0.1},
-    "policies": {"water_saving_effort": {2020: 0, 2025: 0.03}, "coal_cap": {"ordos": {2020: 7.5e8, 2030: 6.0e8}},
-                 "hukou_reform": {"start": 2022, "value": 1},
-                 "yellow_river_allocation": {"multiply": {"start": 2026, "value": 0.8}}},
-    "uncertain": {"assumed_parameters": "uniform",
-                  "capital_output_ratio": {"dist": "triangular", "low": 2, "mode": 3, "high": 4},
-                  "tfp_growth": {"dist": "truncnormal", "mean": 0.015, "sd": 0.005, "low": -0.02, "high": 0.05,
-                                 "per_element": True},
-                  "tfp_growth[ordos]": {"dist": "truncnormal", "mean": 0.01, "sd": 0.005, "low": 0, "high": 0.05},
-                  "policies.coal_cap": {"dist": "uniform", "low": 0.8, "high": 1.2},
-                  "depreciation_rate": {"dist": "choice", "values": [0.08, 0.1], "weights": [1, 1]}},
+    "parameters": {
+        "investment_rate_scale": {"ordos": 1.2},
+        "capital_elasticity": {"value": 0.5, "units": "1"},
+        "depreciation_rate": 0.1,
+    },
+    "policies": {
+        "water_saving_effort": {2020: 0, 2025: 0.03},
+        "coal_cap": {"ordos": {2020: 7.5e8, 2030: 6.0e8}},
+        "hukou_reform": {"start": 2022, "value": 1},
+        "yellow_river_allocation": {"multiply": {"start": 2026, "value": 0.8}},
+    },
+    "uncertain": {
+        "assumed_parameters": "uniform",
+        "capital_output_ratio": {"dist": "triangular", "low": 2, "mode": 3, "high": 4},
+        "tfp_growth": {
+            "dist": "truncnormal",
+            "mean": 0.015,
+            "sd": 0.005,
+            "low": -0.02,
+            "high": 0.05,
+            "per_element": True,
+        },
+        "tfp_growth[ordos]": {"dist": "truncnormal", "mean": 0.01, "sd": 0.005, "low": 0, "high": 0.05},
+        "policies.coal_cap": {"dist": "uniform", "low": 0.8, "high": 1.2},
+        "depreciation_rate": {"dist": "choice", "values": [0.08, 0.1], "weights": [1, 1]},
+    },
     "monte_carlo": {"runs": 100, "seed": 1, "sampling": "lhs", "chunk": 50},
-    "goals": {"select": ["gdp_growth_2021_2025", "water_within_caps"],
-              "override": {"gdp_growth_2021_2025": {"target": 0.055}}},
+    "goals": {
+        "select": ["gdp_growth_2021_2025", "water_within_caps"],
+        "override": {"gdp_growth_2021_2025": {"target": 0.055}},
+    },
     "outputs": {"variables": ["population", "gdp"], "formats": ["netcdf", "csv"], "folder": "outputs/x"},
-    "search": {"levers": {"policies.water_saving_effort": {"low": 0, "high": 3}, "policies.innovation_zone": {"values": [0, 1]},
-                          "investment_rate_scale[ordos]": {"low": 0.9, "high": 1.3},
-                          "policies.water_transfer[hohhot]": {"low": 0, "high": 2}},
-               "objectives": [{"maximise": "gdp_growth_2021_2025"}, {"minimise": "co2", "year": 2030}],
-               "constraints": [{"goal": "water_within_caps", "at_least": 0.5}],
-               "futures": 10, "generations": 2, "population": 8, "seed": 1},
+    "search": {
+        "levers": {
+            "policies.water_saving_effort": {"low": 0, "high": 3},
+            "policies.innovation_zone": {"values": [0, 1]},
+            "investment_rate_scale[ordos]": {"low": 0.9, "high": 1.3},
+            "policies.water_transfer[hohhot]": {"low": 0, "high": 2},
+        },
+        "objectives": [{"maximise": "gdp_growth_2021_2025"}, {"minimise": "co2", "year": 2030}],
+        "constraints": [{"goal": "water_within_caps", "at_least": 0.5}],
+        "futures": 10,
+        "generations": 2,
+        "population": 8,
+        "seed": 1,
+    },
 }
 # what users type where something else belongs
 WRONG = st.one_of(
-    st.just([1, 2]), st.just({"a": 1}), st.just([]), st.just({}), st.just([[2025]]), st.just({"start": 2025}),
-    st.just("text"), st.just(""), st.just(float("inf")), st.just(float("-inf")), st.just(float("nan")),
-    st.just(1e308), st.just(-1e308), st.just(10**30), st.just(-10**30), st.just(-1), st.just(0), st.just(True),
-    st.none(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=6))
+    st.just([1, 2]),
+    st.just({"a": 1}),
+    st.just([]),
+    st.just({}),
+    st.just([[2025]]),
+    st.just({"start": 2025}),
+    st.just("text"),
+    st.just(""),
+    st.just(float("inf")),
+    st.just(float("-inf")),
+    st.just(float("nan")),
+    st.just(1e308),
+    st.just(-1e308),
+    st.just(10**30),
+    st.just(-(10**30)),
+    st.just(-1),
+    st.just(0),
+    st.just(True),
+    st.none(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=6),
+)
 
 
 def _paths(node, prefix=()):

@@ -32,8 +32,11 @@ def test_unknown_name_with_did_you_mean(tmp_path):
 
 
 def test_algebraic_loop_names_the_loop(tmp_path):
-    text = _errors(tmp_path, "  x: {kind: aux, units: widget, dims: [city], equation: y + level, doc: x}\n"
-                             "  y: {kind: aux, units: widget, dims: [city], equation: x * 2, doc: y}\n")
+    text = _errors(
+        tmp_path,
+        "  x: {kind: aux, units: widget, dims: [city], equation: y + level, doc: x}\n"
+        "  y: {kind: aux, units: widget, dims: [city], equation: x * 2, doc: y}\n",
+    )
     assert "algebraic loop" in text and ("x -> y -> x" in text or "y -> x -> y" in text), text
     assert text.count("algebraic loop") == 1
 
@@ -49,8 +52,11 @@ def test_declared_units_differ_from_the_equation(tmp_path):
 
 
 def test_flow_units_must_match_the_stock(tmp_path):
-    text = _errors(tmp_path, "  s2: {kind: stock, units: widget, dims: [city], initial: 0, inflows: [f2], doc: s}\n"
-                             "  f2: {kind: flow, units: widget, dims: [city], equation: level, doc: f}\n")
+    text = _errors(
+        tmp_path,
+        "  s2: {kind: stock, units: widget, dims: [city], initial: 0, inflows: [f2], doc: s}\n"
+        "  f2: {kind: flow, units: widget, dims: [city], equation: level, doc: f}\n",
+    )
     assert "flow 'f2' is in widget but s2 (in widget) needs flows in widget/year" in text, text
 
 
@@ -80,9 +86,12 @@ def test_sum_over_a_dim_it_does_not_vary_along(tmp_path):
 
 
 def test_declaration_mistakes(tmp_path):
-    text = _errors(tmp_path, "  x: {kind: aux, units: widget, dims: [town], equation: level, doc: x}\n"
-                             "  y: {kind: auxiliary, units: widget, equation: 1, doc: y}\n"
-                             "  z: {kind: parameter, units: '1', value: 1, doc: z, status: assumed}\n")
+    text = _errors(
+        tmp_path,
+        "  x: {kind: aux, units: widget, dims: [town], equation: level, doc: x}\n"
+        "  y: {kind: auxiliary, units: widget, equation: 1, doc: y}\n"
+        "  z: {kind: parameter, units: '1', value: 1, doc: z, status: assumed}\n",
+    )
     assert "unknown dimension 'town'" in text
     assert "kind must be one of" in text
     assert "a parameter needs 'source'" in text

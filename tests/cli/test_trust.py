@@ -11,7 +11,7 @@ import xarray as xr
 import simulator
 from simulator.cli import main
 
-from .conftest import ROOT, SCENARIOS
+from ..conftest import ROOT, SCENARIOS
 
 BASELINE = SCENARIOS / "baseline.yaml"
 
@@ -99,9 +99,11 @@ def test_other_commands_refuse_a_folder_with_user_files(tmp_path, capsys, comman
     write(tmp_path / "thesis.docx", "x")
     before = listing(tmp_path)
     uncertain = SCENARIOS / "baseline_uncertain.yaml"
-    argv = {"ensemble": [str(uncertain), "--runs", "10"],
-            "compare": ["compare", str(BASELINE), str(scenario)],
-            "sensitivity": ["sensitivity", str(uncertain), "--runs", "2"]}[command]
+    argv = {
+        "ensemble": [str(uncertain), "--runs", "10"],
+        "compare": ["compare", str(BASELINE), str(scenario)],
+        "sensitivity": ["sensitivity", str(uncertain), "--runs", "2"],
+    }[command]
     assert main([*argv, "--out", str(tmp_path), "-q"]) == 2
     assert "thesis.docx" in capsys.readouterr().err
     assert listing(tmp_path) == before
@@ -142,13 +144,23 @@ def test_a_per_city_override_keeps_the_other_cities_fitted_values(tmp_path):
 # 3. command-line values are validated like YAML values
 
 
-@pytest.mark.parametrize("argv, flag", [
-    (["--dt", "0.3"], "--dt"), (["--dt", "0"], "--dt"), (["--dt", "nan"], "--dt"), (["--dt", "inf"], "--dt"),
-    (["--dt", "2"], "--dt"), (["--seed", "-1"], "--seed"), (["--runs", "0"], "--runs"),
-    (["--workers", "0"], "--workers"), (["--runs", "ten"], "--runs"),
-    (["--runs", "5"], "--runs"),  # the baseline has no uncertain inputs: 5 identical runs would mean nothing
-    (["--scheduler", "tcp://127.0.0.1:9"], "--scheduler"), (["--out", ""], "--out"),
-])
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (["--dt", "0.3"], "--dt"),
+        (["--dt", "0"], "--dt"),
+        (["--dt", "nan"], "--dt"),
+        (["--dt", "inf"], "--dt"),
+        (["--dt", "2"], "--dt"),
+        (["--seed", "-1"], "--seed"),
+        (["--runs", "0"], "--runs"),
+        (["--workers", "0"], "--workers"),
+        (["--runs", "ten"], "--runs"),
+        (["--runs", "5"], "--runs"),  # the baseline has no uncertain inputs: 5 identical runs would mean nothing
+        (["--scheduler", "tcp://127.0.0.1:9"], "--scheduler"),
+        (["--out", ""], "--out"),
+    ],
+)
 def test_bad_flags_exit_2_naming_the_flag(tmp_path, capsys, argv, flag):
     out = tmp_path / "o"
     assert exit_code([str(BASELINE), *argv, *(["--out", str(out)] if flag != "--out" else []), "-q"]) == 2
@@ -186,8 +198,9 @@ def test_compare_with_different_start_years_is_an_exit_2_message(tmp_path, capsy
 # 5. absurd results never pass silently
 
 
-@pytest.mark.parametrize("time, key, words", [("{end: 2200}", "time.end", "2050"),
-                                               ("{start: 2005}", "time.start", "2010-2020")])
+@pytest.mark.parametrize(
+    "time, key, words", [("{end: 2200}", "time.end", "2050"), ("{start: 2005}", "time.start", "2010-2020")]
+)
 def test_horizons_outside_what_the_model_supports_are_errors(tmp_path, capsys, time, key, words):
     scenario = mine(tmp_path, f"time: {time}\n")
     assert main([str(scenario), "--out", str(tmp_path / "o"), "-q"]) == 2
@@ -232,8 +245,9 @@ def test_every_run_of_an_ensemble_starts_from_the_observed_start_year(baseline):
     _, _, runs = simulator.run_ensemble(SCENARIOS / "baseline_uncertain.yaml", runs=64, seed=3)
     for name in ("gdp", "population", "urban_population", "co2"):
         start = runs[name].sel(time=2020)
-        np.testing.assert_allclose(start.values, np.broadcast_to(baseline[name].sel(time=2020).values, start.shape),
-                                   rtol=2e-6, err_msg=name)
+        np.testing.assert_allclose(
+            start.values, np.broadcast_to(baseline[name].sel(time=2020).values, start.shape), rtol=2e-6, err_msg=name
+        )
     # no limit cuts the observed year: a draw's own 2020 coal output is what it produces in 2020
     for binding in ("coal_binding", "water_binding", "energy_binding"):
         assert not runs[binding].sel(time=2020).any(), binding
@@ -267,8 +281,9 @@ def test_a_deterministic_run_outside_a_plausible_range_says_so(tmp_path, model, 
 def test_a_policy_from_2025_acts_over_2025_and_not_before(tmp_path, method, dt):
     base = simulator.run(BASELINE, method=method, dt=dt)
     for policy in ("{multiply: {start: 2025, value: 0.5}}", "{start: 2025, value: 1.0e+9}"):
-        changed = simulator.run(mine(tmp_path, f"policies:\n  yellow_river_allocation: {policy}\n"),
-                                method=method, dt=dt)
+        changed = simulator.run(
+            mine(tmp_path, f"policies:\n  yellow_river_allocation: {policy}\n"), method=method, dt=dt
+        )
         allocation = changed["yellow_river_allocation"].sel(city="ordos")
         before = base["yellow_river_allocation"].sel(city="ordos")
         assert float(allocation.sel(time=2024)) == float(before.sel(time=2024))
@@ -363,8 +378,11 @@ def test_compare_prints_percent_like_run(tmp_path, capsys):
 
 
 def test_sensitivity_includes_the_co2_peak(tmp_path):
-    scenario = mine(tmp_path, "uncertain:\n  autonomous_efficiency_gain: {dist: uniform, low: 0.01, high: 0.05}\n"
-                              "  capital_elasticity: {dist: uniform, low: 0.4, high: 0.6}\n")
+    scenario = mine(
+        tmp_path,
+        "uncertain:\n  autonomous_efficiency_gain: {dist: uniform, low: 0.01, high: 0.05}\n"
+        "  capital_elasticity: {dist: uniform, low: 0.4, high: 0.6}\n",
+    )
     assert main(["sensitivity", str(scenario), "--runs", "4", "--out", str(tmp_path / "s"), "-q"]) == 0
     rows = json.loads((tmp_path / "s" / "sobol.json").read_text())["indices"]
     assert "co2_peak" in {r["goal"] for r in rows}
@@ -377,10 +395,10 @@ def test_posterior_draws_are_used_a_whole_row_per_run(tmp_path):
     rng = np.random.default_rng(0)
     a = rng.normal(0.55, 0.03, 40)
     table = np.column_stack([a, 0.01 + 0.2 * (a - 0.55)])
-    np.savetxt(tmp_path / "post.csv", table, delimiter=",", header="capital_elasticity,tfp_growth[ordos]",
-               comments="")
-    scenario = simulator.load_scenario(mine(tmp_path, "uncertain:\n  assumed_parameters: uniform\n"
-                                                      "  posterior: {draws: post.csv}\n"))
+    np.savetxt(tmp_path / "post.csv", table, delimiter=",", header="capital_elasticity,tfp_growth[ordos]", comments="")
+    scenario = simulator.load_scenario(
+        mine(tmp_path, "uncertain:\n  assumed_parameters: uniform\n  posterior: {draws: post.csv}\n")
+    )
     labels = [d.label for d in scenario.uncertain]
     assert labels.count("capital_elasticity") == 1 and "tfp_growth[ordos]" in labels
     calibrated = set(simulator.load_scenario(BASELINE).fitted)

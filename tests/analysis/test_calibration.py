@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 
 import simulator
 from simulator.analysis.calibrate import calibrate, write_outputs
-from simulator.inputs.calibration import load_config
+from simulator.analysis.fit import fit_statistics
 from simulator.cli import main
 from simulator.engine import TimeGrid, default_inputs, simulate
-from simulator.analysis.fit import fit_statistics
+from simulator.inputs.calibration import load_config
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 
 def test_theil_and_mape_by_hand():
@@ -29,7 +29,7 @@ def test_theil_and_mape_by_hand():
     sd_s, sd_a, r = math.sqrt(1.25), 1.0, 1 / math.sqrt(1.25)
     assert stats["theil_us"] == pytest.approx((sd_s - sd_a) ** 2 / 0.5)
     assert stats["theil_uc"] == pytest.approx(2 * (1 - r) * sd_s * sd_a / 0.5)
-    assert stats["r2"] == pytest.approx(r ** 2)
+    assert stats["r2"] == pytest.approx(r**2)
     perfect = fit_statistics([1, 2, 3], [1, 2, 3])
     assert perfect["mape"] == 0 and perfect["theil_um"] is None  # no error to decompose
     short = fit_statistics([1.0, 2.0], [1.1, 2.2])
@@ -89,8 +89,16 @@ def test_recovers_known_parameters_from_noisy_synthetic_data(model, tmp_path):
         assert x[f"external_migration_rate[{city}]"] == pytest.approx(truth["external_migration_rate"][k], abs=0.001)
     assert len(fitted["ensemble"]["accepted"]) > 10  # the filtered ensemble keeps runs near the truth
     write_outputs(tmp_path, config, model, fitted)
-    assert {"fitted.yaml", "uncertain.yaml", "fit.json", "report.md", "fit.png", "posterior_samples.csv",
-            "posterior.csv", "identifiability.json"} <= {p.name for p in tmp_path.iterdir()}
+    assert {
+        "fitted.yaml",
+        "uncertain.yaml",
+        "fit.json",
+        "report.md",
+        "fit.png",
+        "posterior_samples.csv",
+        "posterior.csv",
+        "identifiability.json",
+    } <= {p.name for p in tmp_path.iterdir()}
 
 
 def _shipped_config(tmp_path, steps=200):
@@ -98,8 +106,10 @@ def _shipped_config(tmp_path, steps=200):
     config = config.replace("data: data/history.csv", f"data: {ROOT / 'calibration' / 'data' / 'history.csv'}")
     config = config.replace("scenario: start_2010.yaml", f"scenario: {ROOT / 'calibration' / 'start_2010.yaml'}")
     config = config.replace("fitted_file: fitted/baseline.yaml", "fitted_file: fitted.yaml")
-    config = config.replace("posterior: {walkers: 48, steps: 1500, burn: 500, thin: 20}",
-                            f"posterior: {{walkers: 40, steps: {steps}, burn: {steps // 2}, thin: 5}}")
+    config = config.replace(
+        "posterior: {walkers: 48, steps: 1500, burn: 500, thin: 20}",
+        f"posterior: {{walkers: 40, steps: {steps}, burn: {steps // 2}, thin: 5}}",
+    )
     (tmp_path / "baseline.yaml").write_text(config)
     return tmp_path / "baseline.yaml"
 
@@ -119,8 +129,9 @@ def test_shipped_calibration_end_to_end(tmp_path):
     assert not (tmp_path / "fitted.yaml").exists() and not (tmp_path / "fitted_uncertain.yaml").exists()
     assert (out / "fitted.yaml").exists() and (out / "uncertain.yaml").exists() and (out / "posterior.csv").exists()
     scenario = out / "uses_fit.yaml"
-    scenario.write_text("name: uses_fit\nparameters_from: fitted.yaml\nextends: uncertain.yaml\n"
-                        "monte_carlo: {runs: 4}\n")
+    scenario.write_text(
+        "name: uses_fit\nparameters_from: fitted.yaml\nextends: uncertain.yaml\nmonte_carlo: {runs: 4}\n"
+    )
     loaded = simulator.load_scenario(scenario)
     fitted = yaml.safe_load((out / "fitted.yaml").read_text())["parameters"]
     assert loaded.parameters["tfp_growth"][2] == pytest.approx(fitted["tfp_growth"]["ordos"])
@@ -172,8 +183,11 @@ def test_committed_posterior_draws_are_joint_rows_named_as_uncertain_targets(mod
 
 def test_identifiability_report_flags_a_parameter_on_its_bound(model, tmp_path):
     """A bound that cuts through the data's best value is reported as a warning with the reason."""
-    config = _shipped_config(tmp_path, steps=40).read_text().replace(
-        "tfp_growth: {bounds: [-0.03, 0.08]}", "tfp_growth: {bounds: [-0.03, 0.005]}")
+    config = (
+        _shipped_config(tmp_path, steps=40)
+        .read_text()
+        .replace("tfp_growth: {bounds: [-0.03, 0.08]}", "tfp_growth: {bounds: [-0.03, 0.005]}")
+    )
     (tmp_path / "tight.yaml").write_text(config)
     cfg = load_config(tmp_path / "tight.yaml", model)
     result = calibrate(cfg, model, say=lambda *a: None, posterior=False)
@@ -200,8 +214,9 @@ def test_committed_fit_matches_its_configuration_and_data():
     fitted = yaml.safe_load((ROOT / "calibration" / "fitted" / "baseline.yaml").read_text())
     meta = fitted["calibration"]
     config_text = (ROOT / "calibration" / "baseline.yaml").read_text()
-    assert meta["config_sha256"] == hashlib.sha256(config_text.encode()).hexdigest()[:16], \
+    assert meta["config_sha256"] == hashlib.sha256(config_text.encode()).hexdigest()[:16], (
         "calibration/baseline.yaml changed: run `simulate calibrate calibration/baseline.yaml` and commit the fit"
+    )
     data = (ROOT / "calibration" / "data" / "history.csv").read_bytes()
     assert meta["data_sha256"] == hashlib.sha256(data).hexdigest()[:16]
 

@@ -8,7 +8,7 @@ import csv
 
 import numpy as np
 
-from .regenerate_reference import REFERENCE, VARIABLES
+from ..regenerate_reference import REFERENCE, VARIABLES
 
 
 def test_baseline_matches_the_stored_reference(baseline):

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from simulator.analysis import search as search_module
-from simulator.cli import main
 from simulator.analysis.discover import find_box
+from simulator.cli import main
 
-from .conftest import SCENARIOS
+from ..conftest import SCENARIOS
 
 SEARCH = SCENARIOS / "plan_search.yaml"
 SMALL = ["--futures", "12", "--generations", "2", "--seed", "5", "-q"]
@@ -67,7 +67,7 @@ def test_policy_files_write_per_city_parameter_and_pre_start_levers_in_full(tmp_
     reproduces the search."""
     scenario = tmp_path / "levers.yaml"
     scenario.write_text(f"""name: levers
-extends: {SCENARIOS / 'plan_uncertain.yaml'}
+extends: {SCENARIOS / "plan_uncertain.yaml"}
 search:
   levers:
     policies.transferred_investment[baotou]: {{low: 0, high: 3}}
@@ -84,8 +84,21 @@ search:
     record = json.loads((out / "search.json").read_text())
     text = (out / "policies" / "policy_01.yaml").read_text()
     assert "hohhot:" in text and "2010" not in text  # every city's path, from 2020 on
-    assert main([str(out / "policies" / "policy_01.yaml"), "--runs", "10", "--seed", "2", "--out",
-                 str(tmp_path / "run"), "-q"]) == 0
+    assert (
+        main(
+            [
+                str(out / "policies" / "policy_01.yaml"),
+                "--runs",
+                "10",
+                "--seed",
+                "2",
+                "--out",
+                str(tmp_path / "run"),
+                "-q",
+            ]
+        )
+        == 0
+    )
     goals = json.loads((tmp_path / "run" / "goals.json").read_text())
     for goal in goals["goals"] if isinstance(goals, dict) else goals:
         assert goal["probability"] == pytest.approx(record["pareto"][0]["probabilities"][goal["id"]], abs=1e-12)
@@ -121,15 +134,22 @@ BAD_SEARCH = [
     ("levers: {policies.nothing: {low: 0, high: 1}}", "search.levers.policies.nothing", "unknown policy"),
     ("levers: {policies.water_transfer: {low: 2, high: 1}}", "search.levers.policies.water_transfer", "low < high"),
     ("levers: {tfp_growth: {low: 0, high: 0.02}}", "search.levers.tfp_growth", "a lever is a decision"),
-    ("levers: {policies.water_transfer: {values: [1]}}", "search.levers.policies.water_transfer.values", "at least two"),
+    (
+        "levers: {policies.water_transfer: {values: [1]}}",
+        "search.levers.policies.water_transfer.values",
+        "at least two",
+    ),
     ("objectives: [{maximise: gdp_growt}]", "search.objectives[0].maximise", "did you mean"),
     ("objectives: [{minimise: co2, year: 2040}]", "search.objectives[0].year", "a saved year"),
     ("objectives: [{minimise: co2}]", "search.objectives[0].year", "a saved year"),
     ("constraints: [{goal: coal_within_cap, at_least: 2}]", "search.constraints[0]", "probability 0-1"),
     ("objectives: [{minimise: tfp_growth, year: 2030}]", "search.objectives[0].minimise", "a model output"),
     ("objectives: [{maximise: gdp_growth_2021_2025, year: 2030}]", "search.objectives[0].year", "give no year"),
-    ("levers: {policies.water_transfer: {low: 0, high: 2}, 'policies.water_transfer[hohhot]': {low: 0, high: 1}}",
-     "search.levers.policies.water_transfer[hohhot]", "overlaps another lever"),
+    (
+        "levers: {policies.water_transfer: {low: 0, high: 2}, 'policies.water_transfer[hohhot]': {low: 0, high: 1}}",
+        "search.levers.policies.water_transfer[hohhot]",
+        "overlaps another lever",
+    ),
     ("futures: 0", "search.futures", "whole number"),
     ("population: [1]", "search.population", "whole number"),
 ]
@@ -157,9 +177,11 @@ def test_search_needs_a_search_block_and_uncertain_futures(tmp_path, capsys):
     assert main(["search", str(SCENARIOS / "plan_uncertain.yaml"), "--out", str(tmp_path / "o"), "-q"]) == 2
     assert "search: the scenario has no search: block" in capsys.readouterr().err
     scenario = tmp_path / "certain.yaml"
-    scenario.write_text(f"name: certain\nextends: {SCENARIOS / 'plan.yaml'}\nsearch:\n"
-                        "  levers: {policies.water_transfer: {low: 0, high: 2}}\n"
-                        "  objectives: [{maximise: gdp_growth_2021_2025}]\n")
+    scenario.write_text(
+        f"name: certain\nextends: {SCENARIOS / 'plan.yaml'}\nsearch:\n"
+        "  levers: {policies.water_transfer: {low: 0, high: 2}}\n"
+        "  objectives: [{maximise: gdp_growth_2021_2025}]\n"
+    )
     assert main(["search", str(scenario), "--out", str(tmp_path / "o"), "-q"]) == 2
     assert "certain.yaml:3: search: a search scores each policy over uncertain futures" in capsys.readouterr().err
 
@@ -187,21 +209,39 @@ def test_prim_restricts_something_when_most_futures_fail():
 
 def test_discover_names_the_box_in_words(tmp_path, capsys):
     out = tmp_path / "d"
-    assert main(["discover", str(SCENARIOS / "plan_uncertain.yaml"), "--goal", "gdp_growth_2021_2025",
-                 "--runs", "400", "--seed", "3", "--out", str(out), "-q"]) == 0
+    assert (
+        main(
+            [
+                "discover",
+                str(SCENARIOS / "plan_uncertain.yaml"),
+                "--goal",
+                "gdp_growth_2021_2025",
+                "--runs",
+                "400",
+                "--seed",
+                "3",
+                "--out",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
     record = json.loads((out / "discover.json").read_text())
     assert record["runs_kept"] + record["runs_excluded"] == 400
     box = record["box"]
     assert box["restrictions"] and box["density"] > record["failure_rate"]
     first = box["restrictions"][0]
-    assert first["input"] in record["sentence"] and record["sentence"].startswith("The goal \"Four-city real GDP")
+    assert first["input"] in record["sentence"] and record["sentence"].startswith('The goal "Four-city real GDP')
     assert {"discover.json", "box.csv", "peeling.png", "report.md"} <= {p.name for p in out.iterdir()}
     assert not (tmp_path / ".d.discover").exists()
 
 
 def test_discover_refuses_an_unknown_goal(tmp_path, capsys):
-    assert main(["discover", str(SCENARIOS / "plan_uncertain.yaml"), "--goal", "gdp", "--out",
-                 str(tmp_path / "d"), "-q"]) == 2
+    assert (
+        main(["discover", str(SCENARIOS / "plan_uncertain.yaml"), "--goal", "gdp", "--out", str(tmp_path / "d"), "-q"])
+        == 2
+    )
     assert "--goal: unknown goal 'gdp'" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
 
@@ -217,7 +257,7 @@ def test_an_objective_can_be_what_a_policy_costs(tmp_path):
     """A time path is an objective too: the investment a policy transfers in, as the lever scales it."""
     scenario = tmp_path / "cost.yaml"
     scenario.write_text(f"""name: cost
-extends: {SCENARIOS / 'plan_uncertain.yaml'}
+extends: {SCENARIOS / "plan_uncertain.yaml"}
 search:
   levers: {{policies.transferred_investment: {{low: 0, high: 2}}}}
   objectives: [{{maximise: gdp_growth_2021_2025}}, {{minimise: transferred_investment, year: 2025}}]
@@ -232,5 +272,6 @@ search:
     plan = record["as_written"]["objectives"][label]
     assert plan == pytest.approx(4 * 1.0e10, rel=1e-6)  # the plan: 100e8 yuan a year in each of four cities
     for policy in record["pareto"]:
-        assert policy["objectives"][label] == pytest.approx(plan * policy["levers"]["policies.transferred_investment"],
-                                                            rel=1e-6)
+        assert policy["objectives"][label] == pytest.approx(
+            plan * policy["levers"]["policies.transferred_investment"], rel=1e-6
+        )

@@ -22,7 +22,7 @@ from simulator.analysis.backtest import (
 from simulator.cli import main
 from simulator.engine import default_inputs
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 CONFIG = ROOT / "calibration" / "baseline.yaml"
 
@@ -38,7 +38,7 @@ def test_no_input_carries_information_after_the_origin(model, origin):
     for name in model.series:
         vintage = model.variables[name].vintage or {}
         rule = vintage.get("forecast", "hold_last")
-        for k, ((xs, ys), (bx, by)) in enumerate(zip(inputs.series[name], base.series[name])):
+        for (xs, ys), (bx, by) in zip(inputs.series[name], base.series[name]):
             known = bx <= origin + 1e-6
             if name in leaked or not np.any(bx > origin + 1e-6):
                 continue
@@ -71,9 +71,16 @@ def test_no_input_carries_information_after_the_origin(model, origin):
 
 def test_every_input_with_information_after_2020_is_marked(model):
     """Inputs whose sources cite figures after 2020 carry `vintage` with the year of their information."""
-    for name in ("outside_coal_demand_index", "water_red_line",
-                 "irrigation_efficiency", "renewable_capacity_2020", "coal_power_capacity_2020",
-                 "urban_domestic_water_per_capita", "industrial_water_intensity_2020", "electricity_export"):
+    for name in (
+        "outside_coal_demand_index",
+        "water_red_line",
+        "irrigation_efficiency",
+        "renewable_capacity_2020",
+        "coal_power_capacity_2020",
+        "urban_domestic_water_per_capita",
+        "industrial_water_intensity_2020",
+        "electricity_export",
+    ):
         vintage = model.variables[name].vintage
         assert vintage is not None and vintage["info_year"] > 2020, name
 
@@ -95,33 +102,43 @@ def test_naive_forecasts_by_hand():
 def test_census_growth_noise_by_hand():
     """Sigma is the RMS change of the cities' growth rates between the two half-decades before the census; the
     rate walks by one N(0, sigma) step per half-decade, so the log error 10 years on has variance 125 sigma^2."""
-    census = pd.DataFrame({"city": ["a", "b"], "year": [2010, 2010], "value": [100.0 * math.exp(0.10),
-                                                                                100.0 * math.exp(-0.20)]})
-    early = {"a": pd.Series({2000: 100.0 * math.exp(-0.05), 2005: 100.0}),  # rates 0.01 then 0.02: change +0.01
-             "b": pd.Series({2000: 100.0, 2005: 100.0})}  # rates 0 then -0.04: change -0.04
-    sigma = math.sqrt((0.01 ** 2 + 0.04 ** 2) / 2)
+    census = pd.DataFrame(
+        {"city": ["a", "b"], "year": [2010, 2010], "value": [100.0 * math.exp(0.10), 100.0 * math.exp(-0.20)]}
+    )
+    early = {
+        "a": pd.Series({2000: 100.0 * math.exp(-0.05), 2005: 100.0}),  # rates 0.01 then 0.02: change +0.01
+        "b": pd.Series({2000: 100.0, 2005: 100.0}),
+    }  # rates 0 then -0.04: change -0.04
+    sigma = math.sqrt((0.01**2 + 0.04**2) / 2)
     times = [2016.0, 2017.0, 2018.0, 2019.0, 2020.0]
     noise = census_growth_noise(census, early, 2016, ["a", "b"], times, 40000, np.random.default_rng(0))
     assert set(noise) == {("population", 0), ("population", 1)}
     log_error = np.log(noise[("population", 1)])
     assert log_error.shape == (40000, len(times))
     assert np.std(log_error[:, -1]) == pytest.approx(math.sqrt(125) * sigma, rel=0.03)  # 10 e1 + 5 e2
-    assert np.std(log_error[:, 0]) == pytest.approx(math.sqrt(6 ** 2 + 1) * sigma, rel=0.03)  # 2016: 5 e1 + 1 (e1 + e2)
+    assert np.std(log_error[:, 0]) == pytest.approx(math.sqrt(6**2 + 1) * sigma, rel=0.03)  # 2016: 5 e1 + 1 (e1 + e2)
     assert abs(np.mean(log_error[:, -1])) < 0.01
     # a census after the origin is not known at it
     later = pd.concat([census, pd.DataFrame({"city": ["a", "b"], "year": [2020, 2020], "value": [1e9, 1.0]})])
     again = census_growth_noise(later, early, 2016, ["a", "b"], times, 40000, np.random.default_rng(0))
     assert all(np.array_equal(again[key], noise[key]) for key in noise)
     # without the two half-decades before the census there is nothing to measure
-    assert census_growth_noise(census, {"a": pd.Series({2005: 100.0})}, 2016, ["a", "b"], times, 10,
-                               np.random.default_rng(0)) == {}
+    assert (
+        census_growth_noise(
+            census, {"a": pd.Series({2005: 100.0})}, 2016, ["a", "b"], times, 10, np.random.default_rng(0)
+        )
+        == {}
+    )
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--origins", "2030"], "--origins: origin 2030 outside"),
-    (["--origins", "2019"], "--origins: origin 2019 outside"),
-    (["--runs", "3"], "--runs"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--origins", "2030"], "--origins: origin 2030 outside"),
+        (["--origins", "2019"], "--origins: origin 2019 outside"),
+        (["--runs", "3"], "--runs"),
+    ],
+)
 def test_bad_flags_exit_2_and_write_nothing(tmp_path, capsys, argv, message):
     out = tmp_path / "bt"
     assert main_exit(["backtest", str(CONFIG), "--out", str(out), "--quiet"] + argv) == 2
@@ -157,18 +174,25 @@ def main_exit(argv) -> int:
 def gate(tmp_path_factory):
     """The backtest from the gate origin with short chains (the full command uses the configuration's)."""
     out = tmp_path_factory.mktemp("backtest") / "out"
-    doc = run_backtest(CONFIG, origins=(GATE_ORIGIN,), runs=120, out=out, say=lambda *a: None,
-                       options=Options(walkers=40, steps=300, burn=150, starts=2))
+    doc = run_backtest(
+        CONFIG,
+        origins=(GATE_ORIGIN,),
+        runs=120,
+        out=out,
+        say=lambda *a: None,
+        options=Options(walkers=40, steps=300, burn=150, starts=2),
+    )
     return doc, out
 
 
 def test_backtest_writes_its_record(gate):
-    doc, out = gate
+    _doc, out = gate
     assert {"backtest.json", "report.md", f"backtest_{GATE_ORIGIN}.png"} <= {p.name for p in out.iterdir()}
     record = json.loads((out / "backtest.json").read_text())
     rows = record["results"][0]["rows"]
-    assert {(r["series"], r["city"]) for r in rows} == {(s, c) for s in ("gdp_real", "population_census")
-                                                         for c in ("hohhot", "baotou", "ordos", "ulanqab")}
+    assert {(r["series"], r["city"]) for r in rows} == {
+        (s, c) for s in ("gdp_real", "population_census") for c in ("hohhot", "baotou", "ordos", "ulanqab")
+    }
     for r in rows:
         assert {"skill", "mape", "coverage_50", "coverage_90", "width_90", "crps", "crps_naive", "best_naive"} <= set(r)
         assert all(y > GATE_ORIGIN for y in r["years"])  # judged only after the origin

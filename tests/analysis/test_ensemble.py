@@ -20,7 +20,7 @@ from simulator.analysis.store import open_runs
 from simulator.analysis.summary import summarise
 from simulator.inputs.scenario import Distribution
 
-from .conftest import ROOT, requires
+from ..conftest import ROOT, requires
 
 SMALL = """name: small_mc
 extends: {root}/scenarios/plan_uncertain.yaml
@@ -43,8 +43,12 @@ def store_arrays(folder: Path) -> dict:
 def test_same_seed_threads_and_dask_give_identical_bits(model, tmp_path):
     scenario = small_scenario(tmp_path)
     results = {}
-    for label, kwargs in (("1 thread", {"workers": 1}), ("2 threads", {"workers": 2}),
-                          ("again", {"workers": 1}), ("dask", {"workers": 2, "scheduler": "local"})):
+    for label, kwargs in (
+        ("1 thread", {"workers": 1}),
+        ("2 threads", {"workers": 2}),
+        ("again", {"workers": 1}),
+        ("dask", {"workers": 2, "scheduler": "local"}),
+    ):
         work = tmp_path / label.replace(" ", "_")
         run_plan(model, make_plan(model, scenario), work, progress=False, say=lambda *a: None, **kwargs)
         results[label] = store_arrays(work)
@@ -74,8 +78,11 @@ def test_a_killed_run_resumes_to_the_same_numbers(model, tmp_path):
     resumed = subprocess.run(command + ["--quiet"], cwd=ROOT, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     straight = tmp_path / "straight"
-    subprocess.run([sys.executable, "-m", "simulator.cli", str(scenario_path), "--out", str(straight), "--quiet"],
-                   cwd=ROOT, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "simulator.cli", str(scenario_path), "--out", str(straight), "--quiet"],
+        cwd=ROOT,
+        check=True,
+    )
     a, b = store_arrays(out), store_arrays(straight)
     for name in a:
         assert a[name].tobytes() == b[name].tobytes(), name
@@ -85,15 +92,31 @@ def test_a_killed_run_resumes_to_the_same_numbers(model, tmp_path):
     assert not (tmp_path / ".killed.ensemble").exists()
 
 
-@pytest.mark.parametrize("dist, args, mean, var, low, high", [
-    ("uniform", {"low": 2.0, "high": 5.0}, 3.5, 9 / 12, 2.0, 5.0),
-    ("normal", {"mean": 1.0, "sd": 0.5}, 1.0, 0.25, -np.inf, np.inf),
-    ("truncnormal", {"mean": 0.0, "sd": 1.0, "low": -1.0, "high": 2.0},
-     stats.truncnorm.mean(-1, 2), stats.truncnorm.var(-1, 2), -1.0, 2.0),
-    ("lognormal", {"median": 2.0, "sigma": 0.3}, 2.0 * np.exp(0.045), 4 * np.exp(0.09) * (np.exp(0.09) - 1), 0, np.inf),
-    ("triangular", {"low": 0.0, "mode": 1.0, "high": 4.0}, 5 / 3, (16 + 1 - 4) / 18, 0.0, 4.0),
-    ("choice", {"values": [1, 2, 10], "weights": [1, 1, 2]}, 5.75, (1 + 4 + 200) / 4 - 5.75 ** 2, 1, 10),
-])
+@pytest.mark.parametrize(
+    "dist, args, mean, var, low, high",
+    [
+        ("uniform", {"low": 2.0, "high": 5.0}, 3.5, 9 / 12, 2.0, 5.0),
+        ("normal", {"mean": 1.0, "sd": 0.5}, 1.0, 0.25, -np.inf, np.inf),
+        (
+            "truncnormal",
+            {"mean": 0.0, "sd": 1.0, "low": -1.0, "high": 2.0},
+            stats.truncnorm.mean(-1, 2),
+            stats.truncnorm.var(-1, 2),
+            -1.0,
+            2.0,
+        ),
+        (
+            "lognormal",
+            {"median": 2.0, "sigma": 0.3},
+            2.0 * np.exp(0.045),
+            4 * np.exp(0.09) * (np.exp(0.09) - 1),
+            0,
+            np.inf,
+        ),
+        ("triangular", {"low": 0.0, "mode": 1.0, "high": 4.0}, 5 / 3, (16 + 1 - 4) / 18, 0.0, 4.0),
+        ("choice", {"values": [1, 2, 10], "weights": [1, 1, 2]}, 5.75, (1 + 4 + 200) / 4 - 5.75**2, 1, 10),
+    ],
+)
 def test_distribution_moments_and_bounds(dist, args, mean, var, low, high):
     u = next(unit_sample(200_000, 1, seed=3, sampling="random", chunk=200_000))[:, 0]
     x = ppf(Distribution("p", dist, args), np.clip(u, 1e-12, 1 - 1e-12))
@@ -123,10 +146,10 @@ def test_sobol_indices_of_the_ishigami_function():
 
     result = sobol_indices(lambda u: Ishigami.evaluate(-np.pi + 2 * np.pi * u), ["x1", "x2", "x3"], 2048, seed=2)[0]
     a, b = 7.0, 0.1
-    var = a ** 2 / 8 + b * np.pi ** 4 / 5 + b ** 2 * np.pi ** 8 / 18 + 0.5
-    v1 = 0.5 * (1 + b * np.pi ** 4 / 5) ** 2
-    v2 = a ** 2 / 8
-    v13 = b ** 2 * np.pi ** 8 * (1 / 18 - 1 / 50)
+    var = a**2 / 8 + b * np.pi**4 / 5 + b**2 * np.pi**8 / 18 + 0.5
+    v1 = 0.5 * (1 + b * np.pi**4 / 5) ** 2
+    v2 = a**2 / 8
+    v13 = b**2 * np.pi**8 * (1 / 18 - 1 / 50)
     s1 = np.array([v1, v2, 0.0]) / var
     st = np.array([v1 + v13, v2, v13]) / var
     assert np.all(np.abs(result["S1"] - s1) <= result["S1_conf"] + 0.01)
@@ -143,7 +166,7 @@ def test_goal_probabilities_agree_with_counting_runs(model, tmp_path):
     for record in records:
         if record["probability"] is None:
             continue
-        values, met = per_run[record["id"]]
+        _values, met = per_run[record["id"]]
         assert record["probability"] == pytest.approx(met.mean())
         assert record["stderr"] == pytest.approx(np.sqrt(met.mean() * (1 - met.mean()) / len(met)))
     growth = next(r for r in records if r["id"] == "gdp_growth_2021_2025")
@@ -189,9 +212,9 @@ def test_order_statistics_are_numpys_percentiles(n):
 def test_the_store_holds_each_runs_outputs(model, tmp_path):
     """Chunks written straight to zarr's format read back through zarr and xarray as the kernel's numbers,
     the last (partial) chunk included; nothing half-written is left beside them."""
-    from simulator.engine.run import to_dataset
     from simulator.analysis.runner import run_chunk
     from simulator.analysis.sampling import Samples, apply
+    from simulator.engine.run import to_dataset
 
     scenario = small_scenario(tmp_path, runs=250, chunk=100)
     plan = make_plan(model, scenario)

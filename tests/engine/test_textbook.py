@@ -6,7 +6,7 @@ from scipy.integrate import solve_ivp
 
 from simulator.engine import TimeGrid, default_inputs, load, reference, simulate, to_dataset
 
-from .conftest import MODELS
+from ..conftest import MODELS
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_convergence_order(logistic, method, order):
         errors.append(abs(float(ds["population"].sel(time=20)) - exact))
     ratios = errors[0] / errors[1], errors[1] / errors[2]
     for ratio in ratios:
-        assert 2 ** order * 0.8 < ratio < 2 ** order * 1.25, ratios
+        assert 2**order * 0.8 < ratio < 2**order * 1.25, ratios
 
 
 def test_ageing_chain_against_closed_form():
@@ -76,7 +76,7 @@ def test_ageing_chain_against_closed_form():
     ds = to_dataset(simulate(model, default_inputs(model), TimeGrid(0, 20, 1 / 32), "rk4"))
     kt = 0.2 * ds["time"].values
     for j in range(4):
-        exact = 1000 * kt ** j * np.exp(-kt) / factorial(j)
+        exact = 1000 * kt**j * np.exp(-kt) / factorial(j)
         np.testing.assert_allclose(ds["cohort"].values[:, j], exact, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(ds["cohort"].sum("age").values, 1000, rtol=1e-12)
     assert float(ds["ageing_in"].sel(age="g0").max()) == 0.0
@@ -122,6 +122,7 @@ variables:
     np.testing.assert_allclose(ds["smoothed"].values[after], average[after], rtol=3e-3)
     np.testing.assert_allclose(ds["delayed"].values[after], average[after], rtol=3e-3)
     assert np.all(ds["start_value"].values == 3.0)
+
     def delay3_exact(time):  # response of a third-order delay to a unit step at t = 2
         k, tau = 3 / 1.5, np.maximum(time - 2, 0)
         return 2 - np.exp(-k * tau) * (1 + k * tau + (k * tau) ** 2 / 2)

@@ -11,7 +11,7 @@ from simulator.engine import TimeGrid, reference, simulate, to_dataset
 from simulator.engine import expressions as ex
 from simulator.model import SECTORS, sector_model
 
-from .conftest import SCENARIOS
+from ..conftest import SCENARIOS
 
 CENSUS_2020 = {"hohhot": 3446100, "baotou": 2709378, "ordos": 2153638, "ulanqab": 1706328}  # S04
 GDP_2020 = {"hohhot": 2785.48e8, "baotou": 2769.65e8, "ordos": 3510.49e8, "ulanqab": 826.89e8}  # X03 (revised)
@@ -43,8 +43,15 @@ def test_hard_limits_hold_everywhere(runs, name):
     assert (ds["yellow_river_use"] <= ds["yellow_river_allocation"] * (1 + tol) + 1e-6).all()
     assert (ds["energy_use"] <= ds["energy_cap"] * (1 + tol)).all()
     assert (ds["groundwater_withdrawal"] <= ds["groundwater_available"] * (1 + tol) + 1e-6).all()
-    for stock in ("residents", "urban_population", "rural_population", "capital", "groundwater_storage", "coal_power_capacity",
-                  "renewable_capacity"):
+    for stock in (
+        "residents",
+        "urban_population",
+        "rural_population",
+        "capital",
+        "groundwater_storage",
+        "coal_power_capacity",
+        "renewable_capacity",
+    ):
         assert (ds[stock] >= 0).all()
 
 
@@ -59,8 +66,9 @@ def test_drought_binds_and_costs_gdp(runs):
 def test_coal_exit_binds(runs):
     ds = runs["coal_exit"]
     assert float(ds["coal_binding"].sel(city="ordos", time=2030)) == 1
-    assert float(ds["coal_output"].sel(city="ordos", time=2035)) < float(runs["baseline"]["coal_output"].sel(
-        city="ordos", time=2035))
+    assert float(ds["coal_output"].sel(city="ordos", time=2035)) < float(
+        runs["baseline"]["coal_output"].sel(city="ordos", time=2035)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,28 +89,39 @@ def test_population_accounts_close(baseline, partitioned, method):
     np.testing.assert_allclose(urban.values, urban_flows.isel(time=slice(1, None)).values, rtol=1e-9)
     # by cohort: each age group changes by its births, deaths, ageing in and out, and migration
     cohort = ds["residents"].diff("time")
-    cohort_flows = (ds["births_by_cohort"] - ds["deaths_by_cohort"] + ds["ageing_in"] - ds["ageing_out"]
-                    + ds["migration_by_cohort"]).isel(time=slice(1, None))
+    cohort_flows = (
+        ds["births_by_cohort"] - ds["deaths_by_cohort"] + ds["ageing_in"] - ds["ageing_out"] + ds["migration_by_cohort"]
+    ).isel(time=slice(1, None))
     np.testing.assert_allclose(cohort.values, cohort_flows.values, rtol=1e-9, atol=1e-6 * float(ds["residents"].max()))
     # ageing moves people between groups and loses none; births and migration add up to their totals
     np.testing.assert_allclose(ds["ageing_in"].sum("age").values, ds["ageing_out"].sum("age").values, rtol=1e-12)
     np.testing.assert_allclose(ds["births_by_cohort"].sum(["sex", "age"]).values, ds["births"].values, rtol=1e-12)
-    np.testing.assert_allclose(ds["migration_by_cohort"].sum(["sex", "age"]).values, ds["net_migration"].values,
-                               rtol=1e-9, atol=1e-9 * float(abs(ds["net_migration"]).max()))
+    np.testing.assert_allclose(
+        ds["migration_by_cohort"].sum(["sex", "age"]).values,
+        ds["net_migration"].values,
+        rtol=1e-9,
+        atol=1e-9 * float(abs(ds["net_migration"]).max()),
+    )
     # town by cohort: its own births, deaths, ageing and migration, and the country's residents moving in
     urban_cohort = ds["urban_residents"].diff("time")
     urban_cohort_flows = (ds["urban_cohort_change"] + ds["urbanisation_by_cohort"]).isel(time=slice(1, None))
-    np.testing.assert_allclose(urban_cohort.values, urban_cohort_flows.values, rtol=1e-9,
-                               atol=1e-6 * float(ds["urban_residents"].max()))
-    np.testing.assert_allclose(ds["urbanisation_by_cohort"].sum(["sex", "age"]).values, ds["urbanisation"].values,
-                               rtol=1e-9)
-    np.testing.assert_allclose(ds["urban_residents"].sum(["sex", "age"]).values, ds["urban_population"].values,
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        urban_cohort.values, urban_cohort_flows.values, rtol=1e-9, atol=1e-6 * float(ds["urban_residents"].max())
+    )
+    np.testing.assert_allclose(
+        ds["urbanisation_by_cohort"].sum(["sex", "age"]).values, ds["urbanisation"].values, rtol=1e-9
+    )
+    np.testing.assert_allclose(
+        ds["urban_residents"].sum(["sex", "age"]).values, ds["urban_population"].values, rtol=1e-12
+    )
     # summed over the ages, ageing moves no one: the urban residents' change is their births less deaths,
     # their net migration and those moving to town
-    np.testing.assert_allclose(ds["urban_cohort_change"].sum(["sex", "age"]).values,
-                               (ds["urban_natural_increase"] + ds["urban_net_migration"]).values, rtol=1e-9,
-                               atol=1e-9 * float(ds["births"].max()))
+    np.testing.assert_allclose(
+        ds["urban_cohort_change"].sum(["sex", "age"]).values,
+        (ds["urban_natural_increase"] + ds["urban_net_migration"]).values,
+        rtol=1e-9,
+        atol=1e-9 * float(ds["births"].max()),
+    )
     assert float(ds["urban_residents"].min()) >= 0 and bool((ds["urban_residents"] <= ds["residents"]).all())
 
 
@@ -117,11 +136,19 @@ def test_migration_between_the_four_sums_to_zero(baseline):
 
 def test_water_accounts_close(baseline):
     ds = baseline
-    uses = ds["domestic_water_use"] + ds["ecological_water_use"] + ds["industrial_water_use"] + ds["agricultural_water_use"]
+    uses = (
+        ds["domestic_water_use"]
+        + ds["ecological_water_use"]
+        + ds["industrial_water_use"]
+        + ds["agricultural_water_use"]
+    )
     np.testing.assert_allclose(ds["water_use"].values, uses.values, rtol=1e-12)
-    np.testing.assert_allclose(ds["groundwater_storage"].diff("time").values,
-                               (ds["groundwater_recharge"] - ds["groundwater_withdrawal"]).isel(time=slice(1, None)).values,
-                               rtol=1e-9, atol=1.0)
+    np.testing.assert_allclose(
+        ds["groundwater_storage"].diff("time").values,
+        (ds["groundwater_recharge"] - ds["groundwater_withdrawal"]).isel(time=slice(1, None)).values,
+        rtol=1e-9,
+        atol=1.0,
+    )
     supplied = ds["groundwater_withdrawal"] + np.minimum(ds["water_use"], ds["surface_water_supply"])
     np.testing.assert_allclose(supplied.values, ds["water_use"].values, rtol=1e-9)
 
@@ -151,8 +178,17 @@ def extremes(model):
 @pytest.mark.parametrize("name", EXTREMES)
 def test_extreme_conditions_keep_stocks_non_negative(extremes, name):
     ds = extremes[name]
-    for stock in ("residents", "urban_population", "rural_population", "capital", "productivity_index", "groundwater_storage",
-                  "coal_power_capacity", "renewable_capacity", "energy_efficiency_index"):
+    for stock in (
+        "residents",
+        "urban_population",
+        "rural_population",
+        "capital",
+        "productivity_index",
+        "groundwater_storage",
+        "coal_power_capacity",
+        "renewable_capacity",
+        "energy_efficiency_index",
+    ):
         assert (ds[stock] >= 0).all(), stock
     for var in ("gdp", "water_use", "energy_use", "co2", "coal_output"):
         assert (ds[var] >= 0).all() and np.isfinite(ds[var]).all(), var
@@ -205,8 +241,7 @@ def test_ensemble_step_moves_goal_probabilities_far_less_than_their_error(tmp_pa
     scenario = simulator.load_scenario(SCENARIOS / "plan_uncertain.yaml")
     assert (scenario.time.dt, scenario.method) == (0.5, "partitioned")
     half = simulator.run_ensemble(scenario, runs=2000, folder=tmp_path / "half")[1]
-    quarter = simulator.run_ensemble(with_integration(scenario, "rk4", 0.25), runs=2000,
-                                     folder=tmp_path / "quarter")[1]
+    quarter = simulator.run_ensemble(with_integration(scenario, "rk4", 0.25), runs=2000, folder=tmp_path / "quarter")[1]
     for a, b in zip(half, quarter):
         if b["probability"] is not None:
             assert abs(a["probability"] - b["probability"]) <= max(0.25 * (b["stderr"] or 0), 1 / 2000), b["id"]
@@ -229,16 +264,20 @@ def test_each_sector_runs_alone(sector, baseline):
     (within a few per cent on average: the exogenous paths are read year by year, so kinks inside a year are
     blunted; 15 % at the worst point)."""
     model = sector_model(sector, baseline)
-    ds = to_dataset(simulate(model, simulator.load_scenario(SCENARIOS / "baseline.yaml").inputs(model),
-                             TimeGrid(2020, 2035, 0.25), "rk4"))
+    ds = to_dataset(
+        simulate(
+            model, simulator.load_scenario(SCENARIOS / "baseline.yaml").inputs(model), TimeGrid(2020, 2035, 0.25), "rk4"
+        )
+    )
     own = [v for v in model.declared() if v.sector == sector and v.kind in ("stock", "aux", "flow")]
     assert own
     for var in own:
         name = var.name
         a, b = ds[name], baseline[name]
         assert np.isfinite(a).all(), name
-        if var.equation is not None and any(isinstance(n, ex.Call) and n.func == "if_then_else"
-                                            for n in ex.walk(var.equation)):
+        if var.equation is not None and any(
+            isinstance(n, ex.Call) and n.func == "if_then_else" for n in ex.walk(var.equation)
+        ):
             continue  # a switch: its timing within a year moves with yearly exogenous points
         if float((b == 0).mean()) > 0.5:
             continue  # mostly zero: a threshold (a shortfall), whose onset moves with yearly exogenous points
@@ -258,14 +297,32 @@ def test_regional_kernel_matches_reference(model, method):
     assert np.isfinite(kernel).all()
     # relative to each variable's scale: a slack such as cap - use is ~1e-8 m3 of rounding on 1e9 m3
     scale = np.abs(slow).max(axis=0)
-    assert np.all(np.abs(kernel - slow) <= 1e-12 * np.maximum(np.abs(slow), scale)), \
-        np.max(np.abs(kernel - slow) / np.maximum(np.abs(slow), scale))
+    assert np.all(np.abs(kernel - slow) <= 1e-12 * np.maximum(np.abs(slow), scale)), np.max(
+        np.abs(kernel - slow) / np.maximum(np.abs(slow), scale)
+    )
 
 
 def test_outputs_carry_units_and_descriptions(baseline):
-    for name in ("population", "urban_population", "gdp", "capital", "energy_use", "coal_output", "coal_cap", "co2",
-                 "water_demand", "water_use", "water_supply_cap", "yellow_river_allocation", "water_slack",
-                 "coal_slack", "energy_slack", "water_shadow_price", "coal_shadow_price", "energy_shadow_price"):
+    for name in (
+        "population",
+        "urban_population",
+        "gdp",
+        "capital",
+        "energy_use",
+        "coal_output",
+        "coal_cap",
+        "co2",
+        "water_demand",
+        "water_use",
+        "water_supply_cap",
+        "yellow_river_allocation",
+        "water_slack",
+        "coal_slack",
+        "energy_slack",
+        "water_shadow_price",
+        "coal_shadow_price",
+        "energy_shadow_price",
+    ):
         assert name in baseline, name
         assert baseline[name].attrs["units"] and baseline[name].attrs["description"]
         assert baseline[name].dims == ("time", "city")

@@ -9,11 +9,11 @@ import pytest
 import yaml
 
 from simulator.analysis.calibrate import FitProblem, window_start_values
-from simulator.inputs.calibration import load_config
 from simulator.engine import simulate, to_dataset
+from simulator.inputs.calibration import load_config
 from simulator.inputs.scenario import load_scenario
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "calibration"))
 import build_demography
@@ -24,8 +24,12 @@ BANDS = {"under_15": slice(0, 3), "aged_15_59": slice(3, 12), "aged_60_plus": sl
 def census(year: int) -> pd.DataFrame:
     """Persons by city (rows) and age group (columns), both sexes, from the census table."""
     table = build_demography.census_table()
-    return pd.DataFrame({city: [table[city, "male", g, year] + table[city, "female", g, year]
-                                for g in build_demography.GROUPS] for city in build_demography.CITIES}).T
+    return pd.DataFrame(
+        {
+            city: [table[city, "male", g, year] + table[city, "female", g, year] for g in build_demography.GROUPS]
+            for city in build_demography.CITIES
+        }
+    ).T
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +49,9 @@ def test_2010_to_2020_reproduced_by_city_and_age_band(calibrated_2010):
     for city in build_demography.CITIES:
         total = people.loc[city].sum()
         assert float(ds["population"].sel(city=city)) == pytest.approx(total, rel=0.01), city
-        observed_urban = panel[(panel.series == "urban_population_census") & (panel.city == city)
-                               & (panel.year == 2020)].value.item()
+        observed_urban = panel[
+            (panel.series == "urban_population_census") & (panel.city == city) & (panel.year == 2020)
+        ].value.item()
         assert float(ds["urban_population"].sel(city=city)) == pytest.approx(observed_urban, rel=0.01), city
         for band, groups in BANDS.items():
             share = people.loc[city].iloc[groups].sum() / total
@@ -75,8 +80,14 @@ def test_ageing_keeps_cohorts_together(model):
     the slopes scheme (each group's age lean) stays within 0.6 point in every band and city."""
     scenario = load_scenario(ROOT / "calibration" / "start_2010.yaml", model)
     inputs = scenario.inputs(model)
-    for name in ("fertility_level", "mortality_level", "external_migration_rate", "intercity_migration_coefficient",
-                 "migration_job_response", "urbanisation_rate_base"):
+    for name in (
+        "fertility_level",
+        "mortality_level",
+        "external_migration_rate",
+        "intercity_migration_coefficient",
+        "migration_job_response",
+        "urbanisation_rate_base",
+    ):
         inputs.set_parameter(name, 0.0)
     ds = to_dataset(simulate(model, inputs, scenario.time, scenario.method, record=["population_by_age"]))
     start = census(2010)
@@ -136,15 +147,20 @@ def test_new_jobs_pull_migrants_from_the_rest_of_china(model, baseline, tmp_path
     at the start, so more migrants come and it has more people; Ulanqab's rate with the rest of China barely
     moves (only through the region's shared economy). (Migration answers the change since the start: the
     start year's rate is the calibrated one.)"""
-    more = _baseline_with(model, tmp_path, "policies:\n  transferred_investment:\n"
-                                           "    hohhot: {start: 2022, value: 1.0e+10}\n")
+    more = _baseline_with(
+        model, tmp_path, "policies:\n  transferred_investment:\n    hohhot: {start: 2022, value: 1.0e+10}\n"
+    )
     hohhot = {"city": "hohhot", "time": 2025}
     assert float(more["labour_demand_growth"].sel(**hohhot)) > float(baseline["labour_demand_growth"].sel(**hohhot))
     assert float(more["external_migration"].sel(**hohhot)) > float(baseline["external_migration"].sel(**hohhot))
-    assert float(more["population"].sel(city="hohhot", time=2030)) > float(baseline["population"].sel(city="hohhot",
-                                                                                                    time=2030))
-    np.testing.assert_allclose(more["external_migration_pull"].sel(city="ulanqab").values,
-                               baseline["external_migration_pull"].sel(city="ulanqab").values, rtol=5e-3)
+    assert float(more["population"].sel(city="hohhot", time=2030)) > float(
+        baseline["population"].sel(city="hohhot", time=2030)
+    )
+    np.testing.assert_allclose(
+        more["external_migration_pull"].sel(city="ulanqab").values,
+        baseline["external_migration_pull"].sel(city="ulanqab").values,
+        rtol=5e-3,
+    )
 
 
 def test_only_urban_water_shortage_deters_migrants(model, tmp_path):
@@ -161,8 +177,11 @@ def test_only_urban_water_shortage_deters_migrants(model, tmp_path):
     short = dry["urban_water_shortage"] > 0
     assert bool(short.any())
     sensitivity = float(model.variables["water_stress_migration_sensitivity"].value)
-    np.testing.assert_allclose(dry["migration_water_factor"].where(short).values,
-                               np.exp(-sensitivity * dry["urban_water_shortage"].where(short).values), rtol=1e-9)
+    np.testing.assert_allclose(
+        dry["migration_water_factor"].where(short).values,
+        np.exp(-sensitivity * dry["urban_water_shortage"].where(short).values),
+        rtol=1e-9,
+    )
 
 
 def test_hukou_reform_moves_people_to_town(baseline, model, tmp_path):
@@ -178,8 +197,11 @@ def test_town_grows_younger_than_the_country(baseline):
     is above that of those aged 60+ in every city."""
     share = baseline["urban_share_by_band"]
     start = share.isel(time=0)
-    np.testing.assert_allclose(start.values, np.repeat(baseline["urban_share"].isel(time=0).values[:, None],
-                                                       share.sizes["band"], axis=1), rtol=1e-9)
+    np.testing.assert_allclose(
+        start.values,
+        np.repeat(baseline["urban_share"].isel(time=0).values[:, None], share.sizes["band"], axis=1),
+        rtol=1e-9,
+    )
     late = share.sel(time=2035)
     assert bool((late.sel(band="aged_15_59") > late.sel(band="aged_60_plus") + 0.01).all()), late.values
 
@@ -191,8 +213,9 @@ def test_departures_are_drawn_from_the_mobile_ages(baseline):
     young = ["a15_19", "a20_24", "a25_29", "a30_34"]
     leaving = year["migration_by_cohort"].sum("sex")
     residents = year["population_by_age"]
-    assert float(leaving.sel(age=young).sum() / leaving.sum()) > 1.5 * float(residents.sel(age=young).sum()
-                                                                            / residents.sum())
+    assert float(leaving.sel(age=young).sum() / leaving.sum()) > 1.5 * float(
+        residents.sel(age=young).sum() / residents.sum()
+    )
 
 
 def test_results_file_carries_sex_and_age(baseline, tmp_path):

@@ -14,13 +14,16 @@ def test_products_and_quotients():
     assert parse_unit("m^2") ** 0.5 == parse_unit("m")
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("10k person", "no numeric scale"),
-    ("yuan year", "unexpected"),
-    ("(yuan", "missing"),
-    ("m^x", "exponent must be a number"),
-    ("", "non-empty"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("10k person", "no numeric scale"),
+        ("yuan year", "unexpected"),
+        ("(yuan", "missing"),
+        ("m^x", "exponent must be a number"),
+        ("", "non-empty"),
+    ],
+)
 def test_bad_units_say_why(text, reason):
     with pytest.raises(UnitError, match=reason):
         parse_unit(text)

@@ -12,15 +12,16 @@ import time
 import pytest
 import xarray as xr
 
-from .conftest import ROOT, SCENARIOS
+from ..conftest import ROOT, SCENARIOS
 
 SHIPPED = sorted(p.stem for p in SCENARIOS.glob("*.yaml") if not p.stem.endswith(("_uncertain", "_search")))
 MONTE_CARLO = sorted(p.stem for p in SCENARIOS.glob("*_uncertain.yaml"))
 
 
 def simulate(*args, cwd=ROOT, check=True):
-    result = subprocess.run([sys.executable, "-m", "simulator.cli", *map(str, args)], capture_output=True,
-                            text=True, cwd=cwd)
+    result = subprocess.run(
+        [sys.executable, "-m", "simulator.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd
+    )
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -38,19 +39,44 @@ def outputs(tmp_path_factory):
 def test_every_shipped_scenario_writes_its_outputs(outputs, name):
     folder = outputs / name
     names = {p.name for p in folder.iterdir()}
-    assert {"results.nc", "csv", "goals.json", "report.md", "scenario.resolved.yaml", "trajectories.png",
-            "binding.png", "goals.png"} <= names
+    assert {
+        "results.nc",
+        "csv",
+        "goals.json",
+        "report.md",
+        "scenario.resolved.yaml",
+        "trajectories.png",
+        "binding.png",
+        "goals.png",
+    } <= names
     for png in ("trajectories.png", "binding.png", "goals.png"):
         assert (folder / png).stat().st_size > 10_000
     ds = xr.open_dataset(folder / "results.nc")
-    for var in ("population", "urban_population", "gdp", "capital", "energy_use", "coal_output", "coal_cap", "co2",
-                "water_demand", "water_use", "water_supply_cap", "yellow_river_allocation"):
+    for var in (
+        "population",
+        "urban_population",
+        "gdp",
+        "capital",
+        "energy_use",
+        "coal_output",
+        "coal_cap",
+        "co2",
+        "water_demand",
+        "water_use",
+        "water_supply_cap",
+        "yellow_river_allocation",
+    ):
         assert ds[var].dims == ("time", "city") and ds[var].attrs["units"], var
         assert ds[var].attrs["long_name"] and ds[var].attrs["description"]
     assert ds.attrs["scenario"] == name and "name:" in ds.attrs["scenario_resolved"]
     goals = json.loads((folder / "goals.json").read_text())
-    assert {g["id"] for g in goals} >= {"gdp_growth_2021_2025", "urban_population_2025", "water_within_caps",
-                                        "coal_within_cap", "energy_intensity_2025"}
+    assert {g["id"] for g in goals} >= {
+        "gdp_growth_2021_2025",
+        "urban_population_2025",
+        "water_within_caps",
+        "coal_within_cap",
+        "energy_intensity_2025",
+    }
     for g in goals:
         assert {"id", "description", "target", "value", "met"} <= set(g)
     csv = (folder / "csv" / "gdp.csv").read_text().splitlines()
@@ -64,8 +90,15 @@ def test_every_shipped_monte_carlo_scenario_runs(tmp_path, name):
     result = simulate(SCENARIOS / f"{name}.yaml", "--out", folder, "--runs", 300)
     assert "P(met)" in result.stdout
     names = {p.name for p in folder.iterdir()}
-    assert {"runs.zarr", "summary.nc", "goals.json", "report.md", "fan_chart.png", "goals.png",
-            "scenario.resolved.yaml"} <= names
+    assert {
+        "runs.zarr",
+        "summary.nc",
+        "goals.json",
+        "report.md",
+        "fan_chart.png",
+        "goals.png",
+        "scenario.resolved.yaml",
+    } <= names
     goals = json.loads((folder / "goals.json").read_text())
     assert all({"id", "description", "target", "probability", "stderr", "met"} <= set(g) for g in goals)
     summary = xr.open_dataset(folder / "summary.nc")
@@ -78,12 +111,14 @@ def test_report_tables_agree_with_results(outputs):
     folder = outputs / "baseline"
     ds = xr.open_dataset(folder / "results.nc")
     report = (folder / "report.md").read_text()
-    row = re.search(r"^\| population \| 10k persons \| hohhot \| ([\d,.]+) \| ([\d,.]+) \| ([\d,.]+) \| ([\d,.]+) \|$",
-                    report, re.M)
+    row = re.search(
+        r"^\| population \| 10k persons \| hohhot \| ([\d,.]+) \| ([\d,.]+) \| ([\d,.]+) \| ([\d,.]+) \|$", report, re.M
+    )
     assert row, "population row for Hohhot missing"
     for year, cell in zip((2020, 2025, 2030, 2035), row.groups()):
-        assert float(cell.replace(",", "")) == pytest.approx(float(ds["population"].sel(city="hohhot", time=year)) / 1e4,
-                                                             abs=0.5)
+        assert float(cell.replace(",", "")) == pytest.approx(
+            float(ds["population"].sel(city="hohhot", time=year)) / 1e4, abs=0.5
+        )
     goals = json.loads((folder / "goals.json").read_text())
     gdp = next(g for g in goals if g["id"] == "gdp_growth_2021_2025")
     total = ds["gdp"].sum("city")
@@ -101,24 +136,40 @@ def test_drought_report_shows_the_binding_limit(outputs):
 def test_compare(tmp_path):
     result = simulate("compare", SCENARIOS / "baseline.yaml", SCENARIOS / "drought.yaml", "--out", tmp_path / "cmp")
     assert "gdp_growth_2021_2025" in result.stdout
-    assert {"differences.csv", "report.md", "goals.json", "compare.png"} <= {p.name for p in (tmp_path / "cmp").iterdir()}
+    assert {"differences.csv", "report.md", "goals.json", "compare.png"} <= {
+        p.name for p in (tmp_path / "cmp").iterdir()
+    }
     rows = (tmp_path / "cmp" / "differences.csv").read_text().splitlines()
     assert rows[0] == "variable,units,city,year,A,B,difference,relative_difference"
 
 
 def test_compare_refuses_scenarios_that_start_in_different_years(tmp_path):
-    result = simulate("compare", SCENARIOS / "baseline.yaml", ROOT / "calibration" / "start_2010.yaml", "--out",
-                      tmp_path / "cmp", check=False)
+    result = simulate(
+        "compare",
+        SCENARIOS / "baseline.yaml",
+        ROOT / "calibration" / "start_2010.yaml",
+        "--out",
+        tmp_path / "cmp",
+        check=False,
+    )
     assert result.returncode == 2 and "start_2010.yaml" in result.stderr and "starts in 2010" in result.stderr
     assert not (tmp_path / "cmp").exists()
 
 
 def test_list_and_describe():
     listing = simulate("list").stdout
-    for text in ("Scenarios", "investment_rate_scale [1]", "coal_cap [t/year]", "water_use [m3/year]", "gdp_growth_2021_2025"):
+    for text in (
+        "Scenarios",
+        "investment_rate_scale [1]",
+        "coal_cap [t/year]",
+        "water_use [m3/year]",
+        "gdp_growth_2021_2025",
+    ):
         assert text in listing
     described = simulate("describe", "industrial_water_demand").stdout
-    assert "(other_industrial_water_demand + energy_industry_water_demand) * industrial_water_price_response" in described
+    assert (
+        "(other_industrial_water_demand + energy_industry_water_demand) * industrial_water_price_response" in described
+    )
     assert "units:       m3/year" in described and "water.yaml" in described
     parameter = simulate("describe", "depreciation_rate").stdout
     assert "0.096" in parameter and "Zhang" in parameter
@@ -142,9 +193,14 @@ def test_interrupted_run_leaves_no_partial_folder(tmp_path, sig, code):
     out = tmp_path / "run"
     # a shell starts background jobs with SIGINT ignored, and Python keeps it so: restore the default in the child,
     # so the test holds however pytest itself was started
-    process = subprocess.Popen([sys.executable, "-m", "simulator.cli", str(SCENARIOS / "plan.yaml"), "--out", str(out)],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simulator.cli", str(SCENARIOS / "plan.yaml"), "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 60
     while time.time() < deadline and not any(p.name.startswith(".run.tmp-") for p in tmp_path.iterdir()):
         time.sleep(0.005)

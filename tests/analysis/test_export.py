@@ -6,17 +6,25 @@ import pytest
 
 import simulator
 from simulator.cli import main
-from simulator.interop.crosscheck import pysd_model, pysd_stocks
 from simulator.engine import default_inputs, load, simulate, to_dataset
+from simulator.interop.crosscheck import pysd_model, pysd_stocks
 from simulator.interop.vensim import to_vensim
 
-from .conftest import MODELS, SCENARIOS, requires
+from ..conftest import MODELS, SCENARIOS, requires
 
 pysd = requires("pysd", "the independent engine the export is checked against")
 
-REGIONAL_STOCKS = ["urban_population", "rural_population", "capital", "productivity_index", "energy_efficiency_index",
-                   "renewable_capacity", "coal_power_capacity", "industrial_water_efficiency_index",
-                   "groundwater_storage"]
+REGIONAL_STOCKS = [
+    "urban_population",
+    "rural_population",
+    "capital",
+    "productivity_index",
+    "energy_efficiency_index",
+    "renewable_capacity",
+    "coal_power_capacity",
+    "industrial_water_efficiency_index",
+    "groundwater_storage",
+]
 
 
 @pysd
@@ -46,8 +54,24 @@ def test_every_exported_function_matches_in_pysd(tmp_path):
     mdl.write_text(to_vensim(model, scenario))
     text = mdl.read_text()
     # initial() values and stocks' initial values are written as the start-year numbers (export.start_state)
-    for construct in ("SUM(", "INTEG(", "WITH LOOKUP(", "STEP(", "RAMP(", "PULSE(", "IF THEN ELSE(",
-                      ":AND:", ":NOT:", "EXP(", "LN(", "SQRT(", "ABS(", "MIN(", "MAX(", "other <-> city"):
+    for construct in (
+        "SUM(",
+        "INTEG(",
+        "WITH LOOKUP(",
+        "STEP(",
+        "RAMP(",
+        "PULSE(",
+        "IF THEN ELSE(",
+        ":AND:",
+        ":NOT:",
+        "EXP(",
+        "LN(",
+        "SQRT(",
+        "ABS(",
+        "MIN(",
+        "MAX(",
+        "other <-> city",
+    ):
         assert construct in text, construct
     theirs = pysd_stocks(pysd_model(mdl), ["level", "watcher"], ["a", "b", "c"], flat=False)
     for name in ("level", "watcher"):
@@ -99,8 +123,10 @@ def test_documented_exception_the_outflow_limit_is_not_exported(tmp_path):
     """Our engine holds a non-negative stock at zero by limiting its outflows within a step; Vensim and
     PySD have no such rule, so where it acts the exported model differs (and goes negative)."""
     path = tmp_path / "drain.yaml"
-    path.write_text("variables:\n  tank: {kind: stock, units: m3, initial: 10, outflows: [drain], doc: a tank}\n"
-                    "  drain: {kind: flow, units: m3/year, equation: '8', doc: drains it}\n")
+    path.write_text(
+        "variables:\n  tank: {kind: stock, units: m3, initial: 10, outflows: [drain], doc: a tank}\n"
+        "  drain: {kind: flow, units: m3/year, equation: '8', doc: drains it}\n"
+    )
     model = load(path)
     scenario_path = tmp_path / "run.yaml"
     scenario_path.write_text("name: drain\ntime: {start: 0, end: 3, dt: 0.25, method: euler}\n")

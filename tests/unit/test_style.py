@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from .conftest import ROOT, requires
+from ..conftest import ROOT, requires
 
 ruff = requires("ruff", "the linter and formatter CI enforces")
 

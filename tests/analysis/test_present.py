@@ -9,29 +9,55 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from simulator.model import load_model
+from simulator.model.limits import LIMITS, limit_on
 from simulator.present import plots, report
 from simulator.present.goals import load_goals
-from simulator.model.limits import LIMITS, limit_on
-from simulator.model import load_model
 
 CITIES = ["hohhot", "baotou", "ordos", "ulanqab"]
 YEARS = np.arange(2020, 2036)
-UNITS = {"population": "person", "urban_population": "person", "gdp": "yuan/year", "potential_gdp": "yuan/year",
-         "energy_use": "tce/year", "energy_cap": "tce/year", "energy_demand": "tce/year", "co2": "tCO2/year",
-         "coal_output": "t/year", "coal_cap": "t/year", "coal_demand": "t/year", "water_use": "m3/year",
-         "water_supply_cap": "m3/year", "water_demand": "m3/year", "groundwater_storage": "m3",
-         "renewable_capacity": "kW"}
+UNITS = {
+    "population": "person",
+    "urban_population": "person",
+    "gdp": "yuan/year",
+    "potential_gdp": "yuan/year",
+    "energy_use": "tce/year",
+    "energy_cap": "tce/year",
+    "energy_demand": "tce/year",
+    "co2": "tCO2/year",
+    "coal_output": "t/year",
+    "coal_cap": "t/year",
+    "coal_demand": "t/year",
+    "water_use": "m3/year",
+    "water_supply_cap": "m3/year",
+    "water_demand": "m3/year",
+    "groundwater_storage": "m3",
+    "renewable_capacity": "kW",
+}
 # 2020 levels per city (Ordos mines fifty times the coal of the others)
-LEVELS = {"population": [3.4e6, 2.7e6, 2.2e6, 1.7e6], "gdp": [2.8e11, 2.8e11, 3.5e11, 0.8e11],
-          "energy_use": [2.7e7, 5.6e7, 11e7, 2.7e7], "co2": [7e7, 13e7, 31e7, 5e7],
-          "coal_output": [1e7, 1e7, 6.4e8, 0.0], "water_use": [1.0e9, 0.93e9, 1.35e9, 0.72e9],
-          "groundwater_storage": [5e9, 5e9, 13e9, 8e9], "renewable_capacity": [1.5e6, 6e6, 3e6, 8e6]}
+LEVELS = {
+    "population": [3.4e6, 2.7e6, 2.2e6, 1.7e6],
+    "gdp": [2.8e11, 2.8e11, 3.5e11, 0.8e11],
+    "energy_use": [2.7e7, 5.6e7, 11e7, 2.7e7],
+    "co2": [7e7, 13e7, 31e7, 5e7],
+    "coal_output": [1e7, 1e7, 6.4e8, 0.0],
+    "water_use": [1.0e9, 0.93e9, 1.35e9, 0.72e9],
+    "groundwater_storage": [5e9, 5e9, 13e9, 8e9],
+    "renewable_capacity": [1.5e6, 6e6, 3e6, 8e6],
+}
 
 
 # variable -> (level it scales, factor)
-DERIVED = {"urban_population": ("population", 0.7), "potential_gdp": ("gdp", 1.05), "energy_cap": ("energy_use", 1.2),
-           "energy_demand": ("energy_use", 1.1), "coal_cap": ("coal_output", 1.2), "coal_demand": ("coal_output", 1.1),
-           "water_supply_cap": ("water_use", 1.2), "water_demand": ("water_use", 1.1)}
+DERIVED = {
+    "urban_population": ("population", 0.7),
+    "potential_gdp": ("gdp", 1.05),
+    "energy_cap": ("energy_use", 1.2),
+    "energy_demand": ("energy_use", 1.1),
+    "coal_cap": ("coal_output", 1.2),
+    "coal_demand": ("coal_output", 1.1),
+    "water_supply_cap": ("water_use", 1.2),
+    "water_demand": ("water_use", 1.1),
+}
 
 
 def run_dataset() -> xr.Dataset:
@@ -46,26 +72,46 @@ def run_dataset() -> xr.Dataset:
 
 def goal_records(ensemble=False) -> list[dict]:
     """Records as goals.evaluate writes them, one per goal in goals.yaml."""
-    values = {"gdp_growth_2021_2025": 0.0368, "urban_population_2025": 0.0614, "water_within_caps": 1.14,
-              "coal_within_cap": 0.946, "energy_intensity_2025": -0.186, "non_fossil_2030": 0.0907,
-              "new_energy_above_thermal_2025": 0.52, "gdp_2035": 0.427, "co2_peak": 2020.0}
+    values = {
+        "gdp_growth_2021_2025": 0.0368,
+        "urban_population_2025": 0.0614,
+        "water_within_caps": 1.14,
+        "coal_within_cap": 0.946,
+        "energy_intensity_2025": -0.186,
+        "non_fossil_2030": 0.0907,
+        "new_energy_above_thermal_2025": 0.52,
+        "gdp_2035": 0.427,
+        "co2_peak": 2020.0,
+    }
     records = []
     for goal in load_goals():
         record = {k: goal[k] for k in ("id", "description", "comparison", "target", "tolerance", "units")}
         value = values[goal["id"]]
         if ensemble:
-            record.update(probability=0.8 if goal["id"] != "water_within_caps" else 0.002, stderr=0.004,
-                          value_percentiles={"50": value}, met=goal["id"] != "water_within_caps")
+            record.update(
+                probability=0.8 if goal["id"] != "water_within_caps" else 0.002,
+                stderr=0.004,
+                value_percentiles={"50": value},
+                met=goal["id"] != "water_within_caps",
+            )
         else:
-            record.update(value=value, met=goal["id"] in ("urban_population_2025", "coal_within_cap",
-                                                           "energy_intensity_2025", "co2_peak"))
+            record.update(
+                value=value,
+                met=goal["id"] in ("urban_population_2025", "coal_within_cap", "energy_intensity_2025", "co2_peak"),
+            )
         records.append(record)
     return records
 
 
 def scenario_stub():
-    return SimpleNamespace(name="test", description="", time=SimpleNamespace(start=2020, end=2035, dt=0.25),
-                           method="rk4", data={}, uncertain=[])
+    return SimpleNamespace(
+        name="test",
+        description="",
+        time=SimpleNamespace(start=2020, end=2035, dt=0.25),
+        method="rk4",
+        data={},
+        uncertain=[],
+    )
 
 
 def x_tick_texts(ax) -> list[str]:
@@ -124,8 +170,11 @@ def ensemble_median(excluded: int) -> xr.Dataset:
     share[:, 0] = np.clip((YEARS - 2024) * 0.1, 0, 1)  # water in Hohhot: 10 % in 2025, 60 % in 2030, first > 50 % 2030
     ds["share_water_binding"] = (("time", "city"), share, {"units": "1"})
     ds["share_coal_binding"] = (("time", "city"), np.zeros((len(YEARS), 4)), {"units": "1"})
-    ds.attrs.update(runs_kept=10_000 - excluded, runs_excluded=excluded,
-                    excluded_reasons=json.dumps({"implausible population": excluded} if excluded else {}))
+    ds.attrs.update(
+        runs_kept=10_000 - excluded,
+        runs_excluded=excluded,
+        excluded_reasons=json.dumps({"implausible population": excluded} if excluded else {}),
+    )
     return ds
 
 
@@ -210,8 +259,14 @@ def test_town_and_country_splits_each_group_into_urban_and_rural(baseline):
 
 def test_report_has_the_population_section_with_migration_by_origin(baseline):
     text = "\n".join(report.demography_table(baseline))
-    for name in ("total_fertility_rate", "dependency_ratio", "labour_force", "intercity_in_migration",
-                 "intercity_out_migration", "external_migration"):
+    for name in (
+        "total_fertility_rate",
+        "dependency_ratio",
+        "labour_force",
+        "intercity_in_migration",
+        "intercity_out_migration",
+        "external_migration",
+    ):
         assert f"| {name} |" in text, name
 
 
@@ -294,8 +349,13 @@ def percentiles_dataset() -> xr.Dataset:
 
 def test_fan_chart_labels_the_bands_draws_the_limit_and_the_deterministic_run():
     fig = plots.fan_chart(percentiles_dataset(), deterministic=run_dataset() * 1.01)
-    assert legend_texts(fig) == ["5–95 % band", "25–75 % band", "median", "deterministic run",
-                                 "limit (median over the runs)"]
+    assert legend_texts(fig) == [
+        "5–95 % band",
+        "25–75 % band",
+        "median",
+        "deterministic run",
+        "limit (median over the runs)",
+    ]
     water = axis_titled(fig, "Water use: Hohhot")
     dashed = [line for line in water.get_lines() if line.get_linestyle() == "--"]
     assert len(dashed) == 1
@@ -315,9 +375,11 @@ def test_fan_chart_without_a_deterministic_run_has_no_such_line():
 def test_calibration_fit_axes_span_the_window_in_years():
     rows = pd.DataFrame({"city": CITIES, "year": [2020] * 4, "value": LEVELS["population"]})
     table = rows.assign(simulated=rows.value * 1.01)
-    config = SimpleNamespace(name="test", grid=SimpleNamespace(start=2010.0, end=2020.0),
-                             targets=[SimpleNamespace(series="population_census", variable="population",
-                                                      transform="level")])
+    config = SimpleNamespace(
+        name="test",
+        grid=SimpleNamespace(start=2010.0, end=2020.0),
+        targets=[SimpleNamespace(series="population_census", variable="population", transform="level")],
+    )
     result = {"tables": [table], "tables_default": [table], "problem": SimpleNamespace(model=load_model())}
     fig = plots.calibration_fit(config, result)
     hohhot = axis_titled(fig, "Population: Hohhot")
@@ -328,10 +390,20 @@ def test_calibration_fit_axes_span_the_window_in_years():
 
 
 def test_shadow_prices_name_the_limit_each_policy_path_raises():
-    prices = [{"limit": "water_red_line", "city": "hohhot", "allowance_units": "m3", "extra_allowance": 1.6e8,
-               "gdp_gained_yuan": 2e9, "shadow_price": 12.5, "units": "yuan/m3"}]
-    assert report.shadow_table(prices)[2] == ("| water: water_red_line | hohhot | 1.6 100m m3 | 20.0 100m yuan | "
-                                              "12.5 yuan/m3 |")
+    prices = [
+        {
+            "limit": "water_red_line",
+            "city": "hohhot",
+            "allowance_units": "m3",
+            "extra_allowance": 1.6e8,
+            "gdp_gained_yuan": 2e9,
+            "shadow_price": 12.5,
+            "units": "yuan/m3",
+        }
+    ]
+    assert report.shadow_table(prices)[2] == (
+        "| water: water_red_line | hohhot | 1.6 100m m3 | 20.0 100m yuan | 12.5 yuan/m3 |"
+    )
 
 
 def test_goal_dashboard_shows_a_goal_that_could_not_be_evaluated():
@@ -344,8 +416,10 @@ def test_goal_dashboard_shows_a_goal_that_could_not_be_evaluated():
 def test_report_of_a_run_without_binding_indicators_does_not_claim_that_no_limit_binds():
     lines = report.binding_table(run_dataset())
     assert not any("no limit binds" in line for line in lines)
-    assert lines == ["Not in this run's outputs (add them to `outputs.variables`): water_binding, "
-                     "industrial_water_binding, coal_binding, energy_binding."]
+    assert lines == [
+        "Not in this run's outputs (add them to `outputs.variables`): water_binding, "
+        "industrial_water_binding, coal_binding, energy_binding."
+    ]
 
 
 def test_report_binding_table_of_one_run():
@@ -357,8 +431,10 @@ def test_report_binding_table_of_one_run():
     ds["water_shadow_price"] = (("time", "city"), binding * 10.0, {"units": "yuan/m3"})
     lines = report.binding_table(ds)
     assert lines[2] == "| water | hohhot | 2031–2035 | 5 | 1 100m m3 | 10.0 yuan/m3 | irrigation (served last) | – |"
-    assert lines[-1] == ("Not in this run's outputs (add them to `outputs.variables`): industrial_water_binding, "
-                         "coal_binding, energy_binding.")
+    assert lines[-1] == (
+        "Not in this run's outputs (add them to `outputs.variables`): industrial_water_binding, "
+        "coal_binding, energy_binding."
+    )
 
 
 def test_fan_chart_takes_the_limit_from_the_deterministic_run_when_the_runs_did_not_record_it():

@@ -1,0 +1,1 @@
+"""Analysis and outputs: calibration, backtest, ensembles, Sobol, search, discovery, reports, plots, export."""
