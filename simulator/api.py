@@ -7,10 +7,10 @@ from pathlib import Path
 import xarray as xr
 import yaml
 
+from . import goals as goals_module
 from .engine import TimeGrid, simulate, to_dataset
 from .inputs.scenario import Scenario, load_scenario
 from .model import load_model
-from .present import goals as goals_module
 
 
 def as_scenario(scenario) -> Scenario:

@@ -45,7 +45,8 @@ import pandas as pd
 
 from ..engine import InputRef, Inputs, Model, TimeGrid, simulate
 from ..errors import InputError, Problem
-from ..present.outputs import json_number, silent
+from ..files import json_number, silent
+from ..inputs.schema import BacktestSettings
 
 SERIES = {"gdp_real": "gdp", "population_census": "population"}  # observed series -> model variable
 GATE_ORIGIN = 2016
@@ -56,8 +57,8 @@ README_END = "<!-- backtest table: end -->"
 
 @dataclass
 class Options:
-    origins: tuple[int, ...] = (2014, 2016, 2018)
-    runs: int = 400  # posterior draws projected per origin
+    origins: tuple[int, ...] = BacktestSettings.origins
+    runs: int = BacktestSettings.runs  # posterior draws projected per origin
     walkers: int | None = None  # override the configuration's posterior settings (tests use short chains)
     steps: int | None = None
     burn: int | None = None
@@ -617,8 +618,8 @@ def _checked_origins(config, origins, runs: int) -> tuple[int, ...]:
 
 def write_backtest(doc: dict, folder: Path, overwrite: bool):
     """backtest.json, its report and a plot per origin, written atomically into ``folder``."""
+    from ..files import staging, write_json
     from ..present.backtest_plots import origin_plot
-    from ..present.outputs import staging, write_json
 
     with staging(folder, overwrite) as tmp:
         write_json(doc, tmp / "backtest.json")
@@ -629,8 +630,8 @@ def write_backtest(doc: dict, folder: Path, overwrite: bool):
 
 def run_backtest(
     config_path,
-    origins=(2014, 2016, 2018),
-    runs: int = 400,
+    origins=BacktestSettings.origins,
+    runs: int = BacktestSettings.runs,
     out: Path | None = None,
     readme: bool = False,
     say=print,

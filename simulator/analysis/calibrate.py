@@ -478,11 +478,10 @@ def posterior_table(config: Config, model: Model, result: dict) -> pd.DataFrame:
     return table
 
 
-POSTERIOR_KEY_SUPPORTED = True  # scenario.py reads `uncertain: {posterior: {draws: FILE}}` (calendar-years commit)
-
-
 def uncertain_document(config: Config, model: Model, result: dict, posterior_file: str | None = None) -> dict:
-    if POSTERIOR_KEY_SUPPORTED and posterior_file:
+    """The ``uncertain:`` block a Monte Carlo scenario extends: the posterior draws (jointly, one row per run)
+    when they were written, else independent marginals."""
+    if posterior_file:
         return {"uncertain": {"posterior": {"draws": posterior_file}}}
     return _marginal_uncertain_document(config, model, result)
 
@@ -507,8 +506,8 @@ def write_outputs(folder: Path, config: Config, model: Model, result: dict):
     (the FaIR-filtered Jacobian ensemble), fit.png and report.md."""
     import yaml
 
+    from ..files import write_json
     from ..present import plots
-    from ..present.outputs import write_json
 
     fitted = fitted_document(config, model, result)
     uncertain = uncertain_document(config, model, result, "posterior.csv")
@@ -674,7 +673,7 @@ def _identifiability_lines(ident: dict) -> list[str]:
 def calibration_outputs(config_path: Path, out: Path | None, overwrite: bool, say=print) -> None:
     """``simulate calibrate``: fit, write the report to ``out`` (default outputs/calibration_NAME) and, unless
     ``out`` was given (a trial fit), the committed fitted files the scenarios read."""
-    from ..present.outputs import check_target, staging
+    from ..files import check_target, staging
 
     model = load_model()
     config = load_config(config_path, model)

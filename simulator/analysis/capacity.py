@@ -179,7 +179,7 @@ def capacity_outputs(
     model, scenario: Scenario, folder: Path, sector: str, city: str, overwrite: bool = False, quiet: bool = False
 ) -> int:
     """``simulate capacity``: capacity.json, capacity.csv, capacity.png and report.md in ``folder``."""
-    from ..present.outputs import check_target, staging, write_json
+    from ..files import check_target, staging, write_json
     from ..present.plots import capacity_plot
 
     check_target(folder, overwrite)  # before the run: a folder simulate may not write into fails at once

@@ -54,7 +54,7 @@ def failing_futures(
     run, number of runs excluded as failed or implausible)."""
     import pandas as pd
 
-    from ..present.goals import per_run
+    from ..goals import per_run
     from . import store
     from .runner import make_plan, run_plan
 
@@ -169,8 +169,8 @@ def sentence(goal: dict, box: dict, base_rate: float) -> str:
 def discover_outputs(model: Model, scenario: Scenario, folder: Path, options: DiscoverOptions) -> int:
     """``simulate discover``: the ensemble, PRIM, and discover.json, box.csv, peeling.png, report.md."""
     from ..errors import InputError, Problem, flag_error
-    from ..present.goals import load_goals
-    from ..present.outputs import check_target, lock, sayer, work_folder
+    from ..files import check_target, lock, sayer, work_folder
+    from ..goals import load_goals
 
     goals = {g["id"]: g for g in load_goals(scenario.goals)}
     if options.goal not in goals:
@@ -237,8 +237,8 @@ def discovery(scenario: Scenario, goal: dict, inputs, failed, excluded: int, den
 
 def _write(record: dict, folder: Path, overwrite: bool):
     """discover.json, report.md and, where PRIM found a box, box.csv and peeling.png, published at once."""
+    from ..files import staged, write_json
     from ..present import search_plots
-    from ..present.outputs import staged, write_json
 
     with staged(folder, overwrite) as out:
         write_json(record, out / "discover.json")

@@ -45,7 +45,7 @@ def with_integration(scenario: Scenario, method: str | None, dt: float | None) -
 
 def run_ensemble_outputs(model: Model, scenario: Scenario, folder: Path, options: EnsembleOptions) -> int:
     """Run (or resume) a scenario's ensemble and write its outputs into ``folder``."""
-    from ..present.outputs import check_target, free_bytes, lock, publish, sayer, work_folder
+    from ..files import check_target, free_bytes, lock, publish, sayer, work_folder
     from ..present.report import runs_sentence
 
     say = sayer(options.quiet)
@@ -133,8 +133,8 @@ def check_scheduler(address: str, timeout: float = 5.0):
 def write_summaries(model: Model, plan: Plan, work: Path):
     """summary.nc, goals.json, the report and plots of a finished ensemble, written into ``work``."""
     from ..api import resolved_yaml, run
+    from ..files import write_json
     from ..present import plots
-    from ..present.outputs import write_json
     from ..present.report import runs_sentence, write_report
 
     scenario = plan.scenario
@@ -181,8 +181,8 @@ def run_ensemble(scenario, runs=None, seed=None, folder=None, workers=None, sche
     import tempfile
 
     from ..api import as_scenario
+    from ..files import silent
     from ..model import load_model
-    from ..present.outputs import silent
 
     model = load_model()
     scenario = as_scenario(scenario)

@@ -23,8 +23,8 @@ import numpy as np
 
 from ..engine import InputRef, Model, simulate, to_dataset
 from ..errors import OutputError
+from ..files import json_number
 from ..inputs.scenario import Distribution, Scenario, SearchSpec
-from ..present.outputs import json_number
 from .sampling import Samples, apply
 
 WORK_ENTRIES = {"manifest.json", "futures.bin", "futures.tmp", "state.pkl", "state.tmp"}
@@ -46,7 +46,7 @@ class Evaluator:
 
     def __init__(self, model: Model, scenario: Scenario, futures: np.ndarray, n_threads: int | None = None):
         from ..api import recorded_variables
-        from ..present.goals import load_goals
+        from ..goals import load_goals
         from .plausibility import guarded
 
         self.model, self.scenario, self.spec = model, scenario, scenario.search
@@ -73,7 +73,7 @@ class Evaluator:
         return Scores(*(np.concatenate(p) for p in zip(*parts)))
 
     def _block(self, values):
-        from ..present.goals import per_run
+        from ..goals import per_run
         from .plausibility import flags
 
         model, n = self.model, len(self.futures)
@@ -232,7 +232,7 @@ def run_search(
 def draw_futures(work: Path, scenario: Scenario, spec: SearchSpec, say=print) -> np.ndarray:
     """The futures every candidate is scored over, (futures x uncertain inputs): drawn once into ``work``
     (kept when ``work`` was set up for the same search, which then resumes)."""
-    from ..present.outputs import resume_or_start
+    from ..files import resume_or_start
 
     wanted = manifest(scenario, spec)
     if resume_or_start(work, wanted, WORK_ENTRIES, "a search", say):
@@ -370,7 +370,7 @@ def pareto_record(spec: SearchSpec, evaluate: Evaluator, state: dict) -> dict:
 def search_outputs(model: Model, scenario: Scenario, folder: Path, options: SearchOptions) -> int:
     """``simulate search``: run (or resume) the search and write its outputs into ``folder``."""
     from ..errors import InputError, Problem
-    from ..present.outputs import check_target, lock, sayer, staged, work_folder
+    from ..files import check_target, lock, sayer, staged, work_folder
 
     if scenario.search is None:
         raise InputError(
@@ -510,8 +510,8 @@ def write_search(record: dict, scenario: Scenario, model: Model, out: Path):
     """search.json, pareto.csv, policies/*.yaml, the plots and report.md."""
     import csv
 
+    from ..files import write_json
     from ..present import search_plots
-    from ..present.outputs import write_json
 
     write_json(record, out / "search.json")
     goal_ids = list(record["as_written"]["probabilities"])

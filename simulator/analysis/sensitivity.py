@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ..engine import Model, simulate, to_dataset
+from ..goals import indicator_variables
 from ..inputs.scenario import Scenario
-from ..present.goals import indicator_variables
 from .sampling import apply, unit_columns, values_at
 
 BLOCK_RUNS = 20_000  # runs per kernel call (memory stays bounded whatever N)
@@ -54,7 +54,7 @@ class GoalIndicators:
         """(points x goals) indicators at the (points x axes) unit numbers ``u``."""
         from tqdm import tqdm
 
-        from ..present.goals import indicator
+        from ..goals import indicator
 
         model, scenario = self.model, self.scenario
         values = np.column_stack([values_at(d, u[:, self.columns[j]]) for j, d in enumerate(scenario.uncertain)])
@@ -149,9 +149,9 @@ def sensitivity_outputs(
     import pandas as pd
 
     from ..errors import InputError, Problem
+    from ..files import check_target, sayer, staging, write_json
+    from ..goals import load_goals
     from ..present import plots
-    from ..present.goals import load_goals
-    from ..present.outputs import check_target, sayer, staging, write_json
 
     check_target(folder, overwrite)
     if not scenario.uncertain:

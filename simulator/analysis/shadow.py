@@ -13,13 +13,11 @@ import numpy as np
 
 from ..engine import InputRef, simulate, to_dataset
 from ..inputs.scenario import Scenario
-from ..model.limits import LIMITS as CATALOGUE
+from ..model.limits import LIMITS
 
 # (policy path raised, output that measures the allowance, binding indicator, unit of the allowance)
-LIMITS = tuple(
-    (lever.policy, lever.allowance, limit.binding, limit.allowance_units)
-    for limit in CATALOGUE
-    for lever in limit.levers
+LEVERS = tuple(
+    (lever.policy, lever.allowance, limit.binding, limit.allowance_units) for limit in LIMITS for lever in limit.levers
 )
 STEP = 0.01
 
@@ -27,7 +25,7 @@ STEP = 0.01
 def dynamic_shadow_prices(model, scenario: Scenario, ds) -> list[dict]:
     """One record per (limit, city) where the limit binds in ``ds`` at least once."""
     cases = []
-    for policy, allowance, binding, unit in LIMITS:
+    for policy, allowance, binding, unit in LEVERS:
         if binding not in ds:
             continue
         for k, city in enumerate(ds["city"].values):

@@ -24,7 +24,7 @@ import xarray as xr
 
 from ..engine import Model
 from ..engine.run import variable_attrs, year_coordinate
-from ..present.outputs import resume_or_start
+from ..files import resume_or_start
 from .plausibility import flags, guarded
 from .sampling import Samples
 

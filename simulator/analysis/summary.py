@@ -49,7 +49,7 @@ def summarise(model: Model, plan: Plan, work: Path, block: int = 100_000):
     while the percentiles are being taken."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..present.goals import aggregate, load_goals
+    from ..goals import aggregate, load_goals
 
     runs = open_runs(work)  # lazily, for names, dims and attributes
     failed, keep, reasons_excluded = kept_runs(model, plan, work)
@@ -138,7 +138,7 @@ def summary_variables(name: str, stored: xr.DataArray, values: np.ndarray, share
 def goal_indicators(work: Path, runs: xr.Dataset, goals: list[dict], keep: np.ndarray, block: int) -> dict:
     """Each goal's indicator and whether the goal is met, per kept run, read one block of runs at a time:
     goal id -> (values, met), or (None, why the goal cannot be evaluated)."""
-    from ..present.goals import indicator_variables, per_run
+    from ..goals import indicator_variables, per_run
 
     needed = [n for n in sorted(indicator_variables(goals)) if n in runs]
     parts: dict[str, list] = {g["id"]: [] for g in goals}

@@ -59,7 +59,7 @@ def _terminate(signum, frame):
 
 def _say(args):
     """A ``say`` for a command's progress lines: nothing with --quiet."""
-    from ..present.outputs import sayer
+    from ..files import sayer
 
     return sayer(getattr(args, "quiet", False))
 
@@ -75,9 +75,9 @@ def _out_folder(args, scenario, default: str) -> Path:
 def cmd_run(args) -> int:
     from ..engine.inputs import time_problems
     from ..errors import flag_error
+    from ..files import check_target, staging
     from ..inputs.scenario import load_scenario
     from ..model import load_model
-    from ..present.outputs import check_target, staging
 
     model = load_model()
     scenario = load_scenario(args.scenario, model)

@@ -95,16 +95,20 @@ def _calibrate(sub):
 
 def _backtest(sub):
     """`simulate backtest CONFIG`"""
+    from ..inputs.schema import BacktestSettings
+
     backtest = sub.add_parser("backtest", help="rolling-origin backtest of a calibration against naive forecasts")
     backtest.add_argument("config", help="calibration configuration YAML (e.g. calibration/baseline.yaml)")
     backtest.add_argument(
         "--origins",
         type=whole(1),
         nargs="+",
-        default=[2014, 2016, 2018],
+        default=list(BacktestSettings.origins),
         help="origin years (each calibrated on data up to it; default 2014 2016 2018)",
     )
-    backtest.add_argument("--runs", type=whole(10), default=400, help="posterior runs projected per origin")
+    backtest.add_argument(
+        "--runs", type=whole(10), default=BacktestSettings.runs, help="posterior runs projected per origin"
+    )
     backtest.add_argument(
         "--readme",
         action="store_true",

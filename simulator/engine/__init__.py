@@ -1,6 +1,6 @@
 """The engine: declarations -> checked model -> numba kernel -> arrays -> xarray.
 
-model = load("path/to/model")            # read, expand, check, order (build.py)
+model = load("path/to/model")            # read, then the passes: expand, check, order, layout
 inputs = default_inputs(model, runs=1)   # parameters, series, lookups (inputs.py)
 result = simulate(model, inputs, TimeGrid(2020, 2035, 0.25), "rk4")
 ds = to_dataset(result)

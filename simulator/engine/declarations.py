@@ -7,7 +7,8 @@ A model is one YAML file or a folder of them (one per sector). A file may hold:
 ``units``       extra unit definitions, e.g. ``kWh: kW*hour``;
 ``variables``   name -> declaration (see ``KEYS`` for what each kind takes).
 
-This module only reads and shapes the declarations; the passes of ``build.py`` check them against each other.
+This module only reads and shapes the declarations; the passes ``build.build`` runs (expand, check, order,
+layout) check them against each other.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def expressions_of(var: Variable):
 
 @dataclass
 class ModelSpec:
-    """Declarations as read, before the cross-checks of build.py."""
+    """Declarations as read, before the passes cross-check them."""
 
     dims: dict[str, tuple[str, ...]] = field(default_factory=dict)  # base dims -> elements
     aliases: dict[str, str] = field(default_factory=dict)  # alias -> base dim

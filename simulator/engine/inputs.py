@@ -18,7 +18,7 @@ class TimeGrid:
 
     start: float
     end: float
-    dt: float = 0.25
+    dt: float
     save: float = 1.0
 
     def __post_init__(self):
@@ -129,15 +129,22 @@ class Inputs:
         return self.params.shape[0]
 
     def parameter(self, name: str | InputRef) -> np.ndarray:
-        """(runs, *dims) view of a parameter (or of a time path's multiplier, 'NAME.multiplier')."""
+        """(runs, *dims) view of a parameter (or of a time path's multiplier, 'NAME.multiplier'); (runs,) for one
+        element."""
         ref = InputRef.parse(name) if isinstance(name, str) else name
         offset, size = self._block(ref)
+        if ref.element is not None:
+            return self.params[:, offset + ref.element]
         return self.params[:, offset : offset + size].reshape((self.runs,) + self.model.shape(ref.name))
 
     def set_parameter(self, name: str | InputRef, value, run=slice(None)):
-        """Set a parameter for all runs (or some): value broadcast to the parameter's dims."""
+        """Set a parameter for all runs (or some): value broadcast to the parameter's dims (or to the one
+        element ``name`` names)."""
         ref = InputRef.parse(name) if isinstance(name, str) else name
         offset, size = self._block(ref)
+        if ref.element is not None:
+            self.params[run, offset + ref.element] = value
+            return
         block = self.params[run, offset : offset + size]
         self.params[run, offset : offset + size] = np.broadcast_to(
             np.asarray(value, dtype=float), block.shape[:-1] + self.model.shape(ref.name)

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import expressions as ex
 from .build import Model
-from .inputs import METHODS, Inputs, TimeGrid, calendar_year
+from .inputs import METHODS, InputRef, Inputs, TimeGrid, calendar_year
 
 
 class _Context:
@@ -23,7 +23,7 @@ class _Context:
         self.model = model
         self.values: dict[str, np.ndarray] = {}
         self.params = {n: inputs.parameter(n)[run] for n in model.parameters}
-        self.multipliers = {n: inputs.parameter(n + ".multiplier")[run] for n in model.series}
+        self.multipliers = {n: inputs.parameter(InputRef(n, multiplier=True))[run] for n in model.series}
         self.series = inputs.series
         self.side = "end"  # which calendar year time paths are read for at a year boundary
         self.lookups = inputs.lookups

@@ -15,9 +15,7 @@ from ..engine import Model, TimeGrid
 from ..errors import InputError, Problem, did_you_mean
 from . import schema
 from .scenario import display_path
-from .schema import CalibrationFile, Posterior
-
-TRANSFORMS = ("level", "growth_rate")
+from .schema import CalibrationFile, FreeSettings, Posterior, TargetSettings
 
 
 @dataclass
@@ -139,8 +137,8 @@ def _free(section: dict, model: Model, bad) -> list[Free]:
         if var is None or var.kind != "parameter":
             bad(key, f"unknown parameter {name!r}{did_you_mean(name, model.parameters)}")
             continue
-        spec = spec if isinstance(spec, dict) else {}
-        bounds = spec.get("bounds")
+        entry = schema.read(spec, FreeSettings, key, bad)
+        bounds = entry.bounds
         if not (
             isinstance(bounds, list)
             and len(bounds) == 2
@@ -149,21 +147,18 @@ def _free(section: dict, model: Model, bad) -> list[Free]:
         ):
             bad(key + ("bounds",), "give [low, high] with low < high")
             continue
-        prior = spec.get("prior")
+        prior = entry.prior
         if prior is not None and not (
-            isinstance(prior, dict)
-            and set(prior) == {"mean", "sd"}
+            set(prior) == {"mean", "sd"}
             and yamlio.number(prior["mean"]) is not None
             and (yamlio.number(prior["sd"]) or 0) > 0
         ):
             bad(key + ("prior",), "give {mean: m, sd: s} with s > 0")
             prior = None
-        needs = spec.get("needs") or []
-        if not (isinstance(needs, list) and all(isinstance(n, str) for n in needs)):
+        if not all(isinstance(n, str) for n in entry.needs):
             bad(key + ("needs",), "a list of target series names, e.g. [population_census]")
-            needs = []
         size = model.size(name)
-        per_element = spec.get("per_element", True) and size > 1
+        per_element = entry.per_element and size > 1
         for group in [[k] for k in range(size)] if per_element else [list(range(size))]:
             default = float(np.ravel(var.value)[group[0]])
             label = model.element_label(name, group[0]) if per_element else name
@@ -176,7 +171,7 @@ def _free(section: dict, model: Model, bad) -> list[Free]:
                     float(bounds[1]),
                     float(np.clip(default, bounds[0], bounds[1])),
                     (float(prior["mean"]), float(prior["sd"])) if prior else None,
-                    tuple(needs),
+                    tuple(n for n in entry.needs if isinstance(n, str)),
                 )
             )
     return free
@@ -188,39 +183,37 @@ def _targets(entries: list, model: Model, grid: TimeGrid | None, data_path: Path
     targets = []
     for i, spec in enumerate(entries):
         key = ("targets", yamlio.Index(i))
-        if not isinstance(spec, dict):
-            bad(key, "a target is {series, variable, error, transform, weight, years}")
+        target = schema.read(spec, TargetSettings, key, bad)
+        if target.variable not in model.variables:
+            bad(
+                key + ("variable",),
+                f"unknown model variable {target.variable!r}{did_you_mean(target.variable, model.variables)}",
+            )
             continue
-        variable = spec.get("variable")
-        if variable not in model.variables:
-            bad(key + ("variable",), f"unknown model variable {variable!r}")
-            continue
-        transform = spec.get("transform", "level")
-        if transform not in TRANSFORMS:
-            bad(key + ("transform",), f"one of {', '.join(TRANSFORMS)}")
-            continue
-        error = yamlio.number(spec.get("error"))
-        if error is None or error <= 0:
+        if not target.error:
             bad(key + ("error",), "the observation error (relative for levels, absolute for growth rates) > 0")
             continue
-        rows = observed[observed.series == spec.get("series")] if len(observed) else observed
+        if target.years is not None and not all(isinstance(y, int) and not isinstance(y, bool) for y in target.years):
+            bad(key + ("years",), "a list of years, e.g. [2010, 2015, 2020]")
+            continue
+        rows = observed[observed.series == target.series] if len(observed) else observed
         if not len(rows):
-            bad(key + ("series",), f"no rows of series {spec.get('series')!r} in {data_path.name}")
+            bad(key + ("series",), f"no rows of series {target.series!r} in {data_path.name}")
             continue
         if grid is not None:
-            low = grid.start + (1 if transform == "growth_rate" else 0)
+            low = grid.start + (1 if target.transform == "growth_rate" else 0)
             rows = rows[(rows.year >= low) & (rows.year <= grid.end)]
-        if spec.get("years"):
-            rows = rows[rows.year.isin(spec["years"])]
-        if spec.get("skip_start", True) and grid is not None and transform == "level":
+        if target.years:
+            rows = rows[rows.year.isin(target.years)]
+        if target.skip_start and grid is not None and target.transform == "level":
             rows = rows[rows.year > grid.start]  # the start year is matched by construction
         targets.append(
             Target(
-                spec["series"],
-                variable,
-                transform,
-                error,
-                float(spec.get("weight", 1.0)),
+                target.series,
+                target.variable,
+                target.transform,
+                target.error,
+                target.weight,
                 rows[["city", "year", "value"]].reset_index(drop=True),
             )
         )
@@ -237,7 +230,9 @@ def _carry_over_ratios(section: dict, model: Model, bad) -> dict[str, tuple[str,
         pair = spec.get("ratio") if isinstance(spec, dict) else None
         if name not in model.parameters:
             bad(key, f"unknown parameter {name!r}")
-        elif not (isinstance(pair, list) and len(pair) == 2 and all(v in model.variables for v in pair)):
+        elif not (
+            isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) and v in model.variables for v in pair)
+        ):
             bad(key, "give {ratio: [numerator variable, denominator variable]}")
         else:
             carry_over[name] = tuple(pair)

@@ -1,6 +1,6 @@
 """Scenario files: YAML -> a validated Scenario, every name checked against the model.
 
-A scenario says what differs from the model's defaults. Top-level keys (README, "Scenario files"):
+A scenario says what differs from the model's defaults. Top-level keys (their kinds and defaults: schema.py):
 
 name, description   what it is
 extends             a file (or list of files) it starts from; its own entries replace theirs by name
@@ -772,7 +772,7 @@ class _Checker:
 
     def goals(self, choice: GoalChoice) -> GoalChoice:
         """The goals chosen, each id known and each override a number (or a description)."""
-        from ..present.goals import load_goals
+        from ..goals import load_goals
 
         known = {g["id"]: g for g in load_goals()}
         for i, gid in enumerate(choice.select or []):
@@ -811,7 +811,7 @@ class _Checker:
         """``search:``: the levers (like uncertain inputs: NAME, NAME[city], policies.NAME[city]) with
         {low, high} or {values: [...]}, the objectives ({maximise|minimise: goal id or variable, year}),
         constraints ({goal, at_least}) and the sizes of the search."""
-        from ..present.goals import load_goals
+        from ..goals import load_goals
 
         settings = schema.read(section, SearchSettings, ("search",), self.bad)
         if not scenario.uncertain:

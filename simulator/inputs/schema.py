@@ -23,15 +23,15 @@ from ..yamlio import number
 
 SAMPLINGS = ("random", "lhs", "sobol")
 FORMATS = ("netcdf", "csv", "report", "plots")
-KINDS = ("whole", "number", "step", "choice", "text", "name", "path", "list", "mapping", "section", "any")
+KINDS = ("whole", "number", "step", "choice", "flag", "text", "name", "path", "list", "mapping", "section", "any")
 
 
 @dataclass(frozen=True)
 class Key:
     """What one key may hold. ``kind``: whole (an integer in [low, high]), number (finite, in [low, high]),
-    step (a number or a fraction such as 1/12), choice (one of ``choices``), text, name (letters, digits,
-    '-', '_', '.'), path (a non-empty string), list, mapping (its entries checked by its reader), section (a
-    nested settings record, ``record``), any (checked by its reader)."""
+    step (a number or a fraction such as 1/12), choice (one of ``choices``), flag (true or false), text, name
+    (letters, digits, '-', '_', '.'), path (a non-empty string), list, mapping (its entries checked by its
+    reader), section (a nested settings record, ``record``), any (checked by its reader)."""
 
     kind: str
     low: float = -math.inf
@@ -42,12 +42,14 @@ class Key:
 
     def convert(self, raw):
         """(value, None) or (None, what is wrong)."""
-        if self.kind in ("whole", "number", "step"):
+        if self.kind == "whole":  # compared and kept as the integer it is: a seed may need all 63 bits
+            ok = isinstance(raw, int) and not isinstance(raw, bool) and self.low <= raw <= self.high
+            return (raw, None) if ok else (None, f"must be {self.describe()} (got {raw!r})")
+        if self.kind in ("number", "step"):
             value = fraction(raw) if self.kind == "step" else number(raw)
-            whole = self.kind != "whole" or (value is not None and not isinstance(raw, float) and value == int(value))
-            if value is None or not whole or not self.low <= value <= self.high:
+            if value is None or not self.low <= value <= self.high:
                 return None, f"must be {self.describe()} (got {raw!r})"
-            return (int(value) if self.kind == "whole" else value), None
+            return value, None
         if self.kind == "choice":
             ok = isinstance(raw, str) and raw in self.choices
             return (
@@ -55,6 +57,8 @@ class Key:
                 if ok
                 else (None, f"must be one of {', '.join(self.choices)} (got {raw!r}){did_you_mean(raw, self.choices)}")
             )
+        if self.kind == "flag":
+            return (raw, None) if isinstance(raw, bool) else (None, f"must be true or false (got {raw!r})")
         if self.kind == "text":
             return (raw.strip(), None) if isinstance(raw, str) else (None, "must be a text")
         if self.kind == "name":
@@ -102,7 +106,8 @@ def keys(record: type) -> dict[str, Key]:
 
 def read(section, record: type, path: tuple, bad: Callable[[tuple, str], None]):
     """The settings ``record`` from a YAML mapping: every key checked, nested sections read the same way.
-    A missing key takes its default; an unknown key or a wrong value is reported with ``bad(key path,
+    A missing key takes its default, as does an empty one (``key:``) whose default is nothing or an empty
+    collection; an unknown key or a wrong value (an empty number among them) is reported with ``bad(key path,
     message)`` and the default is used, so that every problem of a file is found in one pass."""
     schema = keys(record)
     if section is None:
@@ -114,9 +119,12 @@ def read(section, record: type, path: tuple, bad: Callable[[tuple, str], None]):
         if key not in schema:
             bad(path + (key,), f"unknown key{did_you_mean(key, schema)}; allowed: {', '.join(schema)}")
     values = {}
+    defaults = {f.name: f.default for f in dataclasses.fields(record)}
     for name, key in schema.items():
-        if name not in section or section[name] is None:
+        if name not in section:
             continue
+        if section[name] is None and (defaults[name] is None or key.kind in ("mapping", "list", "section")):
+            continue  # `key:` left empty: nothing given
         if key.kind == "section":
             values[name] = read(section[name], key.record, path + (name,), bad)
             continue
@@ -150,7 +158,7 @@ class TimeSettings:
     end: float = setting("number", 2035, doc="last year")
     dt: float = setting("step", 0.25, doc="integration step, dividing a year: 1, 0.5, 0.25, 1/12 ...")
     method: str = setting("choice", "rk4", choices=METHODS, doc="integration method")
-    save: float = setting("number", 1, doc="output interval")
+    save: float = setting("step", 1, doc="output interval, e.g. 1 or 1/2")
 
 
 @dataclass(frozen=True)
@@ -196,9 +204,9 @@ class SearchSettings:
 
 @dataclass(frozen=True)
 class ScenarioFile:
-    """A scenario file's top level (README, "Scenario files")."""
+    """A scenario file's top level."""
 
-    name: str | None = setting("name", None, doc="names the output folder (default: the file's name)")
+    name: str | None = setting("name", None, doc="names the output folder (required)")
     description: str = setting("text", "", doc="what the scenario is")
     extends: object = setting("any", None, doc="a file, or a list of files, it starts from")
     parameters_from: str | None = setting("path", None, doc="a fitted-parameter file (simulate calibrate)")
@@ -217,11 +225,42 @@ class ScenarioFile:
 
 
 @dataclass(frozen=True)
+class BacktestSettings:
+    """``simulate backtest``'s defaults: the origins and the posterior runs projected from each."""
+
+    origins: tuple = setting("list", (2014, 2016, 2018), doc="origin years, each fitted on data up to it")
+    runs: int = setting("whole", 400, low=10, high=10**6, doc="posterior runs projected per origin")
+
+
+@dataclass(frozen=True)
 class Window:
     """``window:``: the years a calibration fits."""
 
     start: int = setting("whole", 2010, low=1900, high=2100, doc="first year (the start state)")
     end: int = setting("whole", 2020, low=1900, high=2100, doc="last year fitted")
+
+
+@dataclass(frozen=True)
+class FreeSettings:
+    """One entry of ``free:``: a parameter fitted within its bounds."""
+
+    bounds: list | None = setting("list", None, doc="[low, high], low < high (required)")
+    prior: dict | None = setting("mapping", None, doc="{mean, sd}: a Gaussian prior, sd > 0")
+    per_element: bool = setting("flag", True, doc="one number per element (false: one for all)")
+    needs: list = setting("list", [], doc="target series that inform it; a backtest window without them holds it")
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    """One entry of ``targets:``: an observed series the fit matches."""
+
+    series: str | None = setting("text", None, doc="the series' name in the data file (required)")
+    variable: str | None = setting("text", None, doc="the model output it is compared with (required)")
+    transform: str = setting("choice", "level", choices=("level", "growth_rate"), doc="compare levels or growth")
+    error: float | None = setting("number", None, low=0, doc="relative (levels) or absolute (growth) error > 0")
+    weight: float = setting("number", 1.0, low=0, doc="weight of its residuals")
+    years: list | None = setting("list", None, doc="only these years (default: every year in the window)")
+    skip_start: bool = setting("flag", True, doc="leave out the start year, matched by construction")
 
 
 @dataclass(frozen=True)

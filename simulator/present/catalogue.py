@@ -71,7 +71,7 @@ def _variables(model, folder) -> list[str]:
 
 
 def _goals(model, folder) -> list[str]:
-    from .goals import load_goals
+    from ..goals import load_goals
 
     return ["Goals:", *(f"  {g['id']}: {g['description']} ({g['comparison']} {g['target']})" for g in load_goals())]
 

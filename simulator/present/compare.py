@@ -24,9 +24,9 @@ def compare_outputs(a, b, folder: Path, overwrite: bool, say=print) -> None:
     """Run scenarios ``a`` (the reference) and ``b`` and write their comparison into ``folder``."""
     from ..api import run
     from ..errors import flag_error
+    from ..files import staging, write_json
+    from ..goals import evaluate, load_goals
     from . import plots
-    from .goals import evaluate, load_goals
-    from .outputs import staging, write_json
     from .run_outputs import format_goal_value
 
     if (a.time.start, a.time.save) != (b.time.start, b.time.save):

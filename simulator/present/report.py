@@ -10,8 +10,8 @@ import numpy as np
 import xarray as xr
 
 from ..engine.units import parse_unit
+from ..goals import load_goals
 from ..model.limits import LIMITS
-from .goals import load_goals
 
 # display units for the report: (base unit symbol, factor, label)
 # (10k = 万, 100m = 亿, as Chinese statistics count)

@@ -11,9 +11,9 @@ def write_run(folder: Path, model, scenario, method=None, dt=None, say=print):
     from ..analysis.plausibility import messages
     from ..analysis.shadow import dynamic_shadow_prices
     from ..api import resolved_yaml, run
+    from ..files import write_csv, write_json, write_netcdf
+    from ..goals import evaluate, load_goals
     from . import plots
-    from .goals import evaluate, load_goals
-    from .outputs import write_csv, write_json, write_netcdf
     from .report import write_report
 
     say(f"running {scenario.name} ({scenario.time.start:g}-{scenario.time.end:g}) ...")

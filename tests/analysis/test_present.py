@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from simulator.goals import load_goals
 from simulator.model import load_model
 from simulator.model.limits import LIMITS, limit_on
 from simulator.present import plots, report
-from simulator.present.goals import load_goals
 
 CITIES = ["hohhot", "baotou", "ordos", "ulanqab"]
 YEARS = np.arange(2020, 2036)

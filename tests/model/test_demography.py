@@ -221,7 +221,7 @@ def test_departures_are_drawn_from_the_mobile_ages(baseline):
 def test_results_file_carries_sex_and_age(baseline, tmp_path):
     import xarray as xr
 
-    from simulator.present.outputs import write_netcdf
+    from simulator.files import write_netcdf
 
     write_netcdf(baseline[["residents", "population_by_band"]], tmp_path / "results.nc")
     with xr.open_dataset(tmp_path / "results.nc") as ds:

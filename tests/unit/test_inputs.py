@@ -1,15 +1,8 @@
 """Unit: typed input references -- the only way code outside the engine reaches the parameter array."""
 
 import numpy as np
-import pytest
 
 from simulator.engine import InputRef, default_inputs
-from simulator.model import load_model
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_model()
 
 
 def test_parse_round_trips_the_scenario_text():
@@ -36,3 +29,12 @@ def test_assign_and_scale_touch_only_the_element_named(model):
     np.testing.assert_array_equal(inputs.parameter("coal_cap.multiplier")[:, 1], [1.0, 2.0, 4.0])
     changed = np.flatnonzero((inputs.params != before).any(axis=0))
     assert list(changed) == list(inputs.columns(ref))
+
+
+def test_parameter_and_set_parameter_reach_one_element_when_named(model):
+    inputs = default_inputs(model, runs=2)
+    before = inputs.parameter("tfp_growth").copy()
+    inputs.set_parameter(InputRef("tfp_growth", element=1), 0.5)
+    np.testing.assert_array_equal(inputs.parameter(InputRef("tfp_growth", element=1)), [0.5, 0.5])
+    after = inputs.parameter("tfp_growth")
+    np.testing.assert_array_equal(np.delete(after, 1, axis=1), np.delete(before, 1, axis=1))

@@ -7,7 +7,15 @@ import yaml
 from simulator.errors import InputError
 from simulator.inputs import schema
 from simulator.inputs.calibration import load_config
-from simulator.inputs.schema import CalibrationFile, MonteCarlo, ScenarioFile, SearchSettings, TimeSettings
+from simulator.inputs.schema import (
+    CalibrationFile,
+    GoalChoice,
+    MonteCarlo,
+    Posterior,
+    ScenarioFile,
+    SearchSettings,
+    TimeSettings,
+)
 from simulator.model import load_model
 
 from ..conftest import ROOT
@@ -46,11 +54,39 @@ def test_every_problem_is_reported_with_its_key_path_and_the_default_kept():
     assert value.monte_carlo.runs == 1000 and value.time.dt == pytest.approx(1 / 12)
 
 
-@pytest.mark.parametrize("raw", [True, "7", float("nan"), None])
+@pytest.mark.parametrize("raw", [True, "7", 7.0, float("nan"), None])
 def test_a_whole_number_is_an_integer_and_nothing_else(raw):
     value, problems = _read({"futures": raw}, SearchSettings)
     assert value.futures == 200
-    assert (problems == []) == (raw is None)  # an empty key takes its default
+    assert len(problems) == 1 and "must be a whole number" in problems[0][1]  # an empty number too
+
+
+def test_a_seed_keeps_all_its_bits():
+    for seed in (2**53 + 1, 2**63 - 1):
+        value, problems = _read({"seed": seed}, MonteCarlo)
+        assert problems == [] and value.seed == seed and isinstance(value.seed, int)
+    _, problems = _read({"seed": 2**63}, MonteCarlo)
+    assert len(problems) == 1
+
+
+def test_an_empty_key_is_nothing_given_only_where_nothing_is_a_default():
+    value, problems = _read({"select": None, "override": None}, GoalChoice)
+    assert problems == [] and value.select is None and value.override == {}
+    _, problems = _read({"description": None, "time": {"dt": None}}, ScenarioFile)
+    assert {path for path, _ in problems} == {("x", "description"), ("x", "time", "dt")}
+
+
+def test_fractions_of_a_year_where_a_step_is_meant():
+    value, problems = _read({"dt": "1/12", "save": "1/2"}, TimeSettings)
+    assert problems == [] and value.dt == pytest.approx(1 / 12) and value.save == 0.5
+
+
+def test_the_declared_defaults():
+    assert (SearchSettings().futures, SearchSettings().generations, SearchSettings().population) == (200, 20, 40)
+    assert (Posterior().walkers, Posterior().steps, Posterior().burn, Posterior().thin) == (48, 1500, 500, 10)
+    file = CalibrationFile()
+    assert (file.window.start, file.window.end, file.starts, file.seed) == (2010, 2020, 4, 0)
+    assert (file.ensemble.samples, file.data, file.fitted_file) == (2000, "data/history.csv", None)
 
 
 def test_a_section_that_is_not_a_mapping_is_named():
@@ -91,7 +127,3 @@ def test_a_bad_calibration_configuration_names_its_line_and_key(tmp_path, change
 
 def test_the_shipped_configuration_copied_loads(tmp_path):
     assert load_config(_config(tmp_path), load_model()).posterior.steps >= 1
-
-
-def test_the_calibration_defaults_share_the_scenario_time_step():
-    assert CalibrationFile().dt == TimeSettings().dt and CalibrationFile().method == TimeSettings().method

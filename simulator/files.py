@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..errors import OutputError
+from .errors import OutputError
 
 MANIFEST = ".simulate-outputs.json"
 
@@ -88,7 +88,7 @@ def check_target(folder: Path, overwrite: bool = False, flag: str = "output fold
 
 
 def version() -> str:
-    from .. import __version__
+    from . import __version__
 
     return __version__
 

@@ -6,12 +6,14 @@ import copy
 import math
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
 import yaml
 
-from ..inputs.schema import GoalChoice
+if TYPE_CHECKING:  # a scenario's goals: block, read by inputs/schema.py
+    from .inputs.schema import GoalChoice
 
 GOALS_FILE = Path(__file__).with_name("goals.yaml")
 
