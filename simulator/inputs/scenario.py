@@ -32,6 +32,7 @@ import numpy as np
 from .. import yamlio
 from ..engine import Inputs, Model, TimeGrid, default_inputs
 from ..engine.inputs import InputRef, time_problems
+from ..engine.run import default_record
 from ..engine.units import UnitError, parse_unit
 from ..errors import Problem, ScenarioError, did_you_mean
 from ..yamlio import number as yaml_number
@@ -46,7 +47,6 @@ DISTRIBUTIONS = {  # what a scenario may write; "posterior" rows come from a cal
     "triangular": ("low", "mode", "high"),
     "choice": ("values",),
 }
-RECORDED_KINDS = ("stock", "flow", "aux", "series")  # what a run records, year by year
 SWITCH_EPS = 1e-6  # years: a switch is a step between start - eps and start
 
 
@@ -795,7 +795,7 @@ class _Checker:
 
     def outputs(self, choice: OutputChoice) -> OutputChoice:
         """The outputs chosen, each variable and format known."""
-        names = [n for n, v in self.model.variables.items() if not v.hidden and v.kind in RECORDED_KINDS]
+        names = default_record(self.model)
         for key, allowed, what in (("variables", names, "variable"), ("formats", FORMATS, "format")):
             chosen = getattr(choice, key)
             if chosen is not None and not chosen:
@@ -890,13 +890,12 @@ class _Checker:
                 self.bad(path, "give one of maximise or minimise (a goal id or a variable), and a year for a variable")
                 continue
             what, sense = entry[senses[0]], "max" if senses[0] == "maximise" else "min"
-            var = self.model.variables.get(what) if isinstance(what, str) else None
             if _one_of(what, goal_ids):
                 if "year" in entry:
                     self.bad(path + ("year",), "a goal is judged over its own years: give no year")
                     continue
                 objectives.append(SearchObjective(f"P({what})", sense, goal=what))
-            elif var is not None and var.kind in RECORDED_KINDS and not var.hidden:
+            elif what in default_record(self.model):
                 year = yaml_number(entry.get("year"))
                 if year is None or not np.any(np.isclose(grid.times, year)):
                     self.bad(path + ("year",), f"a saved year of the run, {grid.start:g}-{grid.end:g}")
@@ -907,7 +906,7 @@ class _Checker:
                     )
                 )
             else:
-                outputs = [n for n, v in self.model.variables.items() if v.kind in RECORDED_KINDS]
+                outputs = default_record(self.model)
                 self.bad(
                     path + (senses[0],),
                     f"a goal id ({', '.join(goal_ids)}) or a model output (a stock, flow, "
