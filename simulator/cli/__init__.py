@@ -161,13 +161,22 @@ def cmd_describe(args) -> int:
     return 0
 
 
-def cmd_export(args) -> int:
+def _scenario(args, folder_name: str = ""):
+    """(model, scenario, output folder) for a command on ``args.scenario``: ``--out``, else
+    outputs/<scenario name><folder_name>."""
     from ..inputs.scenario import load_scenario
-    from ..interop.vensim import write_vensim
     from ..model import load_model
 
     model = load_model()
     scenario = load_scenario(args.scenario, model)
+    out = getattr(args, "out", None)
+    return model, scenario, Path(out) if out else Path("outputs") / f"{scenario.name}{folder_name}"
+
+
+def cmd_export(args) -> int:
+    from ..interop.vensim import write_vensim
+
+    model, scenario, _ = _scenario(args)
     write_vensim(model, scenario, Path(args.out), flat=args.flat, overwrite=args.overwrite)
     print(
         f"wrote {args.out} ({'flat' if args.flat else 'subscripted'}, {len(model.variables)} variables, "
@@ -200,12 +209,8 @@ def cmd_backtest(args) -> int:
 
 def cmd_sensitivity(args) -> int:
     from ..analysis.sensitivity import sensitivity_outputs
-    from ..inputs.scenario import load_scenario
-    from ..model import load_model
 
-    model = load_model()
-    scenario = load_scenario(args.scenario, model)
-    folder = Path(args.out) if args.out else Path("outputs") / f"{scenario.name}_sensitivity"
+    model, scenario, folder = _scenario(args, "_sensitivity")
     return sensitivity_outputs(
         model, scenario, folder, runs=args.runs, seed=args.seed, overwrite=args.overwrite, quiet=args.quiet
     )
@@ -213,12 +218,8 @@ def cmd_sensitivity(args) -> int:
 
 def cmd_search(args) -> int:
     from ..analysis.search import SearchOptions, search_outputs
-    from ..inputs.scenario import load_scenario
-    from ..model import load_model
 
-    model = load_model()
-    scenario = load_scenario(args.scenario, model)
-    folder = Path(args.out) if args.out else Path("outputs") / f"{scenario.name}_search"
+    model, scenario, folder = _scenario(args, "_search")
     return search_outputs(
         model,
         scenario,
@@ -236,12 +237,8 @@ def cmd_search(args) -> int:
 
 def cmd_discover(args) -> int:
     from ..analysis.discover import DiscoverOptions, discover_outputs
-    from ..inputs.scenario import load_scenario
-    from ..model import load_model
 
-    model = load_model()
-    scenario = load_scenario(args.scenario, model)
-    folder = Path(args.out) if args.out else Path("outputs") / f"{scenario.name}_discover_{args.goal}"
+    model, scenario, folder = _scenario(args, f"_discover_{args.goal}")
     return discover_outputs(
         model,
         scenario,
@@ -260,12 +257,8 @@ def cmd_discover(args) -> int:
 
 def cmd_capacity(args) -> int:
     from ..analysis.capacity import capacity_outputs
-    from ..inputs.scenario import load_scenario
-    from ..model import load_model
 
-    model = load_model()
-    scenario = load_scenario(args.scenario, model)
-    folder = Path(args.out) if args.out else Path("outputs") / f"{scenario.name}_capacity_{args.sector}_{args.city}"
+    model, scenario, folder = _scenario(args, f"_capacity_{args.sector}_{args.city}")
     return capacity_outputs(model, scenario, folder, args.sector, args.city, overwrite=args.overwrite, quiet=args.quiet)
 
 
