@@ -443,17 +443,16 @@ def project(model: Model, cfg, problem, x: np.ndarray, inputs: Inputs, origin: i
     window = TimeGrid(cfg.grid.start, float(origin), cfg.grid.dt, 1.0)
     state_inputs = state_from or inputs
 
-    def batch_of(source):
-        batch = _inputs_with(np.repeat(source.params[:1], len(x), axis=0).copy(), source)
-        for j, columns in enumerate(problem.columns):
-            batch.params[:, columns] = x[:, j : j + 1]
-        return batch
-
     ratios = sorted({v for pair in cfg.carry_over.values() for v in pair})
     past = simulate(
-        model, batch_of(state_inputs), window, cfg.method, record=ratios + list(STATE_SERIES.values()), on_error="nan"
+        model,
+        problem.inputs(x, state_inputs),
+        window,
+        cfg.method,
+        record=ratios + list(STATE_SERIES.values()),
+        on_error="nan",
     )
-    runs = batch_of(inputs)
+    runs = problem.inputs(x, inputs)
     for name, (numerator, denominator) in cfg.carry_over.items():
         for k in range(model.size(name)):
             value = past.values[:, -1, past.column(numerator, k)] / past.values[:, -1, past.column(denominator, k)]

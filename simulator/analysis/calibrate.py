@@ -69,13 +69,12 @@ class FitProblem:
             saves = np.array([times.index(float(y)) for y in t.rows.year])
             previous = saves - 1 if t.transform == "growth_rate" else None
             self.index.append((cols, saves, previous, t.rows.value.to_numpy(float)))
-        self.columns = [
-            np.concatenate([base.columns(InputRef(f.name, element=k)) for k in f.elements]) for f in config.free
-        ]
+        self.columns = [base.columns(InputRef(f.name))[f.elements] for f in config.free]
 
-    def inputs(self, x: np.ndarray) -> Inputs:
+    def inputs(self, x: np.ndarray, base: Inputs | None = None) -> Inputs:
+        """One run per row of ``x``: the fitted numbers set in ``base`` (default: the problem's own inputs)."""
         x = np.atleast_2d(x)
-        inputs = self.base.with_runs(len(x))
+        inputs = (base or self.base).with_runs(len(x))
         for j, columns in enumerate(self.columns):
             inputs.params[:, columns] = x[:, j : j + 1]
         return inputs
