@@ -65,6 +65,7 @@ def _say(args):
 
 
 def _out_folder(args, scenario, default: str) -> Path:
+    """``--out``, else the run scenario's ``outputs.folder`` (when ``scenario`` is given), else outputs/DEFAULT."""
     if getattr(args, "out", None):
         return Path(args.out)
     if scenario is not None and scenario.outputs.folder:
@@ -136,7 +137,7 @@ def cmd_compare(args) -> int:
 
     model = load_model()
     a, b = load_scenario(args.a, model), load_scenario(args.b, model)
-    folder = Path(args.out) if args.out else Path("outputs") / f"compare_{a.name}_{b.name}"
+    folder = _out_folder(args, None, f"compare_{a.name}_{b.name}")
     compare_outputs(a, b, folder, args.overwrite, _say(args))
     return 0
 
@@ -169,8 +170,7 @@ def _scenario(args, folder_name: str = ""):
 
     model = load_model()
     scenario = load_scenario(args.scenario, model)
-    out = getattr(args, "out", None)
-    return model, scenario, Path(out) if out else Path("outputs") / f"{scenario.name}{folder_name}"
+    return model, scenario, _out_folder(args, None, f"{scenario.name}{folder_name}")
 
 
 def cmd_export(args) -> int:

@@ -51,12 +51,9 @@ class Key:
                 return None, f"must be {self.describe()} (got {raw!r})"
             return value, None
         if self.kind == "choice":
-            ok = isinstance(raw, str) and raw in self.choices
-            return (
-                (raw, None)
-                if ok
-                else (None, f"must be one of {', '.join(self.choices)} (got {raw!r}){did_you_mean(raw, self.choices)}")
-            )
+            if isinstance(raw, str) and raw in self.choices:
+                return raw, None
+            return None, f"must be one of {', '.join(self.choices)} (got {raw!r}){did_you_mean(raw, self.choices)}"
         if self.kind == "flag":
             return (raw, None) if isinstance(raw, bool) else (None, f"must be true or false (got {raw!r})")
         if self.kind == "text":
@@ -79,13 +76,13 @@ class Key:
         raise ValueError(f"unknown key kind {self.kind!r}; kinds: {', '.join(KINDS)}")
 
     def describe(self) -> str:
+        """The expected value in words, with its range: "a whole number from 1 to 1,000"."""
         what = {"whole": "a whole number", "number": "a number", "step": "a number such as 0.25 or 1/12"}[self.kind]
-        if self.kind == "whole" and math.isfinite(self.low) and math.isfinite(self.high):
-            return f"{what} from {self.low:,} to {self.high:,}"
+        spec = "," if self.kind == "whole" else "g"
         if math.isfinite(self.low) and math.isfinite(self.high):
-            return f"{what} from {self.low:g} to {self.high:g}"
+            return f"{what} from {self.low:{spec}} to {self.high:{spec}}"
         if math.isfinite(self.low):
-            return f"{what} >= {self.low:g}" if self.kind != "whole" else f"{what} >= {self.low:,}"
+            return f"{what} >= {self.low:{spec}}"
         return what
 
 
