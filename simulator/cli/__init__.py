@@ -25,7 +25,16 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    signal.signal(signal.SIGTERM, _terminate)
+    previous = _catch_stop_signals()
+    try:
+        return _dispatch(args)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _dispatch(args) -> int:
+    """Run the command; map errors and stops to exit statuses."""
     from ..errors import InputError, OutputError, SimulationError
 
     try:
@@ -39,13 +48,12 @@ def main(argv=None) -> int:
     except SimulationError as exc:
         print(f"error: the simulation failed: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except Stopped as exc:
+        print(f"{exc}; no outputs were written", file=sys.stderr)
+        return 128 + exc.signum
+    except KeyboardInterrupt:  # main called from Python that keeps its own SIGINT handler
         print("interrupted; no outputs were written", file=sys.stderr)
         return 130
-    except SystemExit as exc:
-        if exc.code == 143:
-            print("terminated; no outputs were written", file=sys.stderr)
-        raise
     except Exception as exc:  # an internal error: short message, traceback on request
         if getattr(args, "verbose", False):
             traceback.print_exc()
@@ -53,8 +61,31 @@ def main(argv=None) -> int:
         return 1
 
 
-def _terminate(signum, frame):
-    raise SystemExit(143)
+class Stopped(KeyboardInterrupt):
+    """A stop asked for by a signal, Ctrl-C (SIGINT) or SIGTERM: exit status 128 + the signal's number.
+
+    Not the bare KeyboardInterrupt: when that escapes code run from a string (``exec``, as dataclasses and
+    namedtuple do while a module is imported), CPython marks the interrupt unhandled and, at exit, kills
+    the process by SIGINT whatever status ``main`` returned; it compares the exact type, so a subclass
+    leaves the exit status ours.
+    """
+
+    def __init__(self, signum: int):
+        super().__init__("interrupted" if signum == signal.SIGINT else "terminated")
+        self.signum = signum
+
+
+def _stop(signum, frame):
+    raise Stopped(signum)
+
+
+def _catch_stop_signals() -> dict:
+    """Raise ``Stopped`` on SIGTERM, and on SIGINT unless it is ignored (a shell's background job); return the
+    handlers replaced."""
+    signals = [signal.SIGTERM]
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signals.append(signal.SIGINT)
+    return {signum: signal.signal(signum, _stop) for signum in signals}
 
 
 def _say(args):

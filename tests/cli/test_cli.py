@@ -212,6 +212,29 @@ def test_interrupted_run_leaves_no_partial_folder(tmp_path, sig, code):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_inside_exec_still_exits_with_the_status(tmp_path, sig, code):
+    # dataclasses and namedtuple build methods with exec(string); an interrupt that arrived there (as when a
+    # module is imported mid-run) made `python -m simulator.cli` die by SIGINT at exit instead of exiting 130
+    (tmp_path / "interrupted_in_exec.py").write_text(
+        "import os, sys\n"
+        "from simulator import cli\n"
+        f'cli.HANDLERS["run"] = lambda args: exec("os.kill(os.getpid(), {int(sig)})\\nwhile True: pass")\n'
+        'raise SystemExit(cli.main(["run", "any.yaml"]))\n'
+    )
+    process = subprocess.run(
+        [sys.executable, "-m", "interrupted_in_exec"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert process.returncode == code, process.stderr
+    assert "no outputs were written" in process.stderr and "Traceback" not in process.stderr
+
+
 def test_second_writer_is_refused(tmp_path):
     out = tmp_path / "run"
     lock = tmp_path / ".run.lock"
