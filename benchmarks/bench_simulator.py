@@ -85,6 +85,40 @@ class Ensemble:
     track_runs_per_second.unit = "runs/s"
 
 
+class SearchGeneration:
+    """Scoring a generation of `simulate search scenarios/plan_search.yaml` at the issue's size per policy: 20
+    random policies x 1,000 futures through the search's Evaluator (kernel, goals, plausibility), at the
+    generations' dt 1 and at the scenario's dt 1/2 (what the reported policies are re-scored at)."""
+
+    params = ([1.0, 0.5],)
+    param_names = ["dt"]  # noqa: RUF012 (asv reads these class attributes)
+    timeout = 300
+
+    def setup(self, dt):
+        import simulator
+        from simulator.analysis.sampling import Samples
+        from simulator.analysis.search import Evaluator, lever_values
+        from simulator.model import load_model
+
+        model = load_model()
+        scenario = simulator.load_scenario(ROOT / "scenarios" / "plan_search.yaml")
+        spec, futures = scenario.search, 1000
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "futures.bin"
+            Samples.write(path, scenario.uncertain, futures, spec.seed, scenario.monte_carlo.sampling)
+            rows = Samples(path, futures, len(scenario.uncertain)).rows(0, futures)
+        self.evaluate = Evaluator(model, scenario, rows, dt=dt)
+        self.policies = lever_values(spec, np.random.default_rng(0).random((20, len(spec.levers))))
+        self.evaluate(self.policies[:1])  # compile outside the timing
+
+    def track_runs_per_second(self, dt):
+        start = time.perf_counter()
+        self.evaluate(self.policies)
+        return len(self.policies) * 1000 / (time.perf_counter() - start)
+
+    track_runs_per_second.unit = "runs/s"
+
+
 def _first_run_seconds(cache_dir):
     code = (
         f"import time; t = time.perf_counter(); import simulator; simulator.run({str(BASELINE)!r}); "

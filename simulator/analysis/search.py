@@ -3,7 +3,9 @@
 Robust decision making (Lempert et al. 2006; many-objective robust optimisation, Kasprzyk et al. 2013): a
 scenario's ``search:`` block names the levers, the objectives and the constraints; pymoo's NSGA-II proposes
 candidate policies, and each candidate is scored over the same futures (common random numbers), drawn once
-from the scenario's ``uncertain:`` block. A whole generation x futures goes through the batch kernel at once.
+from the scenario's ``uncertain:`` block. A whole generation x futures goes through the batch kernel at once,
+at the search's own time step if it names one (``search: dt``); the policies reported, and the scenario as
+written, are scored at the scenario's.
 The search checkpoints after every generation, so the same command resumes it; for a seed it is
 deterministic.
 """
@@ -16,7 +18,7 @@ import pickle
 import shutil
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +46,8 @@ class Scores:
 class Evaluator:
     """Scores candidate policies (rows of lever values) over a fixed set of futures."""
 
-    def __init__(self, model: Model, scenario: Scenario, futures: np.ndarray, n_threads: int | None = None):
+    def __init__(self, model: Model, scenario: Scenario, futures: np.ndarray, n_threads: int | None = None, dt=None):
+        """``dt``: the integration step, years (None: the scenario's)."""
         from ..api import recorded_variables
         from ..goals import load_goals
         from .plausibility import guarded
@@ -60,6 +63,7 @@ class Evaluator:
             Distribution(lever.target, "lever", {}, lever.element, lever.label) for lever in self.spec.levers
         ]
         self.base = scenario.inputs(model)
+        self.time = scenario.time if dt is None else replace(scenario.time, dt=dt)
         self.n_threads = n_threads
 
     def __call__(self, values: np.ndarray | None) -> Scores:
@@ -88,7 +92,7 @@ class Evaluator:
         result = simulate(
             model,
             inputs,
-            self.scenario.time,
+            self.time,
             self.scenario.method,
             record=self.record,
             dtype=np.float32,
@@ -182,8 +186,6 @@ def sampling(scenario: Scenario) -> str:
 
 
 def with_options(spec: SearchSpec, options: SearchOptions) -> SearchSpec:
-    from dataclasses import replace
-
     changes = {k: getattr(options, k) for k in ("futures", "generations", "seed") if getattr(options, k) is not None}
     return replace(spec, **changes)
 
@@ -195,7 +197,9 @@ def run_search(
     from pymoo.core.problem import Problem
     from tqdm import tqdm
 
-    evaluate = Evaluator(model, scenario, draw_futures(work, scenario, spec, say), n_threads=workers)
+    futures = draw_futures(work, scenario, spec, say)
+    evaluate = Evaluator(model, scenario, futures, n_threads=workers)  # what is reported: the scenario's own dt
+    screen = evaluate if spec.dt is None else Evaluator(model, scenario, futures, n_threads=workers, dt=spec.dt)
     problem = Problem(
         n_var=len(spec.levers), n_obj=len(spec.objectives), n_ieq_constr=len(spec.constraints), xl=0.0, xu=1.0
     )
@@ -216,7 +220,7 @@ def run_search(
     try:
         while state["algorithm"].has_next():
             started = time.perf_counter()
-            evaluations = run_generation(state, problem, spec, evaluate)
+            evaluations = run_generation(state, problem, spec, screen)
             state["runs"] += evaluations * spec.futures
             state["seconds"] += time.perf_counter() - started
             tmp = work / "state.tmp"
@@ -302,6 +306,8 @@ def lever_values(spec: SearchSpec, u: np.ndarray) -> np.ndarray:
 def pareto_record(spec: SearchSpec, evaluate: Evaluator, state: dict) -> dict:
     """The search's result: the non-dominated policies (re-scored on the same futures, so every goal's
     probability is reported), the scenario as written, and the convergence."""
+    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
     algorithm = state["algorithm"]
     opt = algorithm.opt
     u = opt.get("X")
@@ -314,8 +320,11 @@ def pareto_record(spec: SearchSpec, evaluate: Evaluator, state: dict) -> dict:
     values = values[np.sort(unique)]
     scores = evaluate(values)
     met = (violations(spec, evaluate.goal_ids, scores.probabilities) <= 0).all(axis=1)
-    first = spec.objectives[0]
-    rank = np.argsort(-scores.objectives[:, 0] if first.sense == "max" else scores.objectives[:, 0], kind="stable")
+    # re-scored at the scenario's own dt, a policy the generations found may now be dominated: keep the front
+    F = minimised(spec, scores.objectives)
+    pool = np.flatnonzero(met) if met.any() else np.arange(len(values))
+    front = np.sort(pool[NonDominatedSorting().do(F[pool], only_non_dominated_front=True)])
+    rank = front[np.argsort(F[front, 0], kind="stable")]
     policies = []
     for i in rank:
         policies.append(
@@ -351,6 +360,7 @@ def pareto_record(spec: SearchSpec, evaluate: Evaluator, state: dict) -> dict:
         "generations": spec.generations,
         "population": spec.population,
         "seed": spec.seed,
+        "time_step": {"generations": spec.dt or evaluate.time.dt, "scores": evaluate.time.dt},  # years
         "as_written": {
             "objectives": {o.label: json_number(v) for o, v in zip(spec.objectives, reference["objectives"])},
             "probabilities": {gid: json_number(p) for gid, p in zip(evaluate.goal_ids, reference["probabilities"])},
@@ -542,6 +552,21 @@ def write_search(record: dict, scenario: Scenario, model: Model, out: Path):
     (out / "report.md").write_text(report(record, scenario), encoding="utf-8")
 
 
+def time_steps(steps: dict) -> str:
+    """The report's words for the generations' and the scores' integration steps."""
+
+    def years(dt):
+        return f"{dt:g} year{'s' * (dt > 1)}"
+
+    if steps["generations"] == steps["scores"]:
+        return f", integrated with a step of {years(steps['scores'])}"
+    return (
+        f"; the generations integrated with a step of {years(steps['generations'])}, and every number below (the "
+        f"scenario as written and each Pareto policy, re-scored on the same futures) with the scenario's step of "
+        f"{years(steps['scores'])}"
+    )
+
+
 def report(record: dict, scenario: Scenario) -> str:
     objectives = [o["label"] for o in record["objectives"] if not o["goal"]]  # goals: in their P(...) column
     goal_ids = list(record["as_written"]["probabilities"])
@@ -551,7 +576,9 @@ def report(record: dict, scenario: Scenario) -> str:
         "",
         f"NSGA-II (pymoo), {record['population']} policies a generation, {record['generations']} generations, "
         f"each scored over the same {record['futures']} futures drawn from the scenario's uncertain inputs "
-        f"(seed {record['seed']}); {record['runs']:,} model runs in {record['seconds']:.0f} s. Objectives: "
+        f"(seed {record['seed']}); {record['runs']:,} model runs in {record['seconds']:.0f} s"
+        + time_steps(record["time_step"])
+        + ". Objectives: "
         + "; ".join(f"{'maximise' if o['sense'] == 'max' else 'minimise'} {o['label']}" for o in record["objectives"])
         + f". Constraints: {constraints}. A policy lever multiplies the scenario's path (1 = as written).",
         "",

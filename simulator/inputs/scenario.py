@@ -110,6 +110,7 @@ class SearchSpec:
     generations: int
     population: int
     seed: int
+    dt: float | None = None  # years: the generations' integration step; None, the scenario's own
 
 
 @dataclass
@@ -820,6 +821,9 @@ class _Checker:
         levers = self.search_levers(settings.levers, scenario)
         objectives = self.search_objectives(settings.objectives, goal_ids, scenario.time)
         constraints = self.search_constraints(settings.constraints, goal_ids)
+        grid = scenario.time
+        if settings.dt is not None and (problems := time_problems(grid.start, grid.end, settings.dt, grid.save)):
+            self.bad(("search", "dt"), problems[0])
         if not levers or not objectives:
             return None
         return SearchSpec(
@@ -830,6 +834,7 @@ class _Checker:
             settings.generations,
             settings.population,
             settings.seed,
+            settings.dt,
         )
 
     def search_levers(self, section, scenario: Scenario) -> list[SearchLever]:

@@ -197,6 +197,9 @@ class SearchSettings:
     generations: int = setting("whole", 20, low=1, high=10**4, doc="generations of the optimiser")
     population: int = setting("whole", 40, low=4, high=10**5, doc="policies per generation")
     seed: int = setting("whole", 0, low=0, high=2**63 - 1, doc="random seed of the futures and the optimiser")
+    dt: float | None = setting(
+        "step", None, doc="integration step of the generations (the policies reported: the scenario's own dt)"
+    )
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ def test_search_writes_the_pareto_set_plots_and_report(searched):
     record = json.loads((searched / "search.json").read_text())
     assert record["futures"] == 12 and record["generations"] == 2 and len(record["history"]) == 2
     assert record["runs"] == 2 * 40 * 12
+    # plan_search's generations integrate at dt 1; what it reports is scored at plan_uncertain's dt 1/2
+    assert record["time_step"] == {"generations": 1.0, "scores": 0.5}
     policies = record["pareto"]
     assert policies and len(list((searched / "policies").glob("policy_*.yaml"))) == len(policies)
     first = [p["objectives"]["P(gdp_growth_2021_2025)"] for p in policies]
@@ -45,11 +47,14 @@ def test_search_writes_the_pareto_set_plots_and_report(searched):
     assert rows[1].startswith("as_written,") and len(rows) == len(policies) + 2
     report = (searched / "report.md").read_text()
     assert "against the scenario as written" in report and "policy_01.yaml" in report
+    assert "the generations integrated with a step of 1 year," in report
+    assert "with the scenario's a step of 0.5 year" not in report and "the scenario's step of 0.5 year" in report
     for plot in ("pareto.png", "convergence.png"):
         assert (searched / plot).stat().st_size > 10_000
 
 
 def test_a_policy_file_runs_the_same_futures_and_gives_the_same_probabilities(searched, tmp_path):
+    # at the scenario's own dt, though the generations integrated at the search's coarser one
     record = json.loads((searched / "search.json").read_text())
     policy = searched / "policies" / "policy_01.yaml"
     assert "extends:" in policy.read_text()
@@ -150,6 +155,8 @@ BAD_SEARCH = [
         "search.levers.policies.water_transfer[hohhot]",
         "overlaps another lever",
     ),
+    ("dt: 0.3", "search.dt", "must divide a year"),
+    ("dt: 2", "search.dt", "multiple of dt"),
     ("futures: 0", "search.futures", "whole number"),
     ("population: [1]", "search.population", "whole number"),
 ]
