@@ -1,19 +1,16 @@
 """Scenario files: YAML -> a validated Scenario, every name checked against the model.
 
-A scenario says what differs from the model's defaults. Top-level keys (their kinds and defaults: schema.py):
+A scenario says what differs from the model's defaults. Its keys, with their values, defaults and meanings,
+are declared once in schema.py (listed in docs/settings.md). A file ``extends`` others (its own entries
+replace theirs by name), and ``parameters_from`` applies a fitted-parameter file before ``parameters``. What
+the schema cannot check, this module does: the names and forms of
 
-name, description   what it is
-extends             a file (or list of files) it starts from; its own entries replace theirs by name
-parameters_from     a fitted-parameter file (from ``simulate calibrate``), applied before ``parameters``
-time                start, end, dt, method (euler | rk4 | partitioned), save (output interval, years)
 parameters          NAME: value | {element: value, ...} | {value: v, units: u}
 policies            NAME (a time path of the model): {year: value, ...} | {element: {year: value}} |
                     {start: year, value: v} (a switch) | {multiply: factor or {year: factor}}
 uncertain           NAME or policies.NAME: a distribution (used by Monte Carlo); assumed_parameters: uniform
-monte_carlo         runs, seed, sampling (random | lhs | sobol), chunk
-goals               select: [ids]; override: {id: {target: ..., tolerance: ...}}
-outputs             variables: [...]; formats: [netcdf, csv, report, plots]; folder: path
-search              levers, objectives, constraints, futures, generations, population, seed (``simulate search``)
+goals, outputs      goal ids and variables
+search              levers, objectives and constraints (``simulate search``)
 
 Every problem is collected and reported as ``FILE:LINE: key.path: message``; nothing is evaluated.
 """
@@ -808,13 +805,12 @@ class _Checker:
         return choice
 
     # -- policy search ----------------------------------------------------------------------
-    def search(self, section, scenario: Scenario) -> SearchSpec | None:
+    def search(self, settings: SearchSettings, scenario: Scenario) -> SearchSpec | None:
         """``search:``: the levers (like uncertain inputs: NAME, NAME[city], policies.NAME[city]) with
         {low, high} or {values: [...]}, the objectives ({maximise|minimise: goal id or variable, year}),
         constraints ({goal, at_least}) and the sizes of the search."""
         from ..goals import load_goals
 
-        settings = schema.read(section, SearchSettings, ("search",), self.bad)
         if not scenario.uncertain:
             self.bad(("search",), "a search scores each policy over uncertain futures: give an uncertain: block")
         goal_ids = [g["id"] for g in load_goals(scenario.goals)]

@@ -31,7 +31,8 @@ class Key:
     """What one key may hold. ``kind``: whole (an integer in [low, high]), number (finite, in [low, high]),
     step (a number or a fraction such as 1/12), choice (one of ``choices``), flag (true or false), text, name
     (letters, digits, '-', '_', '.'), path (a non-empty string), list, mapping (its entries checked by its
-    reader), section (a nested settings record, ``record``), any (checked by its reader)."""
+    reader), section (a nested settings record, ``record``), any (checked by its reader). A list or mapping
+    whose entries are settings records names theirs in ``record`` (its reader reads them)."""
 
     kind: str
     low: float = -math.inf
@@ -86,10 +87,13 @@ class Key:
         return what
 
 
-def setting(kind: str, default=None, *, low=-math.inf, high=math.inf, choices=(), record=None, doc: str = ""):
-    """A settings record's field: its default and the ``Key`` ``read`` checks it against."""
+def setting(
+    kind: str, default=None, *, low=-math.inf, high=math.inf, choices=(), record=None, optional=False, doc: str = ""
+):
+    """A settings record's field: its default and the ``Key`` ``read`` checks it against. A section's default is
+    its record's defaults, or None if it is ``optional`` (absent unless the file gives it)."""
     key = Key(kind, low, high, tuple(choices), record, doc)
-    if kind == "section":
+    if kind == "section" and not optional:
         return field(default_factory=record, metadata={"key": key})
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata={"key": key})
@@ -217,7 +221,9 @@ class ScenarioFile:
     monte_carlo: MonteCarlo = setting("section", record=MonteCarlo)
     goals: GoalChoice = setting("section", record=GoalChoice)
     outputs: OutputChoice = setting("section", record=OutputChoice)
-    search: dict | None = setting("mapping", None, doc="a policy search (SearchSettings)")
+    search: SearchSettings | None = setting(
+        "section", record=SearchSettings, optional=True, doc="a policy search (simulate search)"
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -292,8 +298,8 @@ class CalibrationFile:
     dt: float = setting("step", TimeSettings.dt, doc="integration step")
     data: str = setting("path", "data/history.csv", doc="observations: series, city, year, value")
     fitted_file: str | None = setting("path", None, doc="where the fit is written (default fitted/NAME.yaml)")
-    free: dict = setting("mapping", {}, doc="parameters fitted: {bounds, prior, per_element, needs}")
-    targets: list = setting("list", [], doc="[{series, variable, error, transform, weight, years}]")
+    free: dict = setting("mapping", {}, record=FreeSettings, doc="parameters fitted, each NAME: {bounds, prior, ...}")
+    targets: list = setting("list", [], record=TargetSettings, doc="observed series matched: [{series, variable, ...}]")
     carry_over: dict = setting("mapping", {}, doc="{parameter: {ratio: [numerator, denominator]}}")
     starts: int = setting("whole", 4, low=1, high=1000, doc="optimiser starts (Latin hypercube)")
     seed: int = setting("whole", 0, low=0, high=2**63 - 1, doc="random seed")
