@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import warnings
-from datetime import UTC, datetime
 
 import numpy as np
 
-from benchmarks.peers import RESULTS, ROOT, machine, median_time
+from benchmarks.peers import ROOT, median_time, write_result
 
 PROJECTED_RUNS = 200 * 1000 * 50
 LEVER = "renewable_build.multiplier"
@@ -160,27 +158,18 @@ def main(argv=None) -> int:
         f"\n(ratios against our batch on 2 threads; 10^7 runs = 200 policies x 1,000 futures x 50 generations; "
         f"{grid.n_steps} {method} steps a run; EMA and the plain loops run one experiment at a time)"
     )
-    RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = RESULTS / f"ema-{stamp}.json"
-    out.write_text(
-        json.dumps(
-            {
-                "date": stamp,
-                "machine": {**machine(), "ema_workbench": ema.__version__},
-                "quick": args.quick,
-                "scenario": "plan",
-                "method": method,
-                "steps": grid.n_steps,
-                "projected_runs": PROJECTED_RUNS,
-                "rows": rows,
-            },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
+    write_result(
+        "ema",
+        {
+            "quick": args.quick,
+            "scenario": "plan",
+            "method": method,
+            "steps": grid.n_steps,
+            "projected_runs": PROJECTED_RUNS,
+            "rows": rows,
+        },
+        ema_workbench=ema.__version__,
     )
-    print(f"written to {out.relative_to(ROOT)}")
     return 0
 
 

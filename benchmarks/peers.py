@@ -40,6 +40,17 @@ def median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def write_result(kind: str, record: dict, **machine_extra) -> Path:
+    """Write a benchmark's record, dated and with the machine's description, to results/KIND-DATE.json."""
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = RESULTS / f"{kind}-{stamp}.json"
+    full = {"date": stamp, "machine": {**machine(), **machine_extra}, **record}
+    out.write_text(json.dumps(full, indent=2) + "\n", encoding="utf-8")
+    print(f"written to {out.relative_to(ROOT)}")
+    return out
+
+
 def machine() -> dict:
     cpu = platform.processor()
     with contextlib.suppress(OSError, StopIteration):
@@ -230,30 +241,20 @@ def main(argv=None) -> int:
         f"{stock_steps} stock-steps per run; {per_eval} equations per right-hand-side evaluation, {full} when a "
         f"batch records gdp alone, {partial} at a partitioned step's later stages)"
     )
-    RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = RESULTS / f"peers-{stamp}.json"
-    out.write_text(
-        json.dumps(
-            {
-                "date": stamp,
-                "machine": machine(),
-                "quick": args.quick,
-                "model": {
-                    "state_elements": model.n_state,
-                    "steps": grid.n_steps,
-                    "equations_per_evaluation": per_eval,
-                    "equations_per_evaluation_recording_gdp": full,
-                    "equations_per_partial_evaluation_recording_gdp": partial,
-                },
-                "rows": rows,
+    write_result(
+        "peers",
+        {
+            "quick": args.quick,
+            "model": {
+                "state_elements": model.n_state,
+                "steps": grid.n_steps,
+                "equations_per_evaluation": per_eval,
+                "equations_per_evaluation_recording_gdp": full,
+                "equations_per_partial_evaluation_recording_gdp": partial,
             },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
+            "rows": rows,
+        },
     )
-    print(f"written to {out.relative_to(ROOT)}")
     return 0
 
 

@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.peers import RESULTS, ROOT, machine
+from benchmarks.peers import ROOT, write_result
 
 STEPS = (("rk4", 0.25), ("partitioned", 0.5), ("partitioned", 1.0))  # the first is the reference
 
@@ -90,12 +88,7 @@ def main(argv=None) -> int:
         f"\n(the plan as written and {len(policies)} random policies over {args.futures} futures; changes against "
         f"RK4 at dt 1/4; SE: a probability's Monte Carlo standard error over the futures; runs/s include goals)"
     )
-    RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = RESULTS / f"search-step-{stamp}.json"
-    record = {"date": stamp, "machine": machine(), "futures": args.futures, "policies": len(policies), "rows": rows}
-    out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    print(f"written to {out.relative_to(ROOT)}")
+    write_result("search-step", {"futures": args.futures, "policies": len(policies), "rows": rows})
     return 0
 
 
