@@ -38,7 +38,12 @@ def _dispatch(args) -> int:
     from ..errors import InputError, OutputError, SimulationError
 
     try:
-        return HANDLERS[args.command](args)
+        status = HANDLERS[args.command](args)
+        if _received:  # a stop Python could not raise (it came inside a callback, which swallows errors)
+            late = "too late to stop: the command finished and wrote all it had to"
+            print(f"{Stopped(_received[0])} {late}", file=sys.stderr)
+            return 128 + _received[0]
+        return status
     except InputError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -75,13 +80,18 @@ class Stopped(KeyboardInterrupt):
         self.signum = signum
 
 
+_received: list[int] = []  # the stop signals since main started, kept even where Python could not raise
+
+
 def _stop(signum, frame):
+    _received.append(signum)
     raise Stopped(signum)
 
 
 def _catch_stop_signals() -> dict:
     """Raise ``Stopped`` on SIGTERM, and on SIGINT unless it is ignored (a shell's background job); return the
     handlers replaced."""
+    _received.clear()
     signals = [signal.SIGTERM]
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signals.append(signal.SIGINT)

@@ -235,6 +235,35 @@ def test_interrupt_inside_exec_still_exits_with_the_status(tmp_path, sig, code):
     assert "no outputs were written" in process.stderr and "Traceback" not in process.stderr
 
 
+def test_an_interrupt_python_swallows_still_sets_the_status(tmp_path):
+    # a signal that lands in a weakref callback (as during an import) raises where Python only prints the
+    # error: the command finishes, and the exit status and message still say it was interrupted
+    (tmp_path / "interrupted_in_callback.py").write_text(
+        "import os, signal, sys, weakref\n"
+        "from simulator import cli\n"
+        "class Thing: pass\n"
+        "def callback(ref):\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    for _ in range(10**6): pass\n"
+        "def command(args):\n"
+        "    thing = Thing(); ref = weakref.ref(thing, callback); del thing\n"
+        "    return 0\n"
+        'cli.HANDLERS["run"] = command\n'
+        'raise SystemExit(cli.main(["run", "any.yaml"]))\n'
+    )
+    process = subprocess.run(
+        [sys.executable, "-m", "interrupted_in_callback"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert process.returncode == 130, process.stderr
+    assert "interrupted too late to stop: the command finished" in process.stderr
+
+
 def test_second_writer_is_refused(tmp_path):
     out = tmp_path / "run"
     lock = tmp_path / ".run.lock"
