@@ -199,8 +199,8 @@ def run_search(
 
     futures = draw_futures(work, scenario, spec, say)
     evaluate = Evaluator(model, scenario, futures, n_threads=workers)  # what is reported: the scenario's own dt
-    coarser = spec.dt not in (None, scenario.time.dt)
-    screen = Evaluator(model, scenario, futures, n_threads=workers, dt=spec.dt) if coarser else evaluate
+    own_step = spec.dt not in (None, scenario.time.dt)  # the generations integrate at a step of their own
+    screen = Evaluator(model, scenario, futures, n_threads=workers, dt=spec.dt) if own_step else evaluate
     problem = Problem(
         n_var=len(spec.levers), n_obj=len(spec.objectives), n_ieq_constr=len(spec.constraints), xl=0.0, xu=1.0
     )
