@@ -26,6 +26,7 @@ from ..errors import OutputError
 from ..inputs.scenario import Scenario
 
 CANDIDATES = 4  # inputs PRIM may restrict: an economist reads a box of a few conditions
+SIGNIFICANCE = 0.05  # a limit whose quasi-p value (Bryant & Lempert 2010) is above this is flagged in the sentence
 
 
 @dataclass
@@ -159,10 +160,17 @@ def sentence(goal: dict, box: dict, base_rate: float) -> str:
         if conditions
         else "(no restriction found)"
     )
+    loose = [f"{r['input']} (quasi-p {r['qp']:.2g})" for r in box["restrictions"] if r["qp"] > SIGNIFICANCE]
+    caveat = (
+        f" The limit{'s' * (len(loose) > 1)} on {' and '.join(loose)} {'are' if len(loose) > 1 else 'is'} not "
+        f"significant at {SIGNIFICANCE:.0%}: read {'them' if len(loose) > 1 else 'it'} as a hint, not a finding."
+        if loose
+        else ""
+    )
     return (
         f'The goal "{goal["description"]}" fails in {box["density"]:.0%} of the futures where {where} '
         f"(these futures are {box['mass']:.0%} of all and hold {box['coverage']:.0%} of the failures; "
-        f"it fails in {base_rate:.0%} of all futures)."
+        f"it fails in {base_rate:.0%} of all futures).{caveat}"
     )
 
 

@@ -193,6 +193,20 @@ def test_search_needs_a_search_block_and_uncertain_futures(tmp_path, capsys):
     assert "certain.yaml:3: search: a search scores each policy over uncertain futures" in capsys.readouterr().err
 
 
+def test_the_sentence_flags_a_limit_that_is_not_significant():
+    from simulator.analysis.discover import sentence
+
+    box = {"density": 0.5, "mass": 0.1, "coverage": 0.4}
+    limits = [
+        {"input": "a", "min": 0.0, "max": 0.3, "units": "", "qp": 1e-20, "sampled": [0.0, 1.0]},
+        {"input": "b", "min": 0.6, "max": 1.0, "units": "1/year", "qp": 0.33, "sampled": [0.0, 1.0]},
+    ]
+    text = sentence({"description": "G"}, {**box, "restrictions": limits}, 0.12)
+    assert "where a is below 0.3 and b is above 0.6 1/year" in text
+    assert text.endswith("The limit on b (quasi-p 0.33) is not significant at 5%: read it as a hint, not a finding.")
+    assert "not significant" not in sentence({"description": "G"}, {**box, "restrictions": limits[:1]}, 0.12)
+
+
 def test_prim_finds_a_planted_box():
     rng = np.random.default_rng(0)
     inputs = pd.DataFrame(rng.uniform(size=(3000, 6)), columns=[f"x{i}" for i in range(6)])
