@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -36,17 +34,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import simulator
-    from simulator.analysis.sampling import Samples
-    from simulator.analysis.search import Evaluator, lever_values
+    from simulator.analysis.search import Evaluator, lever_values, sample_futures
     from simulator.model import load_model
 
     model = load_model()
     scenario = simulator.load_scenario(ROOT / "scenarios" / "plan_search.yaml")
     spec = scenario.search
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "futures.bin"
-        Samples.write(path, scenario.uncertain, args.futures, spec.seed, scenario.monte_carlo.sampling)
-        futures = Samples(path, args.futures, len(scenario.uncertain)).rows(0, args.futures)
+    futures = sample_futures(scenario, args.futures, spec.seed)
     policies = lever_values(spec, np.random.default_rng(0).random((args.policies, len(spec.levers))))
     scored, rows = {}, []
     for method, dt in STEPS:
@@ -60,7 +54,9 @@ def main(argv=None) -> int:
         objectives = np.vstack([written.objectives, chosen.objectives])
         scored[method, dt] = probabilities, objectives
         reference_p, reference_o = scored[STEPS[0]]
-        error = np.sqrt(reference_p * (1 - reference_p) / args.futures)  # per policy and goal
+        # per policy and goal; a probability of 0 or 1 counts as half a future away from it
+        near = np.clip(reference_p, 0.5 / args.futures, 1 - 0.5 / args.futures)
+        error = np.sqrt(near * (1 - near) / args.futures)
         moved = np.abs(probabilities - reference_p)
         measured = [k for k, o in enumerate(spec.objectives) if not o.goal]
         rows.append(
@@ -69,7 +65,7 @@ def main(argv=None) -> int:
                 "dt": dt,
                 "runs_per_second": (1 + len(policies)) * args.futures / seconds,
                 "largest_probability_change": float(np.nanmax(moved)),
-                "largest_change_in_standard_errors": float(np.nanmax(moved / np.where(error > 0, error, np.nan))),
+                "largest_change_in_standard_errors": float(np.nanmax(moved / error)),
                 "largest_relative_objective_change": float(
                     np.nanmax(np.abs(objectives[:, measured] / reference_o[:, measured] - 1))
                 )

@@ -158,6 +158,9 @@ def staging(folder: Path, overwrite: bool = False):
             ) from None
 
 
+PUBLISHED: list[Path] = []  # the output folders this process has published (what an interrupt leaves behind)
+
+
 @contextmanager
 def staged(folder: Path, overwrite: bool = False):
     """Yield a temporary folder beside ``folder`` whose contents are published into it when the block ends
@@ -167,6 +170,7 @@ def staged(folder: Path, overwrite: bool = False):
         make_work_folder(tmp)
         yield tmp
         publish(tmp, folder, overwrite)
+        PUBLISHED.append(folder)
     finally:  # also when a signal arrived between making the folder and using it
         shutil.rmtree(tmp, ignore_errors=True)
 

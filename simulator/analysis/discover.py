@@ -153,16 +153,19 @@ def condition(r: dict) -> str:
     return f"{r['input']} is between {r['min']:.3g} and {r['max']:.3g}{units}"
 
 
+def _listing(items: list[str]) -> str:
+    """a; a and b; a, b and c."""
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
+
+
 def sentence(goal: dict, box: dict, base_rate: float) -> str:
     conditions = [condition(r) for r in box["restrictions"]]
-    where = (
-        (", ".join(conditions[:-1]) + " and " + conditions[-1] if len(conditions) > 1 else conditions[0])
-        if conditions
-        else "(no restriction found)"
-    )
-    loose = [f"{r['input']} (quasi-p {r['qp']:.2g})" for r in box["restrictions"] if r["qp"] > SIGNIFICANCE]
+    where = _listing(conditions) if conditions else "(no restriction found)"
+    loose = [  # not significant, or no p value at all
+        f"{r['input']} (quasi-p {r['qp']:.2g})" for r in box["restrictions"] if not r["qp"] <= SIGNIFICANCE
+    ]
     caveat = (
-        f" The limit{'s' * (len(loose) > 1)} on {' and '.join(loose)} {'are' if len(loose) > 1 else 'is'} not "
+        f" The limit{'s' * (len(loose) > 1)} on {_listing(loose)} {'are' if len(loose) > 1 else 'is'} not "
         f"significant at {SIGNIFICANCE:.0%}: read {'them' if len(loose) > 1 else 'it'} as a hint, not a finding."
         if loose
         else ""

@@ -246,6 +246,16 @@ def draw_futures(work: Path, scenario: Scenario, spec: SearchSpec, say=print) ->
     return Samples(work / "futures.bin", spec.futures, len(scenario.uncertain)).rows(0, spec.futures)
 
 
+def sample_futures(scenario: Scenario, count: int, seed: int) -> np.ndarray:
+    """``count`` futures drawn as a search draws them, without a work folder (for checks and benchmarks)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "futures.bin"
+        Samples.write(path, scenario.uncertain, count, seed, sampling(scenario))
+        return Samples(path, count, len(scenario.uncertain)).rows(0, count)
+
+
 def new_state(problem, spec: SearchSpec, evaluate: Evaluator) -> dict:
     """A search not yet begun: NSGA-II set up for the seed, an empty history, and the scenario as written
     scored over the futures (the reference the policies are read against)."""
@@ -304,11 +314,25 @@ def lever_values(spec: SearchSpec, u: np.ndarray) -> np.ndarray:
     return np.column_stack([lever.values(u[:, j]) for j, lever in enumerate(spec.levers)])
 
 
+def rescored_front(F: np.ndarray, violation: np.ndarray) -> tuple[np.ndarray, dict]:
+    """The policies to report once re-scored (at the scenario's own dt, which may differ from the
+    generations'), best first by the first objective, and how many were dropped and why. ``F``: the minimised
+    objectives; ``violation``: each policy's total shortfall from its constraints (0 when it meets them).
+    Those that meet the constraints and no other such policy dominates; if none meets them, those no other
+    dominates on the objectives and the violation together (nearly feasible ones are kept)."""
+    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+    met = violation <= 0
+    pool = np.flatnonzero(met) if met.any() else np.arange(len(F))
+    criteria = F[pool] if met.any() else np.column_stack([F, violation])
+    front = np.sort(pool[NonDominatedSorting().do(criteria, only_non_dominated_front=True)])
+    dropped = {"constraints": int(len(F) - len(pool)), "dominated": int(len(pool) - len(front))}
+    return front[np.argsort(F[front, 0], kind="stable")], dropped
+
+
 def pareto_record(spec: SearchSpec, evaluate: Evaluator, state: dict) -> dict:
     """The search's result: the non-dominated policies (re-scored on the same futures, so every goal's
     probability is reported), the scenario as written, and the convergence."""
-    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
-
     algorithm = state["algorithm"]
     opt = algorithm.opt
     u = opt.get("X")
@@ -320,12 +344,9 @@ def pareto_record(spec: SearchSpec, evaluate: Evaluator, state: dict) -> dict:
     _, unique = np.unique(values, axis=0, return_index=True)
     values = values[np.sort(unique)]
     scores = evaluate(values)
-    met = (violations(spec, evaluate.goal_ids, scores.probabilities) <= 0).all(axis=1)
-    # re-scored at the scenario's own dt, a policy the generations found may now be dominated: keep the front
-    F = minimised(spec, scores.objectives)
-    pool = np.flatnonzero(met) if met.any() else np.arange(len(values))
-    front = np.sort(pool[NonDominatedSorting().do(F[pool], only_non_dominated_front=True)])
-    rank = front[np.argsort(F[front, 0], kind="stable")]
+    violation = violations(spec, evaluate.goal_ids, scores.probabilities)
+    met = (violation <= 0).all(axis=1)
+    rank, dropped = rescored_front(minimised(spec, scores.objectives), np.maximum(violation, 0).sum(axis=1))
     policies = []
     for i in rank:
         policies.append(
@@ -362,6 +383,7 @@ def pareto_record(spec: SearchSpec, evaluate: Evaluator, state: dict) -> dict:
         "population": spec.population,
         "seed": spec.seed,
         "time_step": {"generations": spec.dt or evaluate.time.dt, "scores": evaluate.time.dt},  # years
+        "dropped_when_rescored": dropped,
         "as_written": {
             "objectives": {o.label: json_number(v) for o, v in zip(spec.objectives, reference["objectives"])},
             "probabilities": {gid: json_number(p) for gid, p in zip(evaluate.goal_ids, reference["probabilities"])},
@@ -557,7 +579,8 @@ def time_steps(steps: dict) -> str:
     """The report's words for the generations' and the scores' integration steps."""
 
     def years(dt):
-        return f"{dt:g} year{'s' * (dt > 1)}"
+        share = round(1 / dt) if dt < 1 else 0
+        return f"1/{share} year" if share and abs(share * dt - 1) < 1e-9 else f"{dt:g} year{'s' * (dt > 1)}"
 
     if steps["generations"] == steps["scores"]:
         return f", integrated with a step of {years(steps['scores'])}"
@@ -577,7 +600,7 @@ def report(record: dict, scenario: Scenario) -> str:
         "",
         f"NSGA-II (pymoo), {record['population']} policies a generation, {record['generations']} generations, "
         f"each scored over the same {record['futures']} futures drawn from the scenario's uncertain inputs "
-        f"(seed {record['seed']}); {record['runs']:,} model runs in {record['seconds']:.0f} s"
+        f"(seed {record['seed']}); {record['runs']:,} model runs in the generations, {record['seconds']:.0f} s"
         + time_steps(record["time_step"])
         + ". Objectives: "
         + "; ".join(f"{'maximise' if o['sense'] == 'max' else 'minimise'} {o['label']}" for o in record["objectives"])
@@ -624,7 +647,14 @@ def report(record: dict, scenario: Scenario) -> str:
         "Futures kept: those that neither failed nor left a plausible range; probabilities are over them. "
         "Lever values: `pareto.csv`. Each policy is a scenario in `policies/` (run it with the command in "
         "its first line to see the same futures). Plots: `pareto.png` (parallel coordinates), "
-        "`convergence.png` (hypervolume by generation).",
+        "`convergence.png` (hypervolume by generation, from the generations' own scores).",
         "",
     ]
+    dropped = record["dropped_when_rescored"]
+    if any(dropped.values()):
+        lines[-1:-1] = [
+            "",
+            f"Re-scored at the scenario's step, of the generations' final policies {dropped['constraints']} no "
+            f"longer met the constraints and {dropped['dominated']} were dominated by another: they are left out.",
+        ]
     return "\n".join(lines)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 import time
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 from .parser import COMMANDS, build_parser
@@ -25,23 +27,21 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    previous = _catch_stop_signals()
-    try:
+    with _stop_signals():
         return _dispatch(args)
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def _dispatch(args) -> int:
     """Run the command; map errors and stops to exit statuses."""
     from ..errors import InputError, OutputError, SimulationError
+    from ..files import PUBLISHED
 
+    PUBLISHED.clear()
     try:
         status = HANDLERS[args.command](args)
         if _received:  # a stop Python could not raise (it came inside a callback, which swallows errors)
             late = "too late to stop: the command finished and wrote all it had to"
-            print(f"{Stopped(_received[0])} {late}", file=sys.stderr)
+            print(f"{Stopped(_received[0])}, {late}", file=sys.stderr)
             return 128 + _received[0]
         return status
     except InputError as exc:
@@ -53,12 +53,11 @@ def _dispatch(args) -> int:
     except SimulationError as exc:
         print(f"error: the simulation failed: {exc}", file=sys.stderr)
         return 1
-    except Stopped as exc:
-        print(f"{exc}; no outputs were written", file=sys.stderr)
-        return 128 + exc.signum
-    except KeyboardInterrupt:  # main called from Python that keeps its own SIGINT handler
-        print("interrupted; no outputs were written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Stopped, or a bare one where the caller keeps its own SIGINT handler
+        signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
+        written = f"after writing {', '.join(map(str, PUBLISHED))}" if PUBLISHED else "no outputs were written"
+        print(f"{Stopped(signum)}; {written}", file=sys.stderr)
+        return 128 + signum
     except Exception as exc:  # an internal error: short message, traceback on request
         if getattr(args, "verbose", False):
             traceback.print_exc()
@@ -88,14 +87,30 @@ def _stop(signum, frame):
     raise Stopped(signum)
 
 
-def _catch_stop_signals() -> dict:
-    """Raise ``Stopped`` on SIGTERM, and on SIGINT unless it is ignored (a shell's background job); return the
-    handlers replaced."""
+@contextmanager
+def _stop_signals():
+    """While a command runs: ``Stopped`` on SIGTERM, and on SIGINT unless it is ignored (a shell's background
+    job), and no traceback for a stop Python cannot raise (inside a callback: ``_received`` has it). Nothing
+    outside the main thread, where Python allows no signal handler; on leaving, what was there before."""
     _received.clear()
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     signals = [signal.SIGTERM]
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signals.append(signal.SIGINT)
-    return {signum: signal.signal(signum, _stop) for signum in signals}
+    previous = {signum: signal.getsignal(signum) for signum in signals}
+    previous = {signum: handler for signum, handler in previous.items() if handler is not None}  # None: set in C
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None if isinstance(unraisable.exc_value, Stopped) else hook(unraisable)
+    for signum in previous:
+        signal.signal(signum, _stop)
+    try:
+        yield
+    finally:
+        for signum in reversed(previous):
+            signal.signal(signum, previous[signum])
+        sys.unraisablehook = hook
 
 
 def _say(args):

@@ -47,8 +47,8 @@ def test_search_writes_the_pareto_set_plots_and_report(searched):
     assert rows[1].startswith("as_written,") and len(rows) == len(policies) + 2
     report = (searched / "report.md").read_text()
     assert "against the scenario as written" in report and "policy_01.yaml" in report
-    assert "the generations integrated with a step of 1 year," in report
-    assert "with the scenario's a step of 0.5 year" not in report and "the scenario's step of 0.5 year" in report
+    assert "the generations integrated with a step of 1 year," in report and "the scenario's step of 1/2 year" in report
+    assert set(record["dropped_when_rescored"]) == {"constraints", "dominated"}
     for plot in ("pareto.png", "convergence.png"):
         assert (searched / plot).stat().st_size > 10_000
 
@@ -191,6 +191,17 @@ def test_search_needs_a_search_block_and_uncertain_futures(tmp_path, capsys):
     )
     assert main(["search", str(scenario), "--out", str(tmp_path / "o"), "-q"]) == 2
     assert "certain.yaml:3: search: a search scores each policy over uncertain futures" in capsys.readouterr().err
+
+
+def test_the_rescored_front_keeps_what_meets_the_constraints_and_counts_what_it_drops():
+    F = np.array([[1.0, 5], [2, 4], [3, 3], [2.5, 4.5], [0.5, 0.5]])  # minimised; the 4th is dominated by the 2nd
+    rank, dropped = search_module.rescored_front(F, np.array([0, 0, 0, 0, 0.2]))  # the 5th misses a constraint
+    assert list(rank) == [0, 1, 2] and dropped == {"constraints": 1, "dominated": 1}
+    # none meets them: a nearly feasible policy stays beside one that scores better but misses by more
+    rank, dropped = search_module.rescored_front(F[[1, 4]], np.array([0.01, 0.3]))
+    assert list(rank) == [1, 0] and dropped == {"constraints": 0, "dominated": 0}
+    rank, _ = search_module.rescored_front(F[[1, 3]], np.array([0.01, 0.3]))  # better and nearer: the only one
+    assert list(rank) == [0]
 
 
 def test_the_sentence_flags_a_limit_that_is_not_significant():

@@ -261,7 +261,39 @@ def test_an_interrupt_python_swallows_still_sets_the_status(tmp_path):
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert process.returncode == 130, process.stderr
-    assert "interrupted too late to stop: the command finished" in process.stderr
+    assert "interrupted, too late to stop: the command finished" in process.stderr
+    assert "Traceback" not in process.stderr and "Exception ignored" not in process.stderr
+
+
+def test_main_restores_the_signal_handlers_and_runs_outside_the_main_thread(tmp_path):
+    import threading
+
+    from simulator.cli import main
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM), sys.unraisablehook
+    assert main(["list", "policies"]) == 0
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM), sys.unraisablehook) == before
+    statuses = []
+    worker = threading.Thread(target=lambda: statuses.append(main(["list", "policies"])))
+    worker.start()
+    worker.join()
+    assert statuses == [0]
+
+
+def test_an_interrupt_after_publishing_names_what_was_written(tmp_path, monkeypatch, capsys):
+    from simulator import cli
+
+    def command(args):
+        from simulator.files import lock, staged
+
+        with lock(tmp_path / "out"), staged(tmp_path / "out") as tmp:
+            (tmp / "results.txt").write_text("done")
+        raise cli.Stopped(signal.SIGTERM)  # arrives after the folder was published
+
+    monkeypatch.setitem(cli.HANDLERS, "run", command)
+    assert cli.main(["run", "any.yaml"]) == 143
+    assert f"terminated; after writing {tmp_path / 'out'}" in capsys.readouterr().err
+    assert (tmp_path / "out" / "results.txt").read_text() == "done"
 
 
 def test_second_writer_is_refused(tmp_path):

@@ -25,7 +25,17 @@ def test_settings_reference_is_current():
 
 
 def test_settings_reference_lists_every_key_of_every_record():
+    from simulator.inputs import schema
+    from simulator.present.docs import SETTINGS_FILES
+
     text = settings_reference()
+    records = [record for _, _, record in SETTINGS_FILES]
+    while records:
+        record = records.pop()
+        for name, key in schema.keys(record).items():
+            assert f"| `{name}` |" in text, (record.__name__, name)
+            if key.record is not None:
+                records.append(key.record)
     for heading in ("### `time:`", "### `search:`", "### each entry of `free:`", "### each item of `targets:`"):
         assert heading in text
     assert "| `dt` | a number such as 0.25 or 1/12 | – | integration step of the generations" in text
