@@ -212,24 +212,31 @@ def test_interrupted_run_leaves_no_partial_folder(tmp_path, sig, code):
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_interrupt_inside_exec_still_exits_with_the_status(tmp_path, sig, code):
-    # dataclasses and namedtuple build methods with exec(string); an interrupt that arrived there (as when a
-    # module is imported mid-run) made `python -m simulator.cli` die by SIGINT at exit instead of exiting 130
-    (tmp_path / "interrupted_in_exec.py").write_text(
-        "import os, sys\n"
-        "from simulator import cli\n"
-        f'cli.HANDLERS["run"] = lambda args: exec("os.kill(os.getpid(), {int(sig)})\\nwhile True: pass")\n'
-        'raise SystemExit(cli.main(["run", "any.yaml"]))\n'
-    )
-    process = subprocess.run(
-        [sys.executable, "-m", "interrupted_in_exec"],
-        cwd=tmp_path,
+def run_as_module(folder, code: str):
+    """``python -m`` a script (the way the CLI runs: CPython's exit on an interrupt differs from ``-c``), with
+    SIGINT at its default whatever the shell that started the tests did to it."""
+    (folder / "script_under_test.py").write_text(code)
+    return subprocess.run(
+        [sys.executable, "-m", "script_under_test"],
+        cwd=folder,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         timeout=60,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_inside_exec_still_exits_with_the_status(tmp_path, sig, code):
+    # dataclasses and namedtuple build methods with exec(string); an interrupt that arrived there (as when a
+    # module is imported mid-run) made `python -m simulator.cli` die by SIGINT at exit instead of exiting 130
+    process = run_as_module(
+        tmp_path,
+        "import os, sys\n"
+        "from simulator import cli\n"
+        f'cli.HANDLERS["run"] = lambda args: exec("os.kill(os.getpid(), {int(sig)})\\nwhile True: pass")\n'
+        'raise SystemExit(cli.main(["run", "any.yaml"]))\n',
     )
     assert process.returncode == code, process.stderr
     assert "no outputs were written" in process.stderr and "Traceback" not in process.stderr
@@ -238,7 +245,8 @@ def test_interrupt_inside_exec_still_exits_with_the_status(tmp_path, sig, code):
 def test_an_interrupt_python_swallows_still_sets_the_status(tmp_path):
     # a signal that lands in a weakref callback (as during an import) raises where Python only prints the
     # error: the command finishes, and the exit status and message still say it was interrupted
-    (tmp_path / "interrupted_in_callback.py").write_text(
+    process = run_as_module(
+        tmp_path,
         "import os, signal, sys, weakref\n"
         "from simulator import cli\n"
         "class Thing: pass\n"
@@ -249,16 +257,7 @@ def test_an_interrupt_python_swallows_still_sets_the_status(tmp_path):
         "    thing = Thing(); ref = weakref.ref(thing, callback); del thing\n"
         "    return 0\n"
         'cli.HANDLERS["run"] = command\n'
-        'raise SystemExit(cli.main(["run", "any.yaml"]))\n'
-    )
-    process = subprocess.run(
-        [sys.executable, "-m", "interrupted_in_callback"],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        'raise SystemExit(cli.main(["run", "any.yaml"]))\n',
     )
     assert process.returncode == 130, process.stderr
     assert "interrupted, too late to stop: the command finished" in process.stderr
