@@ -169,6 +169,22 @@ EXTREMES = {
 }
 
 
+def test_wind_and_solar_bases_add_capital_only_beyond_the_financed_build(runs):
+    """The plan's bases are project investment: (build - what the rate pays for) x cost per kW, from the first
+    projected year; the baseline builds at the financed rate and adds none."""
+    model = simulator.load_model()
+    financed = dict(zip(model.spec.elements("city"), np.ravel(model.variables["renewable_build_financed"].value)))
+    cost = float(model.variables["renewable_unit_investment"].value)
+    base, plan = runs["baseline"], runs["plan"]
+    assert float(abs(base["renewable_project_investment"]).max()) == 0.0
+    added = plan["renewable_project_investment"].sel(time=2023)  # a mean over 2023, the bases' build 2e6 kW/yr
+    for city in ("baotou", "ordos", "ulanqab"):
+        assert float(added.sel(city=city)) == pytest.approx((2.0e6 - financed[city]) * cost, rel=1e-9)
+    assert float(added.sel(city="hohhot")) == 0.0  # no base in Hohhot
+    assert float(plan["renewable_project_investment"].sel(time=2020).sum()) == 0.0  # the start year is data
+    assert (plan["capital"].sel(time=2025) > base["capital"].sel(time=2025)).all()
+
+
 @pytest.fixture(scope="module")
 def extremes(model):
     scenario = simulator.load_scenario(SCENARIOS / "baseline.yaml")
