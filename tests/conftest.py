@@ -10,6 +10,21 @@ TESTS = Path(__file__).resolve().parent
 MODELS = TESTS / "models"  # small models the engine tests build
 BAD_SCENARIOS = TESTS / "bad_scenarios"  # one file per kind of mistake a user makes
 SCENARIOS = ROOT / "scenarios"
+# main per-city outputs a run must write with units and descriptions (checked in the Dataset and in results.nc)
+KEY_OUTPUTS = (
+    "population",
+    "urban_population",
+    "gdp",
+    "capital",
+    "energy_use",
+    "coal_output",
+    "coal_cap",
+    "co2",
+    "water_demand",
+    "water_use",
+    "water_supply_cap",
+    "yellow_river_allocation",
+)
 
 
 def requires(package: str, for_what: str):

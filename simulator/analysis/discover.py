@@ -179,23 +179,16 @@ def sentence(goal: dict, box: dict, base_rate: float) -> str:
 
 def discover_outputs(model: Model, scenario: Scenario, folder: Path, options: DiscoverOptions) -> int:
     """``simulate discover``: the ensemble, PRIM, and discover.json, box.csv, peeling.png, report.md."""
-    from ..errors import InputError, Problem, flag_error
+    from ..errors import flag_error
     from ..files import check_target, lock, sayer, work_folder
     from ..goals import load_goals
 
     goals = {g["id"]: g for g in load_goals(scenario.goals)}
     if options.goal not in goals:
         raise flag_error("--goal", f"unknown goal {options.goal!r}; this scenario's goals: {', '.join(goals)}")
-    if not scenario.uncertain:
-        raise InputError(
-            Problem(
-                str(scenario.path),
-                None,
-                "uncertain",
-                "no uncertain inputs: every future is the "
-                "same and there is nothing to discover (use a scenario with an uncertain: block)",
-            )
-        )
+    scenario.require_uncertain(
+        "every future is the same and there is nothing to discover (use a scenario with an uncertain: block)"
+    )
     goal = goals[options.goal]
     say = sayer(options.quiet)
     check_target(folder, options.overwrite)

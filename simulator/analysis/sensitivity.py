@@ -148,21 +148,12 @@ def sensitivity_outputs(
     """Sobol indices of every goal indicator over the scenario's uncertain inputs, written into ``folder``."""
     import pandas as pd
 
-    from ..errors import InputError, Problem
     from ..files import check_target, sayer, staging, write_json
     from ..goals import load_goals
     from ..present import plots
 
     check_target(folder, overwrite)
-    if not scenario.uncertain:
-        raise InputError(
-            Problem(
-                str(scenario.path),
-                None,
-                "uncertain",
-                "no uncertain inputs: add an uncertain: block (e.g. assumed_parameters: uniform)",
-            )
-        )
+    scenario.require_uncertain("add an uncertain: block (e.g. assumed_parameters: uniform)")
     say = sayer(quiet)
     goals = load_goals(scenario.goals)
     evaluate = GoalIndicators(model, scenario, goals, progress=not quiet)

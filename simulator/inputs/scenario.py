@@ -31,7 +31,7 @@ from ..engine import Inputs, Model, TimeGrid, default_inputs
 from ..engine.inputs import InputRef, time_problems
 from ..engine.run import default_record
 from ..engine.units import UnitError, parse_unit
-from ..errors import Problem, ScenarioError, did_you_mean
+from ..errors import InputError, Problem, ScenarioError, did_you_mean
 from ..yamlio import number as yaml_number
 from . import schema
 from .schema import FORMATS, GoalChoice, MonteCarlo, OutputChoice, ScenarioFile, SearchSettings, TimeSettings
@@ -126,6 +126,11 @@ class Scenario:
     goals: GoalChoice = field(default_factory=GoalChoice)
     outputs: OutputChoice = field(default_factory=OutputChoice)
     search: SearchSpec | None = None
+
+    def require_uncertain(self, consequence: str) -> None:
+        """The input error of a command that needs uncertain inputs, if this scenario has none."""
+        if not self.uncertain:
+            raise InputError(Problem(str(self.path), None, "uncertain", f"no uncertain inputs: {consequence}"))
 
     def inputs(self, model: Model, runs: int = 1) -> Inputs:
         """Kernel inputs: the model's defaults with this scenario's parameters and policies."""

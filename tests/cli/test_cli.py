@@ -12,7 +12,7 @@ import time
 import pytest
 import xarray as xr
 
-from ..conftest import ROOT, SCENARIOS
+from ..conftest import KEY_OUTPUTS, ROOT, SCENARIOS
 
 SHIPPED = sorted(p.stem for p in SCENARIOS.glob("*.yaml") if not p.stem.endswith(("_uncertain", "_search")))
 MONTE_CARLO = sorted(p.stem for p in SCENARIOS.glob("*_uncertain.yaml"))
@@ -52,20 +52,7 @@ def test_every_shipped_scenario_writes_its_outputs(outputs, name):
     for png in ("trajectories.png", "binding.png", "goals.png"):
         assert (folder / png).stat().st_size > 10_000
     ds = xr.open_dataset(folder / "results.nc")
-    for var in (
-        "population",
-        "urban_population",
-        "gdp",
-        "capital",
-        "energy_use",
-        "coal_output",
-        "coal_cap",
-        "co2",
-        "water_demand",
-        "water_use",
-        "water_supply_cap",
-        "yellow_river_allocation",
-    ):
+    for var in KEY_OUTPUTS:
         assert ds[var].dims == ("time", "city") and ds[var].attrs["units"], var
         assert ds[var].attrs["long_name"] and ds[var].attrs["description"]
     assert ds.attrs["scenario"] == name and "name:" in ds.attrs["scenario_resolved"]

@@ -11,7 +11,7 @@ from simulator.engine import TimeGrid, reference, simulate, to_dataset
 from simulator.engine import expressions as ex
 from simulator.model import SECTORS, sector_model
 
-from ..conftest import SCENARIOS
+from ..conftest import KEY_OUTPUTS, SCENARIOS
 
 CENSUS_2020 = {"hohhot": 3446100, "baotou": 2709378, "ordos": 2153638, "ulanqab": 1706328}  # S04
 GDP_2020 = {"hohhot": 2785.48e8, "baotou": 2769.65e8, "ordos": 3510.49e8, "ulanqab": 826.89e8}  # X03 (revised)
@@ -320,18 +320,7 @@ def test_regional_kernel_matches_reference(model, method):
 
 def test_outputs_carry_units_and_descriptions(baseline):
     for name in (
-        "population",
-        "urban_population",
-        "gdp",
-        "capital",
-        "energy_use",
-        "coal_output",
-        "coal_cap",
-        "co2",
-        "water_demand",
-        "water_use",
-        "water_supply_cap",
-        "yellow_river_allocation",
+        *KEY_OUTPUTS,
         "water_slack",
         "coal_slack",
         "energy_slack",
