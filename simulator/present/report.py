@@ -9,6 +9,9 @@ from datetime import date
 import numpy as np
 import xarray as xr
 
+from ..analysis.growth import NEEDED as GROWTH_NEEDED
+from ..analysis.growth import SOURCES as GROWTH_SOURCES
+from ..analysis.growth import growth_by_source
 from ..engine.units import parse_unit
 from ..goals import load_goals
 from ..model.limits import LIMITS
@@ -284,6 +287,34 @@ def assumptions(scenario) -> list[str]:
     return lines or ["- none: the model's defaults (current trends)"]
 
 
+def growth_section(ds: xr.Dataset) -> list[str]:
+    """One run: average annual GDP growth per plan period, split by source (analysis/growth.py)."""
+    missing = [name for name in GROWTH_NEEDED if name not in ds]
+    if missing:
+        return [f"Not in this run's outputs (add them to `outputs.variables`): {', '.join(missing)}."]
+    periods = [p for p in ((2020, 2025), (2025, 2035)) if all(np.any(np.isclose(ds["time"].values, y)) for y in p)]
+    if not periods:
+        return ["The run does not reach both ends of a plan period (2020-2025, 2025-2035)."]
+    table = growth_by_source(ds, periods)
+    sources = list(GROWTH_SOURCES)
+    lines = [
+        "Average annual growth of real GDP and what it came from, in percentage points a year (they add up to "
+        "the growth rate; `simulator/analysis/growth.py` gives the method, an exact LMDI split of the production "
+        "function, productivity as its residual):",
+        "",
+        *(f"- `{name}`: {what}" for name, what in GROWTH_SOURCES.items()),
+        "",
+        f"| period | city | growth, %/yr | {' | '.join(sources)} |",
+        "|---|---|---|" + "---|" * len(sources),
+    ]
+    for period in table["period"].values:
+        for city in table["city"].values:
+            row = table.sel(period=period, city=city)
+            cells = " | ".join(f"{round(float(row[name]), 2) + 0.0:+.2f}" for name in sources)  # no -0.00
+            lines.append(f"| {period} | {city} | {float(row['growth']):.2f} | {cells} |")
+    return lines
+
+
 def _inline(value) -> str:
     text = str(value)
     return text if len(text) < 160 else text[:157] + "..."
@@ -350,6 +381,7 @@ def write_report(
         "",
         *demography_table(ds),
         "",
+        *([] if ensemble else ["## Growth by source", "", *growth_section(ds), ""]),
         "## Binding limits",
         "",
         *binding_section(ds, ensemble),

@@ -169,20 +169,41 @@ EXTREMES = {
 }
 
 
-def test_wind_and_solar_bases_add_capital_only_beyond_the_financed_build(runs):
-    """The plan's bases are project investment: (build - what the rate pays for) x cost per kW, from the first
-    projected year; the baseline builds at the financed rate and adds none."""
+def test_wind_and_solar_bases_earn_their_sales_not_the_return_on_capital(runs):
+    """The plan's bases are the build beyond what the investment rate pays for, from the first projected year:
+    their investment is reported, not added to capital, and their value added is their sales; the baseline
+    builds at the financed rate and has none."""
     model = simulator.load_model()
     financed = dict(zip(model.spec.elements("city"), np.ravel(model.variables["renewable_build_financed"].value)))
-    cost = float(model.variables["renewable_unit_investment"].value)
+    cost, hours, price, ratio = (
+        float(model.variables[name].value)
+        for name in (
+            "renewable_unit_investment",
+            "renewable_full_load_hours",
+            "renewable_power_price",
+            "renewable_value_added_ratio",
+        )
+    )
     base, plan = runs["baseline"], runs["plan"]
-    assert float(abs(base["renewable_project_investment"]).max()) == 0.0
+    for name in ("renewable_project_investment", "renewable_project_capacity", "renewable_project_value_added"):
+        assert float(abs(base[name]).max()) == 0.0
+        assert float(abs(plan[name].sel(time=2020)).max()) == 0.0  # the start year is data
     added = plan["renewable_project_investment"].sel(time=2023)  # a mean over 2023, the bases' build 2e6 kW/yr
     for city in ("baotou", "ordos", "ulanqab"):
         assert float(added.sel(city=city)) == pytest.approx((2.0e6 - financed[city]) * cost, rel=1e-9)
     assert float(added.sel(city="hohhot")) == 0.0  # no base in Hohhot
-    assert float(plan["renewable_project_investment"].sel(time=2020).sum()) == 0.0  # the start year is data
-    assert (plan["capital"].sel(time=2025) > base["capital"].sel(time=2025)).all()
+    capacity = plan["renewable_project_capacity"]  # at year ends; value added is the mean over each year
+    mean_capacity = (capacity + capacity.shift(time=1)) / 2  # the build is steady within a year
+    np.testing.assert_allclose(
+        plan["renewable_project_value_added"].sel(time=slice(2022, None)),
+        (mean_capacity * hours * price * ratio).sel(time=slice(2022, None)),
+        rtol=5e-3,
+    )
+    assert float(plan["renewable_project_value_added"].sel(city="ordos", time=2026)) > 0.0
+    scenario = simulator.load_scenario(SCENARIOS / "plan.yaml")
+    as_is, dearer = (_run_with(model, scenario, {"renewable_unit_investment": c}) for c in (cost, 10 * cost))
+    np.testing.assert_allclose(dearer["renewable_project_investment"], 10 * as_is["renewable_project_investment"])
+    np.testing.assert_array_equal(dearer["gdp"].values, as_is["gdp"].values)  # the cost buys no capital
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,105 @@
+"""Growth by source: the sources add up to the growth rate, each lands where its factor moved, and the report
+shows them."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from simulator.analysis.growth import SOURCES, changes, growth_by_source
+from simulator.present import report
+
+YEARS = np.arange(2020, 2036)
+
+
+def economy(**paths) -> xr.Dataset:
+    """A one-city run in which GDP is exactly the growth accounting's product and sums; each keyword is a
+    function of the years since 2020 for one of its terms (1, or 0 for value added, by default)."""
+    t = (YEARS - 2020).astype(float)
+    term = {name: np.asarray(paths.get(name, lambda t: np.ones_like(t))(t), float) for name in ("A", "K", "L", "S")}
+    shock = np.asarray(paths.get("shock", lambda t: np.ones_like(t))(t), float)
+    coal, bases = (np.asarray(paths.get(name, lambda t: np.zeros_like(t))(t), float) for name in ("coal", "bases"))
+    potential = 1.0e11 * term["A"] * term["K"] * term["L"]
+    lost = potential * (1 - term["S"])
+    gdp = (potential - lost) * shock + coal + bases
+
+    def city(values):
+        return (("time", "city"), values[:, None])
+
+    return xr.Dataset(
+        {
+            "gdp": city(gdp),
+            "potential_value_added": (("time", "city", "sector"), potential[:, None, None] * np.array([[[0.4, 0.6]]])),
+            "capital_input": city(term["K"]),
+            "labour_input": city(term["L"]),
+            "coal_value_added": city(coal),
+            "renewable_project_value_added": city(bases),
+            "gdp_lost_to_water": city(lost / 2),
+            "gdp_lost_to_industrial_water": city(lost / 4),
+            "gdp_lost_to_energy_limit": city(lost / 4),
+        },
+        coords={"time": YEARS, "city": ["x"], "sector": ["a", "b"]},
+    )
+
+
+@pytest.mark.parametrize(
+    "source, paths",
+    [
+        ("productivity", {"A": lambda t: 1.03**t}),
+        ("capital", {"K": lambda t: 1.02**t}),
+        ("labour", {"L": lambda t: 0.99**t}),
+        ("shortages", {"S": lambda t: 1 - 0.01 * t}),
+        ("rebound_from_2020", {"shock": lambda t: np.where(t == 0, 0.95, 1.0)}),
+        ("coal", {"coal": lambda t: 1.0e9 * t}),
+        ("bases", {"bases": lambda t: 2.0e9 * t}),
+    ],
+)
+def test_growth_lands_on_the_source_that_moved(source, paths):
+    table = growth_by_source(economy(**paths)).sel(city="x")
+    for period in table["period"].values:
+        row = table.sel(period=period)
+        others = [name for name in SOURCES if name != source]
+        np.testing.assert_allclose([float(row[name]) for name in others], 0.0, atol=1e-12)
+        np.testing.assert_allclose(float(row[source]), float(row["growth"]), rtol=1e-12)
+    first = float(table["growth"].isel(period=0))
+    if source == "productivity":
+        assert first == pytest.approx(3.0, rel=1e-12)  # 3 %/yr of productivity is 3 %/yr of GDP
+    if source == "rebound_from_2020":
+        assert first == pytest.approx((1 / 0.95 ** (1 / 5) - 1) * 100, rel=1e-12)
+        assert float(table["growth"].isel(period=1)) == 0.0
+
+
+def test_sources_add_up_to_the_change_and_the_rate_when_everything_moves_at_once():
+    ds = economy(
+        A=lambda t: 1.04**t,
+        K=lambda t: 1.01**t,
+        L=lambda t: 0.98**t,
+        S=lambda t: 1 - 0.002 * t,
+        shock=lambda t: np.where(t == 0, 0.97, 1.0),
+        coal=lambda t: 1.0e10 + 5.0e8 * t,
+        bases=lambda t: 1.0e9 * np.minimum(t, 5),
+    )
+    change = changes(ds, 2020, 2025)
+    gdp = ds["gdp"].sel(city="x")
+    assert float(sum(change[name] for name in SOURCES).item()) == pytest.approx(
+        float(gdp.sel(time=2025) - gdp.sel(time=2020)), rel=1e-12
+    )
+    table = growth_by_source(ds)
+    np.testing.assert_allclose(sum(table[name] for name in SOURCES), table["growth"], rtol=1e-12)
+    assert float(table["productivity"].isel(period=0, city=0)) > 3.0  # the largest source, about its 4 %/yr
+
+
+def test_a_run_adds_up_for_every_city_and_the_four_cities(baseline):
+    table = growth_by_source(baseline)
+    assert list(table["city"].values) == [*map(str, baseline["city"].values), "four cities"]
+    np.testing.assert_allclose(sum(table[name] for name in SOURCES), table["growth"], rtol=1e-9, atol=1e-12)
+    gdp = baseline["gdp"].sum("city")
+    expected = (float(gdp.sel(time=2025) / gdp.sel(time=2020)) ** (1 / 5) - 1) * 100
+    assert float(table["growth"].sel(period="2021-2025", city="four cities")) == pytest.approx(expected, rel=1e-12)
+    assert float(abs(table["bases"]).max()) == 0.0  # the baseline builds no base
+
+
+def test_report_shows_growth_by_source_or_says_what_is_missing(baseline):
+    text = "\n".join(report.growth_section(baseline))
+    assert "| 2021-2025 | four cities |" in text and "| 2026-2035 | hohhot |" in text
+    assert "-0.00" not in text
+    assert "capital_input" in report.growth_section(baseline.drop_vars("capital_input"))[0]
