@@ -308,7 +308,7 @@ def resume_or_start(work: Path, manifest: dict, known: set, what: str, say=print
             raise OutputError(
                 f"{work} holds files {what} did not write ({', '.join(strange[:5])}); move them, or remove the folder"
             )
-        say(f"  {work} holds a different or unfinished {what} setup; starting afresh")
+        say(f"  {work} holds the work of {what} set up differently, or never set up in full; starting afresh")
         shutil.rmtree(work)
     work.mkdir(parents=True)
     return True

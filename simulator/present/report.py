@@ -9,9 +9,7 @@ from datetime import date
 import numpy as np
 import xarray as xr
 
-from ..analysis.growth import NEEDED as GROWTH_NEEDED
-from ..analysis.growth import SOURCES as GROWTH_SOURCES
-from ..analysis.growth import growth_by_source
+from ..analysis import growth
 from ..engine.units import parse_unit
 from ..goals import load_goals
 from ..model.limits import LIMITS
@@ -289,20 +287,20 @@ def assumptions(scenario) -> list[str]:
 
 def growth_section(ds: xr.Dataset) -> list[str]:
     """One run: average annual GDP growth per plan period, split by source (analysis/growth.py)."""
-    missing = [name for name in GROWTH_NEEDED if name not in ds]
+    missing = [name for name in growth.NEEDED if name not in ds]
     if missing:
         return [f"Not in this run's outputs (add them to `outputs.variables`): {', '.join(missing)}."]
-    periods = [p for p in ((2020, 2025), (2025, 2035)) if all(np.any(np.isclose(ds["time"].values, y)) for y in p)]
+    periods = [p for p in growth.PERIODS if all(np.any(np.isclose(ds["time"].values, y)) for y in p)]
     if not periods:
         return ["The run does not reach both ends of a plan period (2020-2025, 2025-2035)."]
-    table = growth_by_source(ds, periods)
-    sources = list(GROWTH_SOURCES)
+    table = growth.growth_by_source(ds, periods)
+    sources = list(growth.SOURCES)
     lines = [
         "Average annual growth of real GDP and what it came from, in percentage points a year (they add up to "
         "the growth rate; `simulator/analysis/growth.py` gives the method, an exact LMDI split of the production "
         "function, productivity as its residual):",
         "",
-        *(f"- `{name}`: {what}" for name, what in GROWTH_SOURCES.items()),
+        *(f"- `{name}`: {what}" for name, what in growth.SOURCES.items()),
         "",
         f"| period | city | growth, %/yr | {' | '.join(sources)} |",
         "|---|---|---|" + "---|" * len(sources),

@@ -153,6 +153,17 @@ def test_water_accounts_close(baseline):
     np.testing.assert_allclose(supplied.values, ds["water_use"].values, rtol=1e-9)
 
 
+def test_2020_energy_use_of_the_four_cities_fits_within_the_regions(baseline):
+    """The four cities' start-year energy use, inverted from CEADs CO2, lies between their share of Inner
+    Mongolia's GDP and all of its energy (energy.yaml's check: the region used about 2.71e8 tce in 2020, derived
+    from its 5.2 % of China's 48.6e8 tce in 2019 grown 7.1 %; GDP 17,360e8 yuan). Today it is 83 %: likely an
+    overstatement, which this test bounds without fixing."""
+    region_energy = 48.6e8 * 0.052 * 1.071
+    gdp_share = sum(GDP_2020.values()) / 17360e8
+    share = float(baseline["energy_use"].sel(time=2020).sum()) / region_energy
+    assert gdp_share < share < 1.0
+
+
 def _run_with(model, scenario, settings):
     inputs = scenario.inputs(model)
     for name, value in settings.items():
