@@ -40,8 +40,8 @@ def test_nan_names_the_variable(tmp_path):
 
 def test_nan_in_one_run_of_many(model):
     inputs = default_inputs(model, runs=4)
-    inputs.set_parameter("capital_output_ratio", 0.0, run=2)  # capital 0 -> 0/0 in the production function
-    with pytest.raises(SimulationError, match=r"^run 2: .*potential_non_coal_output\[hohhot\]"):
+    inputs.set_parameter("capital_output_ratio", 0.0, run=2)  # capital 0 -> 0/0 in its production-function term
+    with pytest.raises(SimulationError, match=r"^run 2: .*capital_input\[hohhot\]"):
         simulate(model, inputs, TimeGrid(2020, 2025, 0.25), "rk4")
 
 
