@@ -1,16 +1,16 @@
 """Growth by source: how much of each city's GDP growth over a period came from productivity, capital, labour,
 coal mining, the wind and solar bases, and the limits and shocks that cut output.
 
-Realised GDP is non-coal output plus coal mining's and the bases' value added (economy.yaml). Non-coal output
-is the production function's potential, less what water and energy shortages cut (the gdp_lost_to_* outputs,
-which add up to the cut), times what is left after the start year's shock:
+Realised GDP is the production function's output plus coal mining's and the bases' value added (economy.yaml).
+The production function's output is its potential, less what water shortages and then the energy limit cut
+(the gdp_lost_to_* outputs, sequential, so they add up to the cut), times what temporary shocks leave:
 
-    GDP = potential x (1 - lost / potential) x shock + coal + bases,
+    GDP = potential x (1 - water / potential) x (1 - energy / (potential - water)) x shock + coal + bases,
     potential = Y0 x A x (K/K0)^a x (L/L0)^(1-a)
 
-The shock factor is below 1 only in the 2020 row: 2020's COVID dip, and 2020 reported as the year's average
-while the model starts from its end (about half a year of trend growth lower), so growth from 2020 carries a
-rebound that is neither a factor nor a limit.
+In the shipped scenarios the shock factor is below 1 only in the 2020 row: 2020's COVID dip (output_shock), and
+2020 reported as the year's average while the model starts from its end (about half a year of trend growth
+lower), so growth from 2020 carries a rebound that is neither a factor nor a limit.
 
 The change in non-coal output is split over its factors with the logarithmic-mean Divisia index (LMDI-I;
 Ang 2004, Energy Policy 32, 1131), which is exact and has no residual: for a product Y = X1 x X2 x ...,
@@ -32,12 +32,13 @@ SOURCES = {
     "productivity": "total factor productivity (the residual of potential output over its inputs)",
     "capital": "capital's term in potential output, (K/K0)^a",
     "labour": "labour's term, (L/L0)^(1-a)",
-    "shortages": "output cut by water and energy shortages (a change: a negative share is a cut that grew)",
-    "rebound_from_2020": "the rebound from 2020's COVID dip and the year-average base of 2020",
+    "water": "output cut by water shortages, irrigation's and industry's (negative: a cut that grew)",
+    "energy": "output cut by the energy dual-control limit (negative: a cut that grew)",
+    "shocks": "temporary output shocks; for 2021-2025, the rebound from 2020's COVID dip and year-average base",
     "coal": "coal mining's value added",
     "bases": "the wind and solar bases' value added",
 }
-LOSSES = ("gdp_lost_to_water", "gdp_lost_to_industrial_water", "gdp_lost_to_energy_limit")
+WATER_LOSSES = ("gdp_lost_to_water", "gdp_lost_to_industrial_water")
 NEEDED = (
     "gdp",
     "potential_value_added",
@@ -45,35 +46,43 @@ NEEDED = (
     "labour_input",
     "coal_value_added",
     "renewable_project_value_added",
-    *LOSSES,
+    *WATER_LOSSES,
+    "gdp_lost_to_energy_limit",
 )
+
+
+def missing(ds: xr.Dataset) -> list[str]:
+    """The outputs growth by source needs that a run did not record."""
+    return [name for name in NEEDED if name not in ds]
 
 
 def _log_mean(a: xr.DataArray, b: xr.DataArray) -> xr.DataArray:
     """L(a, b) = (a - b) / (ln a - ln b), and a where a == b."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return xr.where(abs(a / b - 1) < 1e-12, a, (a - b) / np.log(a / b))
+        return xr.where(a == b, a, (a - b) / np.log1p((a - b) / b))
 
 
 def changes(ds: xr.Dataset, start: float, end: float) -> xr.Dataset:
     """Each source's change in GDP from ``start`` to ``end`` (yuan/year), per city; they add up to the change."""
     at = ds.sel(time=[start, end])
     bases = at["renewable_project_value_added"]
-    non_coal = at["gdp"] - at["coal_value_added"] - bases
+    produced = at["gdp"] - at["coal_value_added"] - bases  # the production function's realised output
     potential = at["potential_value_added"].sum("sector")
-    after_shortages = potential - sum(at[name] for name in LOSSES)
+    after_water = potential - sum(at[name] for name in WATER_LOSSES)
+    after_energy = after_water - at["gdp_lost_to_energy_limit"]
     growth = {
         "capital": np.log(at["capital_input"]),
         "labour": np.log(at["labour_input"]),
-        "shortages": np.log(after_shortages / potential),
-        "rebound_from_2020": np.log(non_coal / after_shortages),
+        "water": np.log(after_water / potential),
+        "energy": np.log(after_energy / after_water),
+        "shocks": np.log(produced / after_energy),
     }
     growth["productivity"] = np.log(potential) - growth["capital"] - growth["labour"]
 
     def change(x):
         return x.sel(time=end, drop=True) - x.sel(time=start, drop=True)
 
-    weight = _log_mean(non_coal.sel(time=end, drop=True), non_coal.sel(time=start, drop=True))
+    weight = _log_mean(produced.sel(time=end, drop=True), produced.sel(time=start, drop=True))
     out = {name: weight * change(log) for name, log in growth.items()}
     out["coal"] = change(at["coal_value_added"])
     out["bases"] = change(bases)
@@ -83,15 +92,14 @@ def changes(ds: xr.Dataset, start: float, end: float) -> xr.Dataset:
 def growth_by_source(ds: xr.Dataset, periods=PERIODS) -> xr.Dataset:
     """Average annual GDP growth per period and its sources, in percentage points a year, per city and for the
     four cities together (``city="four cities"``); ``growth`` is the total the sources add up to."""
-    missing = [name for name in NEEDED if name not in ds]
-    if missing:
-        raise KeyError(f"growth by source needs {', '.join(missing)} in the run's outputs")
+    if missing(ds):
+        raise KeyError(f"growth by source needs {', '.join(missing(ds))} in the run's outputs")
     result = []
     for start, end in periods:
         change = changes(ds, start, end)
         gdp = ds["gdp"].sel(time=[start, end])
-        total = xr.concat([change, change.sum("city").expand_dims(city=["four cities"])], "city")
-        gdp = xr.concat([gdp, gdp.sum("city").expand_dims(city=["four cities"])], "city")
+        total = xr.concat([change, change.sum("city", skipna=False).expand_dims(city=["four cities"])], "city")
+        gdp = xr.concat([gdp, gdp.sum("city", skipna=False).expand_dims(city=["four cities"])], "city")
         before, after = gdp.isel(time=0, drop=True), gdp.isel(time=1, drop=True)
         rate = (after / before) ** (1 / (end - start)) - 1
         # the growth rate shared out in proportion to each source's change (x / n as the change tends to 0)

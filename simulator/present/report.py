@@ -287,12 +287,13 @@ def assumptions(scenario) -> list[str]:
 
 def growth_section(ds: xr.Dataset) -> list[str]:
     """One run: average annual GDP growth per plan period, split by source (analysis/growth.py)."""
-    missing = [name for name in growth.NEEDED if name not in ds]
-    if missing:
-        return [f"Not in this run's outputs (add them to `outputs.variables`): {', '.join(missing)}."]
-    periods = [p for p in growth.PERIODS if all(np.any(np.isclose(ds["time"].values, y)) for y in p)]
+    if growth.missing(ds):
+        return [f"Not in this run's outputs (add them to `outputs.variables`): {', '.join(growth.missing(ds))}."]
+    years = set(ds["time"].values.tolist())
+    periods = [p for p in growth.PERIODS if set(p) <= years]
     if not periods:
-        return ["The run does not reach both ends of a plan period (2020-2025, 2025-2035)."]
+        spans = ", ".join(f"{a:g}-{b:g}" for a, b in growth.PERIODS)
+        return [f"The run does not reach both ends of a plan period ({spans})."]
     table = growth.growth_by_source(ds, periods)
     sources = list(growth.SOURCES)
     lines = [
