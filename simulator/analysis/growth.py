@@ -92,8 +92,9 @@ def changes(ds: xr.Dataset, start: float, end: float) -> xr.Dataset:
 def growth_by_source(ds: xr.Dataset, periods=PERIODS) -> xr.Dataset:
     """Average annual GDP growth per period and its sources, in percentage points a year, per city and for the
     four cities together (``city="four cities"``); ``growth`` is the total the sources add up to."""
-    if missing(ds):
-        raise KeyError(f"growth by source needs {', '.join(missing(ds))} in the run's outputs")
+    absent = missing(ds)
+    if absent:
+        raise KeyError(f"growth by source needs {', '.join(absent)} in the run's outputs")
     result = []
     for start, end in periods:
         change = changes(ds, start, end)

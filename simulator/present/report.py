@@ -287,8 +287,9 @@ def assumptions(scenario) -> list[str]:
 
 def growth_section(ds: xr.Dataset) -> list[str]:
     """One run: average annual GDP growth per plan period, split by source (analysis/growth.py)."""
-    if growth.missing(ds):
-        return [f"Not in this run's outputs (add them to `outputs.variables`): {', '.join(growth.missing(ds))}."]
+    absent = growth.missing(ds)
+    if absent:
+        return [f"Not in this run's outputs (add them to `outputs.variables`): {', '.join(absent)}."]
     years = set(ds["time"].values.tolist())
     periods = [p for p in growth.PERIODS if set(p) <= years]
     if not periods:
