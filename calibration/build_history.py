@@ -14,6 +14,13 @@ year with units, source id and confidence. Breaks in the official series are han
   real growth rates (X03), i.e. the observed real growth rates chained backwards; the growth rates are also
   written as their own series.
 - CO2: the CEADs inventory (X05), 2010-2019, a modelled estimate (medium confidence).
+- Investment: Inner Mongolia's gross fixed investment over its GDP (investment_rate_province, city ``all``: no
+  city has an investment series), from the perpetual-inventory capital stock (V01e, copied to
+  capital_stock_inner_mongolia.csv): I(t) = K(t) - (1 - 0.096) K(t-1) at 2010 prices, over the province's
+  GDP (K(2010) / 2.68, grown with the four cities' real growth), times the price of investment relative to
+  output from 2010 to 2020 prices (1.141 / 1.021); docs/sources/capital.md. 2010-2017 rest on official gross
+  fixed capital formation (medium); 2018-2020 on fixed-asset-investment growth, which carries the 2017-2018
+  correction of inflated statistics (low).
 - Population before the window (population_yearend_2000s): X04's year-end resident population for 2000 and
   2004-2009 (calibration/data/population_2000_2009.csv, extracted from the X04 workbook for those years only).
   Its 2004-2010 values are consistent with the 2010 census (2010: 287.36 against 286.66e4 in Hohhot) and were
@@ -96,8 +103,9 @@ def main():
                 )
     growth = pivot("gdp_real_growth") / 100
     level = pivot("gdp_nominal_revised_series")
+    real_gdp = {}
     for city in CITIES:
-        real = {2020: level.loc[2020, city] * 1e8}
+        real = real_gdp[city] = {2020: level.loc[2020, city] * 1e8}
         for year in range(2020, 2010, -1):
             real[year - 1] = real[year] / (1 + growth.loc[year, city])
         for year in range(2010, 2021):
@@ -117,6 +125,24 @@ def main():
     for city in CITIES:
         for year in range(2010, 2020):
             add("co2_ceads", city, year, co2.loc[year, city] * 1e6, "tCO2/year", "X05", "medium", "CEADs inventory")
+    capital = pd.read_csv(DATA / "capital_stock_inner_mongolia.csv", comment="#").set_index("year")
+    stock, confidence = capital["value"], capital["confidence"]
+    four_city_real = pd.DataFrame(real_gdp).sum(axis=1)
+    gdp_2010 = stock[2010] / 2.68  # the province's 2010 capital-output ratio at 2010 prices (capital.md)
+    relative_price = 1.141 / 1.021  # investment price index 2010-2019 over the GDP deflator 2010-2020
+    for year in range(2010, 2021):
+        investment = stock[year] - (1 - 0.096) * stock[year - 1]
+        gdp = gdp_2010 * four_city_real[year] / four_city_real[2010]
+        add(
+            "investment_rate_province",
+            "all",
+            year,
+            investment / gdp * relative_price,
+            "1",
+            "V01e",
+            confidence[year],
+            "Inner Mongolia: gross fixed investment over GDP, from the perpetual-inventory capital stock",
+        )
     early = pd.read_csv(DATA / "population_2000_2009.csv")
     for r in early.itertuples():
         add(r.series, r.city, r.year, r.value, r.units, r.source, r.confidence, r.note)

@@ -65,7 +65,8 @@ class FitProblem:
         times = list(config.grid.times)
         self.index = []  # per target: (columns, saves, previous saves or None, observed)
         for t in config.targets:
-            cols = np.array([probe.column(t.variable, cities.index(c)) for c in t.rows.city])
+            regional = not model.variables[t.variable].dims  # one value for the four cities: rows of city "all"
+            cols = np.array([probe.column(t.variable, 0 if regional else cities.index(c)) for c in t.rows.city])
             saves = np.array([times.index(float(y)) for y in t.rows.year])
             previous = saves - 1 if t.transform == "growth_rate" else None
             self.index.append((cols, saves, previous, t.rows.value.to_numpy(float)))

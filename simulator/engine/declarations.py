@@ -32,7 +32,7 @@ KEYS = {
     "stock": COMMON | {"initial", "inflows", "outflows", "rate", "nonnegative", "slow", "plausible"},
     "flow": COMMON | {"equation", "report", "plausible"},
     "aux": COMMON | {"equation", "report", "plausible"},
-    "parameter": COMMON | {"value", "bounds", "status", "range", "vintage", "scales"},
+    "parameter": COMMON | {"value", "bounds", "status", "range", "vintage"},
     "series": COMMON | {"points", "bounds", "status", "range", "report", "vintage"},
     "lookup": COMMON | {"points", "x_units"},
 }
@@ -73,7 +73,6 @@ class Variable:
     status: str = ""  # sourced / derived / assumed
     range: np.ndarray | None = None  # plausible [low, high] per element, shape dims + (2,); for a series,
     #                                  the range of its multiplier. An assumed value's range is a Monte Carlo input.
-    scales: str = ""  # parameter: the time path whose level it sets (an ensemble draws only one of the two)
     plausible: tuple[float, float] | None = None  # outputs: a run leaving [low, high] is reported (and excluded
     #                                              from ensemble statistics); the model's own sanity bounds
     report: str = "point"  # outputs: "point" = the value at the save time; "mean" = average over the interval
@@ -371,7 +370,7 @@ def _read_points(var: Variable, decl, spec, problem):
 
 
 def _read_input(var: Variable, decl, spec, problem):
-    """What a parameter or series declares about its value: status, bounds, the time path it scales, vintage,
+    """What a parameter or series declares about its value: status, bounds, vintage,
     plausible range (needed if assumed); and that a parameter's value lies within its bounds and range."""
     var.status = decl.get("status", "sourced")
     if var.status not in STATUSES:
@@ -381,8 +380,6 @@ def _read_input(var: Variable, decl, spec, problem):
         if pair is None:
             problem("bounds", "give [low, high] with low <= high")
         var.bounds = pair
-    if "scales" in decl:
-        var.scales = str(decl["scales"])
     if "vintage" in decl:
         var.vintage = _vintage(decl["vintage"], var.kind, problem)
     if "range" in decl:

@@ -205,6 +205,17 @@ def _targets(entries: list, model: Model, grid: TimeGrid | None, data_path: Path
             rows = rows[(rows.year >= low) & (rows.year <= grid.end)]
         if target.years:
             rows = rows[rows.year.isin(target.years)]
+        regional = not model.variables[target.variable].dims
+        places = ["all"] if regional else list(model.spec.elements("city"))
+        strangers = sorted(set(rows.city) - set(places))
+        if strangers:
+            has = "one value for the four cities (rows of city all)" if regional else "a value per city"
+            bad(
+                key + ("series",),
+                f"rows of {target.series!r} for {', '.join(map(str, strangers))} in {data_path.name}: "
+                f"{target.variable!r} has {has}",
+            )
+            continue
         if target.skip_start and grid is not None and target.transform == "level":
             rows = rows[rows.year > grid.start]  # the start year is matched by construction
         targets.append(

@@ -580,7 +580,7 @@ class _Checker:
     # -- uncertainty, Monte Carlo, goals, outputs ---------------------------------------------
     def uncertain(self, section, calibrated: set) -> list[Distribution]:
         """The uncertain inputs, one per (input, element). Order of precedence, lowest first: the generic
-        ``assumed_parameters`` (never a calibrated parameter, nor a path a calibrated parameter scales),
+        ``assumed_parameters`` (never a calibrated parameter),
         the calibration's ``posterior`` draws (used jointly, a row per run), then explicit entries; a later
         entry for the same element replaces an earlier one, so nothing is drawn twice."""
         model = self.model
@@ -975,11 +975,10 @@ def _read_draws(path: str, mtime: int) -> dict:
 
 def assumed_distributions(model: Model, calibrated=frozenset()) -> list[Distribution]:
     """Every assumed parameter and assumed series multiplier, uniform over its range, element by element;
-    except calibrated parameters and the paths they scale (their level is calibrated)."""
-    scaled = {model.variables[name].scales for name in calibrated if name in model.variables}
+    except calibrated parameters."""
     out = []
     for name, var in model.variables.items():
-        if var.status != "assumed" or var.range is None or name in calibrated or name in scaled:
+        if var.status != "assumed" or var.range is None or name in calibrated:
             continue
         target = str(InputRef(name, multiplier=var.kind == "series"))
         ranges = var.range.reshape(-1, 2)

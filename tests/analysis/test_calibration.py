@@ -5,6 +5,7 @@ import hashlib
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from hypothesis import given, settings
@@ -15,6 +16,7 @@ from simulator.analysis.calibrate import calibrate, write_outputs
 from simulator.analysis.fit import fit_statistics
 from simulator.cli import main
 from simulator.engine import TimeGrid, default_inputs, simulate
+from simulator.errors import InputError
 from simulator.inputs.calibration import load_config
 
 from ..conftest import ROOT
@@ -244,3 +246,28 @@ def test_start_year_timing_no_jump_in_the_first_window_years(model):
         # within 3 %: the start year's coal value added is approximated (2020 coal output x the demand index;
         # Ordos' 2010 coal output is not in the data), the non-coal part is exact
         assert run.values[0, 0, run.column("gdp", k)] == pytest.approx(start[city], rel=0.03)
+
+
+def test_the_province_investment_rate_is_the_documented_table():
+    """build_history.py's investment_rate_province (a target for the four cities together, city "all") is
+    docs/sources/capital.md's I / Y row, from the perpetual-inventory capital stock."""
+    history = pd.read_csv(ROOT / "calibration" / "data" / "history.csv")
+    rows = history[history.series == "investment_rate_province"].sort_values("year")
+    assert set(rows.city) == {"all"} and list(rows.year) == list(range(2010, 2021))
+    table = [0.815, 0.819, 0.868, 0.943, 0.771, 0.751, 0.635, 0.485, 0.319, 0.319, 0.313]
+    np.testing.assert_allclose(rows.value, table, atol=0.0006)
+    assert set(rows[rows.year >= 2018].confidence) == {"low"}
+
+
+def test_a_regional_target_with_rows_per_city_names_its_line(model, tmp_path):
+    data = tmp_path / "data.csv"
+    data.write_text("series,city,year,value\ninvestment_rate_province,ordos,2012,0.8\n")
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"name: c\nwindow: {{start: 2010, end: 2020}}\ndata: {data.name}\nfitted_file: f.yaml\n"
+        "free:\n  tfp_growth: {bounds: [0, 0.05]}\n"
+        "targets:\n  - {series: investment_rate_province, variable: four_city_investment_rate, error: 0.1}\n"
+    )
+    with pytest.raises(InputError) as info:
+        load_config(config, model)
+    assert "c.yaml:8: targets[0].series" in str(info.value) and "city all" in str(info.value)

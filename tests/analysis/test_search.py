@@ -77,7 +77,7 @@ search:
   levers:
     policies.transferred_investment[baotou]: {{low: 0, high: 3}}
     industrial_water_saving_rate: {{low: 0.02, high: 0.06}}
-    policies.investment_rate: {{low: 0.9, high: 1.1}}
+    policies.renewable_build: {{low: 0.9, high: 1.1}}
   objectives: [{{maximise: gdp_growth_2021_2025}}, {{minimise: water_use, year: 2030}}]
   futures: 10
   generations: 2

@@ -147,7 +147,7 @@ def test_list_and_describe():
     listing = simulate("list").stdout
     for text in (
         "Scenarios",
-        "investment_rate_scale [1]",
+        "required_return [1/year]",
         "coal_cap [t/year]",
         "water_use [m3/year]",
         "gdp_growth_2021_2025",

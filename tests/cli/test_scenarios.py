@@ -66,11 +66,11 @@ def test_existing_outputs_are_left_untouched(tmp_path, capsys):
 
 def test_all_problems_are_listed(tmp_path):
     path = tmp_path / "many.yaml"
-    path.write_text("name: many\ntime: {dt: -1}\nparameters: {investment_rate_scal: 1}\npolicies: {coal_capp: 1}\n")
+    path.write_text("name: many\ntime: {dt: -1}\nparameters: {required_retun: 1}\npolicies: {coal_capp: 1}\n")
     with pytest.raises(ScenarioError) as info:
         simulator.load_scenario(path)
     keys = [p.key for p in info.value.problems]
-    assert keys == ["time.dt", "parameters.investment_rate_scal", "policies.coal_capp"]
+    assert keys == ["time.dt", "parameters.required_retun", "policies.coal_capp"]
 
 
 def test_the_real_command_exits_2_without_traceback(tmp_path):
@@ -81,13 +81,13 @@ def test_the_real_command_exits_2_without_traceback(tmp_path):
         cwd=tmp_path,
     )
     assert result.returncode == 2
-    assert "parameters.investment_rate_scal: unknown parameter (did you mean 'investment_rate_scale'?)" in result.stderr
+    assert "parameters.required_retun: unknown parameter (did you mean 'required_return'?)" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "o").exists()
 
 
 def test_errors_in_an_extended_file_name_that_file(tmp_path):
-    (tmp_path / "base.yaml").write_text("name: base\nparameters:\n  investment_rate_scale: 7\n")
+    (tmp_path / "base.yaml").write_text("name: base\nparameters:\n  required_return: 7\n")
     (tmp_path / "child.yaml").write_text("name: child\nextends: base.yaml\n")
     with pytest.raises(ScenarioError) as info:
         simulator.load_scenario(tmp_path / "child.yaml")
@@ -108,7 +108,7 @@ policies:
   water_transfer:
     hohhot: 1.0e+8
 parameters:
-  investment_rate_scale: {ordos: 1.2}
+  required_return: {ordos: 0.12}
   depreciation_rate: {value: 0.1, units: 1/year}
 """)
     scenario = simulator.load_scenario(path)
@@ -120,7 +120,7 @@ parameters:
     assert inputs.series["coal_cap"][0][1][0] == model.variables["coal_cap"].points[0][1][0]  # hohhot unchanged
     xs, ys = inputs.series["yellow_river_allocation"][1]  # baotou
     assert np.interp(2025, xs, ys) == pytest.approx(5.5e8) and np.interp(2027, xs, ys) == pytest.approx(4.4e8)
-    assert list(inputs.parameter("investment_rate_scale")[0]) == [1.0, 1.0, 1.2, 1.0]
+    assert list(inputs.parameter("required_return")[0]) == [0.08, 0.08, 0.12, 0.08]
     assert inputs.parameter("depreciation_rate")[0] == 0.1
 
 
@@ -150,7 +150,7 @@ documents = st.recursive(
                         "dt",
                         "parameters",
                         "policies",
-                        "investment_rate_scale",
+                        "required_return",
                         "coal_cap",
                         "ordos",
                         "uncertain",
@@ -202,7 +202,7 @@ EVERY_SECTION = {
     "parameters_from": str(ROOT / "calibration/fitted/baseline.yaml"),
     "time": {"start": 2020, "end": 2035, "dt": 0.25, "method": "rk4", "save": 1},
     "parameters": {
-        "investment_rate_scale": {"ordos": 1.2},
+        "required_return": {"ordos": 0.12},
         "capital_elasticity": {"value": 0.5, "units": "1"},
         "depreciation_rate": 0.1,
     },
@@ -237,7 +237,7 @@ EVERY_SECTION = {
         "levers": {
             "policies.water_saving_effort": {"low": 0, "high": 3},
             "policies.innovation_zone": {"values": [0, 1]},
-            "investment_rate_scale[ordos]": {"low": 0.9, "high": 1.3},
+            "required_return[ordos]": {"low": 0.05, "high": 0.12},
             "policies.water_transfer[hohhot]": {"low": 0, "high": 2},
         },
         "objectives": [{"maximise": "gdp_growth_2021_2025"}, {"minimise": "co2", "year": 2030}],

@@ -131,13 +131,13 @@ def test_an_error_in_a_fitted_parameter_names_the_users_line(tmp_path, capsys):
 
 def test_a_per_city_override_keeps_the_other_cities_fitted_values(tmp_path):
     base = simulator.load_scenario(BASELINE)
-    own = simulator.load_scenario(mine(tmp_path, "parameters:\n  investment_rate_scale: {ordos: 1.2}\n"))
-    fitted = base.parameters["investment_rate_scale"]
-    assert own.parameters["investment_rate_scale"][2] == 1.2
-    np.testing.assert_array_equal(own.parameters["investment_rate_scale"][[0, 1, 3]], fitted[[0, 1, 3]])
-    restate = f"parameters:\n  investment_rate_scale: {{ordos: {float(fitted[2])!r}}}\n"
+    own = simulator.load_scenario(mine(tmp_path, "parameters:\n  required_return: {ordos: 0.12}\n"))
+    fitted = base.parameters["required_return"]
+    assert own.parameters["required_return"][2] == 0.12
+    np.testing.assert_array_equal(own.parameters["required_return"][[0, 1, 3]], fitted[[0, 1, 3]])
+    restate = f"parameters:\n  required_return: {{ordos: {float(fitted[2])!r}}}\n"
     restated = simulator.load_scenario(mine(tmp_path, restate))
-    np.testing.assert_array_equal(restated.parameters["investment_rate_scale"], fitted)
+    np.testing.assert_array_equal(restated.parameters["required_return"], fitted)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -403,7 +403,6 @@ def test_posterior_draws_are_used_a_whole_row_per_run(tmp_path):
     assert labels.count("capital_elasticity") == 1 and "tfp_growth[ordos]" in labels
     calibrated = set(simulator.load_scenario(BASELINE).fitted)
     assert not {d.target for d in scenario.uncertain if d.dist == "uniform"} & calibrated
-    assert "investment_rate.multiplier" not in {d.target for d in scenario.uncertain}  # scaled by a fitted number
     for sampling in ("lhs", "random", "sobol"):
         samples = Samples.write(tmp_path / f"{sampling}.bin", scenario.uncertain, 64, 3, sampling)
         rows = samples.rows(0, 64)

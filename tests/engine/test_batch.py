@@ -14,7 +14,7 @@ def test_threads_give_identical_bits(model):
     inputs = default_inputs(model, runs=64)
     rng = np.random.default_rng(1)
     inputs.set_parameter("tfp_growth", rng.uniform(0, 0.03, size=(64, 4)))
-    inputs.set_parameter("investment_rate_scale", rng.uniform(0.8, 1.2, size=(64, 4)))
+    inputs.set_parameter("required_return", rng.uniform(0.05, 0.12, size=(64, 4)))
     grid = TimeGrid(2020, 2035, 0.25)
     one = simulate(model, inputs, grid, "rk4", n_threads=1).values
     many = simulate(model, inputs, grid, "rk4", n_threads=max(2, numba.config.NUMBA_NUM_THREADS)).values

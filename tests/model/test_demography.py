@@ -60,8 +60,9 @@ def test_2010_to_2020_reproduced_by_city_and_age_band(calibrated_2010):
 
 # mean absolute error of the five-year groups aged 10-84 in 2020, per city, as the committed fit gives them
 # (README, "Demography"): one regional migration age profile cannot give Hohhot its students (15-24 too few by
-# a quarter to a third) nor Ulanqab its school leavers (20-24 too many by half)
-FIVE_YEAR_ERROR = {"hohhot": 0.11, "baotou": 0.05, "ordos": 0.08, "ulanqab": 0.10}
+# a quarter to a third) nor Ulanqab its school leavers (20-24 too many by half). Ulanqab's rose from 9.6 to 10.7 %
+# on 2026-12-08, when investment began to respond to returns and migration to half the job response
+FIVE_YEAR_ERROR = {"hohhot": 0.11, "baotou": 0.05, "ordos": 0.08, "ulanqab": 0.11}
 
 
 def test_five_year_groups_not_targeted_stay_close(calibrated_2010):
