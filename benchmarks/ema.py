@@ -1,7 +1,7 @@
 """The EMA Workbench and our batch kernel side by side, in one process, on the plan (scenarios/plan.yaml, 2020-2035):
 
 - EMA Workbench 2.5 (SequentialEvaluator, LHS over two uncertainties x one lever): each experiment sets
-  tfp_growth and investment_rate_scale (all cities) and the renewable_build multiplier, runs the plan once
+  tfp_growth and required_return (all cities) and the renewable_build multiplier, runs the plan once
   and returns the four-city GDP growth 2020-2025 (a year) and total CO2 in 2035; the model function runs
   either through the Python API (simulator.run on a copy of the plan Scenario) or straight through the
   kernel (engine.simulate on a one-run Inputs);
@@ -53,24 +53,24 @@ def main(argv=None) -> int:
         growth = (gdp[year[2025]].sum() / gdp[year[2020]].sum()) ** (1 / 5) - 1
         return {"gdp_growth": float(growth), "co2_2035": float(co2[year[2035]].sum())}
 
-    def via_api(tfp_growth, investment_rate_scale, renewable_scale):
+    def via_api(tfp_growth, required_return, renewable_scale):
         scenario = dataclasses.replace(
             plan,
             parameters={
                 **plan.parameters,
                 "tfp_growth": np.full(4, tfp_growth),
-                "investment_rate_scale": np.full(4, investment_rate_scale),
+                "required_return": np.full(4, required_return),
                 LEVER: np.full(4, renewable_scale),
             },
         )
         ds = simulator.run(scenario, variables=["gdp", "co2"])
         return outcomes(ds["gdp"].values, ds["co2"].values)
 
-    def via_kernel(tfp_growth, investment_rate_scale, renewable_scale):
+    def via_kernel(tfp_growth, required_return, renewable_scale):
         inputs = base.with_runs(1)
         for name, value in (
             ("tfp_growth", tfp_growth),
-            ("investment_rate_scale", investment_rate_scale),
+            ("required_return", required_return),
             (LEVER, renewable_scale),
         ):
             inputs.set_parameter(name, value)
@@ -88,7 +88,7 @@ def main(argv=None) -> int:
         emodel = ema.Model(function.__name__.replace("_", ""), function=function)
         emodel.uncertainties = [
             ema.RealParameter("tfp_growth", 0.0, 0.03),
-            ema.RealParameter("investment_rate_scale", 0.8, 1.2),
+            ema.RealParameter("required_return", 0.02, 0.06),
         ]
         emodel.levers = [ema.RealParameter("renewable_scale", 0.5, 2.0)]
         emodel.outcomes = [ema.ScalarOutcome("gdp_growth"), ema.ScalarOutcome("co2_2035")]
@@ -107,7 +107,7 @@ def main(argv=None) -> int:
             median_time(experiments, repeats) / runs,
             "perform_experiments per run",
         )
-        points = found[label][0][["tfp_growth", "investment_rate_scale", "renewable_scale"]].to_numpy()
+        points = found[label][0][["tfp_growth", "required_return", "renewable_scale"]].to_numpy()
         row(
             f"the same function in a loop, no EMA, {label}",
             median_time(lambda f=function, p=points: [f(*x) for x in p], repeats) / runs,
@@ -121,8 +121,8 @@ def main(argv=None) -> int:
     batch = 2000
     many = base.with_runs(batch)
     draw = np.random.default_rng(0).uniform(size=(batch, 3)) * [0.03, 0.4, 1.5] + [0.0, 0.8, 0.5]
-    draw[: len(designs)] = designs[["tfp_growth", "investment_rate_scale", "renewable_scale"]].to_numpy()
-    for j, name in enumerate(("tfp_growth", "investment_rate_scale", LEVER)):
+    draw[: len(designs)] = designs[["tfp_growth", "required_return", "renewable_scale"]].to_numpy()
+    for j, name in enumerate(("tfp_growth", "required_return", LEVER)):
         many.parameter(name)[:] = draw[:, j : j + 1]
     print(f"timing our kernel on {batch} runs ...", flush=True)
     for threads in (1, 2):

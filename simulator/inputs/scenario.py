@@ -67,7 +67,7 @@ class SearchLever:
     """One lever of a policy search: a parameter (all elements or one) or a policy multiplier, searched over
     [low, high] or over a list of choices."""
 
-    label: str  # as the scenario writes it: investment_rate_scale[ordos], policies.coal_cap
+    label: str  # as the scenario writes it: required_return[ordos], policies.coal_cap
     target: str  # parameter name, or "NAME.multiplier" for a policy path
     element: int | None
     low: float
@@ -843,7 +843,7 @@ class _Checker:
         if not section:
             self.bad(
                 ("search", "levers"),
-                "name at least one lever, e.g. investment_rate_scale[ordos]: {low: 0.9, high: 1.3}",
+                "name at least one lever, e.g. required_return[ordos]: {low: 0.02, high: 0.06}",
             )
         levers = []
         for name, spec in section.items():
