@@ -37,6 +37,7 @@ TITLES = {
     "urban_population": "Urban population",
     "gdp": "GDP (2020 prices)",
     "potential_gdp": "Potential GDP (2020 prices)",
+    "four_city_investment_rate": "Investment over GDP",
     "energy_use": "Energy use",
     "co2": "CO2 emissions",
     "coal_output": "Coal output",
@@ -472,7 +473,7 @@ def calibration_fit(config, result, path=None):
     over the calibration window, in display units (growth rates in % per year)."""
     tables, defaults = result["tables"], result["tables_default"]
     model = result["problem"].model
-    cities = list(dict.fromkeys(c for t in tables for c in t.city))
+    cities = [c for c in dict.fromkeys(c for t in tables for c in t.city) if c != "all"] or ["all"]
     years = np.arange(int(config.grid.start), int(config.grid.end) + 1)
     fig, axes = plt.subplots(
         len(tables), len(cities), figsize=(3.4 * len(cities), 2.6 * len(tables) + 0.6), squeeze=False
@@ -482,9 +483,12 @@ def calibration_fit(config, result, path=None):
             factor, units = 0.01, "growth rate, % per year"
         else:
             factor, units = display(model.variables[target.variable].units)
-        for ax, city in zip(row, cities):
+        places = ["all"] if set(table.city) == {"all"} else cities  # a target for the four cities: one panel
+        for ax in row[len(places) :]:
+            ax.set_visible(False)
+        for ax, city in zip(row, places):
             t, d = table[table.city == city], default[default.city == city]
-            colour = CITY_COLOURS.get(city)
+            colour = CITY_COLOURS.get(city, "0.3")  # the four cities together: dark grey
             single = len(t) == 1  # a census year: a line of one point would not show
             ax.plot(t.year, t.value / factor, "o", color="black", ms=3.5, zorder=3, label=f"observed ({target.series})")
             ax.plot(
@@ -507,7 +511,10 @@ def calibration_fit(config, result, path=None):
                 ms=6,
                 label="model before calibration",
             )
-            ax.set_title(f"{title_of(target.variable)}: {city.capitalize()}", fontsize=9)
+            place = "the four cities" if city == "all" else city.capitalize()
+            split = sum(other.series == target.series for other in config.targets) > 1  # one series, two errors
+            years_shown = f", {t.year.min()}–{t.year.max()}" if split else ""
+            ax.set_title(f"{title_of(target.variable)}: {place}{years_shown}", fontsize=9)
             _panel_axes(ax, years, labelsize=7)
             ax.set_xlim(years[0] - 0.5, years[-1] + 0.5)  # room for the dots at the window's ends
         row[0].set_ylabel(units, fontsize=8)
