@@ -120,7 +120,7 @@ def main(argv=None) -> int:
 
     batch = 2000
     many = base.with_runs(batch)
-    draw = np.random.default_rng(0).uniform(size=(batch, 3)) * [0.03, 0.4, 1.5] + [0.0, 0.8, 0.5]
+    draw = np.random.default_rng(0).uniform(size=(batch, 3)) * [0.03, 0.04, 1.5] + [0.0, 0.02, 0.5]
     draw[: len(designs)] = designs[["tfp_growth", "required_return", "renewable_scale"]].to_numpy()
     for j, name in enumerate(("tfp_growth", "required_return", LEVER)):
         many.parameter(name)[:] = draw[:, j : j + 1]

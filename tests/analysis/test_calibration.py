@@ -271,3 +271,11 @@ def test_a_regional_target_with_rows_per_city_names_its_line(model, tmp_path):
     with pytest.raises(InputError) as info:
         load_config(config, model)
     assert "c.yaml:8: targets[0].series" in str(info.value) and "city all" in str(info.value)
+
+
+def test_a_backtest_window_keeps_only_the_investment_rates_known_at_its_origin(model):
+    config = load_config(ROOT / "calibration" / "baseline.yaml", model)
+    window = config.with_window_end(2016)
+    kept = [t for t in window.targets if t.series == "investment_rate_province"]
+    assert len(kept) == 1  # the 2018-2020 target has no row before 2017 and is dropped
+    assert set(kept[0].rows.city) == {"all"} and kept[0].rows.year.max() == 2016

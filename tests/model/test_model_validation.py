@@ -166,8 +166,8 @@ def test_2020_energy_use_of_the_four_cities_is_the_documented_check(baseline):
 
 def test_investment_follows_the_return_on_capital(baseline, tmp_path):
     """Investment closes the gap to the capital at which the return equals the user cost: it rises with
-    productivity, falls with a higher required return, never goes below zero, and investment transferred in
-    adds to the city's own instead of displacing it."""
+    productivity and falls with a higher required return; investment transferred in adds its own size to
+    capital, neither displacing the city's own investment nor drawing much more of it."""
     model = simulator.load_model()
     scenario = simulator.load_scenario(SCENARIOS / "baseline.yaml")
     later = {"time": slice(2022, 2035)}
@@ -175,7 +175,6 @@ def test_investment_follows_the_return_on_capital(baseline, tmp_path):
     def own(ds):
         return ds["investment"] - ds["transferred_investment"]
 
-    assert (own(baseline) >= 0).all()
     fitted = scenario.inputs(model)
     faster = _run_with(model, scenario, {"tfp_growth": fitted.parameter("tfp_growth")[0] + 0.01})
     assert (faster["investment_rate"].sel(**later) > baseline["investment_rate"].sel(**later)).all()
@@ -188,8 +187,11 @@ def test_investment_follows_the_return_on_capital(baseline, tmp_path):
         "policies:\n  transferred_investment: {start: 2022, value: 1.0e+10}\n"
     )
     transfer = simulator.run(path)
-    assert float(transfer["transferred_capital"].sel(time=2030).min()) > 0
-    assert (own(transfer).sel(**later) >= own(baseline).sel(**later)).all()  # crowded in, not out
+    ratio = (own(transfer) / own(baseline)).sel(**later)
+    assert float(ratio.min()) >= 1.0 and float(ratio.max()) < 1.05  # own investment moves only with the workers
+    gained = (transfer["capital"] - baseline["capital"]).sel(time=2035)
+    built = transfer["transferred_capital"].sel(time=2035)
+    assert (gained >= built).all() and (gained < 1.2 * built).all()  # beyond it: own capital for the workers drawn
 
 
 def _run_with(model, scenario, settings):
