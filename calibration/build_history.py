@@ -131,7 +131,7 @@ def main():
     gdp_2010 = stock[2010] / 2.68  # the province's 2010 capital-output ratio at 2010 prices (capital.md)
     relative_price = 1.141 / 1.021  # investment price index 2010-2019 over the GDP deflator 2010-2020
     for year in range(2010, 2021):
-        investment = stock[year] - (1 - 0.096) * stock[year - 1]
+        investment = stock[year] - (1 - 0.096) * stock[year - 1]  # 0.096: the depreciation V01e was built with
         gdp = gdp_2010 * four_city_real[year] / four_city_real[2010]
         add(
             "investment_rate_province",

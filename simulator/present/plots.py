@@ -484,6 +484,7 @@ def calibration_fit(config, result, path=None):
         else:
             factor, units = display(model.variables[target.variable].units)
         places = ["all"] if set(table.city) == {"all"} else cities  # a target for the four cities: one panel
+        split = sum(other.series == target.series for other in config.targets) > 1  # one series, two errors
         for ax in row[len(places) :]:
             ax.set_visible(False)
         for ax, city in zip(row, places):
@@ -512,7 +513,6 @@ def calibration_fit(config, result, path=None):
                 label="model before calibration",
             )
             place = "the four cities" if city == "all" else city.capitalize()
-            split = sum(other.series == target.series for other in config.targets) > 1  # one series, two errors
             years_shown = f", {t.year.min()}–{t.year.max()}" if split else ""
             ax.set_title(f"{title_of(target.variable)}: {place}{years_shown}", fontsize=9)
             _panel_axes(ax, years, labelsize=7)
